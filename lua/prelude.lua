@@ -1,0 +1,35 @@
+-- Helpers shared by every script below. Not a script on its own: src/scripts.rs prepends this
+-- file to each script at compile time, so each EVALSHA still runs exactly one script.
+--
+-- Link layout (data-model.md): KEYS[1] = sf:{NS:lk:UID} (hash service -> pod, persistent links
+-- only), KEYS[2] = sf:{NS:lk:UID}SVC (string pod; a TTL makes the link temporary).
+
+-- A stored pod ordinal: ASCII digits, at most 2147483647. Anything else is corrupt data and
+-- aborts the script before it writes, with an error the library reports as SF_UNEXPECTED_REPLY.
+local function stored_pod(key, value)
+  if value == false then
+    return false
+  end
+  if #value > 10 or not string.match(value, '^%d+$') or tonumber(value) > 2147483647 then
+    error({ err = 'SFCORRUPT key ' .. key .. ' holds ' .. string.format('%q', string.sub(value, 1, 64))
+      .. ', which is not a pod ordinal' })
+  end
+  return tonumber(value)
+end
+
+-- Writes a link: persistent (persist_seconds == -1) keeps no TTL and is listed in the uid hash;
+-- temporary expires after persist_seconds and is removed from the uid hash.
+local function write_link(uid_hash, link, service, pod, persist_seconds)
+  if persist_seconds == -1 then
+    redis.call('SET', link, pod)
+    redis.call('HSET', uid_hash, service, pod)
+  else
+    redis.call('SET', link, pod, 'EX', persist_seconds)
+    redis.call('HDEL', uid_hash, service)
+  end
+end
+
+-- Whether the link is persistent: it exists and has no TTL.
+local function is_persistent(link)
+  return redis.call('PTTL', link) == -1
+end

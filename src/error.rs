@@ -1,0 +1,181 @@
+//! The one error type of the library. Its kinds map one to one onto the C API's `sf_status` codes.
+
+use std::fmt;
+
+/// What went wrong, at the granularity a caller can act on.
+///
+/// The numeric values are the C API's `sf_status` codes and never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ErrorKind {
+    /// A bad identifier, an out-of-range number or a missing argument. Nothing was sent to Redis.
+    InvalidArgument = 1,
+    /// Cannot connect, the connection was lost, or another I/O error.
+    Connection = 2,
+    /// The command did not complete within the command timeout.
+    Timeout = 3,
+    /// No pooled connection became free within the pool wait timeout.
+    PoolTimeout = 4,
+    /// Authentication or authorization refused by the server.
+    Auth = 5,
+    /// The server answered with an error (script error, READONLY, CROSSSLOT, OOM, ...).
+    Redis = 6,
+    /// Data in Redis is not in the documented format, or the server replied with an unexpected shape.
+    UnexpectedReply = 7,
+    /// An invalid URL or configuration.
+    Config = 8,
+    /// A bug: a caught panic or a broken invariant.
+    Internal = 9,
+}
+
+impl ErrorKind {
+    /// The C name of the status code, e.g. `"SF_TIMEOUT"`.
+    pub fn status_name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "SF_INVALID_ARGUMENT",
+            ErrorKind::Connection => "SF_CONNECTION",
+            ErrorKind::Timeout => "SF_TIMEOUT",
+            ErrorKind::PoolTimeout => "SF_POOL_TIMEOUT",
+            ErrorKind::Auth => "SF_AUTH",
+            ErrorKind::Redis => "SF_REDIS",
+            ErrorKind::UnexpectedReply => "SF_UNEXPECTED_REPLY",
+            ErrorKind::Config => "SF_CONFIG",
+            ErrorKind::Internal => "SF_INTERNAL",
+        }
+    }
+}
+
+/// An error with its kind and a message meant for a human reading a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    /// The server refused the command before running any of it (READONLY, LOADING, ...), so
+    /// sending it again elsewhere cannot apply it twice.
+    pub(crate) rejected_before_running: bool,
+    /// The server did not know the script (NOSCRIPT): its script cache was flushed.
+    pub(crate) missing_script: bool,
+}
+
+/// The result type of every fallible operation of the library.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Creates an error of the given kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            rejected_before_running: false,
+            missing_script: false,
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    pub(crate) fn unexpected(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::UnexpectedReply, message)
+    }
+
+    /// The kind, which decides the C status code.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The human-readable message (never contains a password).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Prefixes the message with what the library was doing, keeping the kind.
+    pub(crate) fn context(mut self, what: &str) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.status_name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Error code our Lua scripts use when they find a link value that is not a pod ordinal.
+pub(crate) const CORRUPT_DATA_CODE: &str = "SFCORRUPT";
+
+/// Whether a redis-rs error leaves the connection usable: only a well-formed error reply from the
+/// server does. After anything else (I/O error, timeout, unparsable reply) a reply may still be in
+/// flight, so the connection must be dropped, never reused.
+pub(crate) fn leaves_connection_usable(err: &redis::RedisError) -> bool {
+    matches!(
+        err.kind(),
+        redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
+    )
+}
+
+impl From<redis::RedisError> for Error {
+    fn from(err: redis::RedisError) -> Self {
+        let kind = classify(&err);
+        let message = match kind {
+            ErrorKind::UnexpectedReply if err.code() == Some(CORRUPT_DATA_CODE) => {
+                // Drop the " script: <sha>, on @user_script:N." suffix Redis appends.
+                let detail = err.detail().unwrap_or("corrupt data");
+                detail
+                    .split(" script: ")
+                    .next()
+                    .unwrap_or(detail)
+                    .to_string()
+            }
+            _ => err.to_string(),
+        };
+        let mut error = Error::new(kind, message);
+        error.rejected_before_running = matches!(
+            err.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::ReadOnly
+                    | redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::TryAgain
+                    | redis::ServerErrorKind::ClusterDown
+            )
+        );
+        error.missing_script = matches!(
+            err.kind(),
+            redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+        );
+        error
+    }
+}
+
+fn classify(err: &redis::RedisError) -> ErrorKind {
+    use redis::ErrorKind as K;
+    if err.is_timeout() {
+        return ErrorKind::Timeout;
+    }
+    match err.code() {
+        Some(CORRUPT_DATA_CODE) => return ErrorKind::UnexpectedReply,
+        Some("NOAUTH" | "WRONGPASS" | "NOPERM") => return ErrorKind::Auth,
+        _ => {}
+    }
+    match err.kind() {
+        K::AuthenticationFailed => ErrorKind::Auth,
+        K::Server(redis::ServerErrorKind::NoPerm) => ErrorKind::Auth,
+        K::Server(_) | K::Extension => ErrorKind::Redis,
+        K::Parse | K::UnexpectedReturnType | K::RESP3NotSupported => ErrorKind::UnexpectedReply,
+        K::InvalidClientConfig | K::EmptySentinelList => ErrorKind::Config,
+        K::Io
+        | K::ClusterConnectionNotFound
+        | K::MasterNameNotFoundBySentinel
+        | K::NoValidReplicasFoundBySentinel => ErrorKind::Connection,
+        _ if err.is_io_error() || err.is_connection_dropped() => ErrorKind::Connection,
+        _ => ErrorKind::Redis,
+    }
+}

@@ -1,0 +1,551 @@
+//! The executor: every operation of data-model.md over a pool of connections.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use redis::Value;
+
+use crate::config::Config;
+use crate::connection::{Connection, LastConnectError, Manager, QuietErrorHandler};
+use crate::error::{Error, ErrorKind, Result};
+use crate::keys::{self, check_namespace, check_pod, check_service, check_state, check_uid};
+use crate::reply;
+use crate::scripts::{self, Script};
+use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
+
+/// Whether sending an operation twice could change its outcome. Only idempotent operations are
+/// retried after a connection error, because the first attempt may have reached the server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Safe,
+    Unsafe,
+}
+
+/// Keeps the routing state of stateful services in Redis. Thread-safe: share one per process
+/// (behind an `Arc` or a `static`) and call it from any number of threads.
+pub struct Executor {
+    pool: r2d2::Pool<Manager>,
+    last_connect_error: Arc<LastConnectError>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The arguments of a link script: the uid's two keys plus the service.
+struct LinkKeys<'a> {
+    uid_hash: String,
+    link: String,
+    service: &'a str,
+}
+
+impl<'a> LinkKeys<'a> {
+    /// Validates the identifiers and builds the keys; nothing is sent yet.
+    fn new(ns: &str, uid: &str, service: &'a str) -> Result<Self> {
+        check_namespace(ns)?;
+        check_uid(uid)?;
+        check_service(service)?;
+        Ok(LinkKeys {
+            uid_hash: keys::uid_links_key(ns, uid),
+            link: keys::link_key(ns, uid, service),
+            service,
+        })
+    }
+}
+
+impl Executor {
+    /// Connects, checks that the server answers, and loads the Lua scripts.
+    pub fn open(config: &Config) -> Result<Executor> {
+        let manager = Manager::new(config)?;
+        let last_connect_error = Arc::clone(&manager.last_connect_error);
+        let mut first = manager.open()?;
+        ping(&mut first)?;
+        for script in scripts::ALL {
+            let loaded = first.query(redis::cmd("SCRIPT").arg("LOAD").arg(script.source))?;
+            if !matches!(&loaded, Value::BulkString(sha) if sha == script.sha1().as_bytes()) {
+                return Err(Error::unexpected(format!(
+                    "SCRIPT LOAD of {} returned {loaded:?}, expected {}",
+                    script.name,
+                    script.sha1()
+                )));
+            }
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool_max_size)
+            .min_idle(Some(config.pool_min_idle))
+            .connection_timeout(config.pool_wait_timeout)
+            .test_on_check_out(false)
+            .error_handler(Box::new(QuietErrorHandler))
+            .build_unchecked(manager);
+        log::debug!("executor opened on {}", config.display);
+        Ok(Executor {
+            pool,
+            last_connect_error,
+            config: config.clone(),
+        })
+    }
+
+    /// The configuration this executor was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        let started = Instant::now();
+        self.pool.get().map_err(|_| {
+            // While the pool is below its size, a timeout means connecting failed, not that
+            // every connection was busy: report the connect error itself.
+            let below_max = self.pool.state().connections < self.config.pool_max_size;
+            match self.last_connect_error.since(started) {
+                Some(err) => err,
+                None if below_max => Error::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "no connection to {} could be opened within {} ms",
+                        self.config.display,
+                        self.config.pool_wait_timeout.as_millis()
+                    ),
+                ),
+                None => Error::new(
+                    ErrorKind::PoolTimeout,
+                    format!(
+                        "all {} pooled connections stayed busy for {} ms",
+                        self.config.pool_max_size,
+                        self.config.pool_wait_timeout.as_millis()
+                    ),
+                ),
+            }
+        })
+    }
+
+    /// Runs `call` on a pooled connection. Retries once, on a fresh connection, only when the
+    /// first attempt certainly did not run (the server refused it up front) or when the operation
+    /// is idempotent and the connection failed (not timed out: that would double the bound).
+    fn run<T>(
+        &self,
+        op: &'static str,
+        repeat: Repeat,
+        mut call: impl FnMut(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        log::debug!("{op}");
+        let mut conn = self.checkout()?;
+        match call(&mut conn) {
+            Err(err)
+                if err.rejected_before_running
+                    || (repeat == Repeat::Safe && err.kind() == ErrorKind::Connection) =>
+            {
+                log::warn!("{op}: {err}; retrying once on a new connection");
+                conn.discard();
+                drop(conn);
+                let mut conn = self.checkout()?;
+                call(&mut conn)
+            }
+            outcome => outcome,
+        }
+        .map_err(|err| err.context(op))
+    }
+
+    /// Checks that the server answers.
+    pub fn ping(&self) -> Result<()> {
+        self.run("ping", Repeat::Safe, ping)
+    }
+
+    // ---- service and workload states ----
+
+    /// Publishes the state of one pod of a service (`HSET`).
+    pub fn set_service_state(&self, ns: &str, service: &str, pod: Pod, state: &str) -> Result<()> {
+        check_namespace(ns)?;
+        check_service(service)?;
+        check_pod(pod)?;
+        check_state("pod state", state)?;
+        let key = keys::service_state_key(ns, service);
+        self.run("set service state", Repeat::Safe, |conn| {
+            conn.query(redis::cmd("HSET").arg(&key).arg(pod).arg(state))
+                .map(drop)
+        })
+    }
+
+    /// The states of all pods of a service, by pod ordinal; empty when it has none. Fields that
+    /// are not pod ordinals are skipped, as the data model says.
+    pub fn get_service_state(&self, ns: &str, service: &str) -> Result<BTreeMap<Pod, String>> {
+        check_namespace(ns)?;
+        check_service(service)?;
+        let key = keys::service_state_key(ns, service);
+        let entries = self.run("get service state", Repeat::Safe, |conn| {
+            conn.query(redis::cmd("HGETALL").arg(&key))
+        })?;
+        let mut states = BTreeMap::new();
+        for (field, value) in reply::hash_entries(entries, &key)? {
+            let Some(pod) = keys::parse_pod(&field) else {
+                continue;
+            };
+            let state = String::from_utf8(value).map_err(|_| {
+                Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
+            })?;
+            states.insert(pod, state);
+        }
+        Ok(states)
+    }
+
+    /// Publishes the state of a whole service (`SET` without expiry).
+    pub fn set_workload_state(&self, ns: &str, service: &str, state: &str) -> Result<()> {
+        check_namespace(ns)?;
+        check_service(service)?;
+        check_state("workload state", state)?;
+        let key = keys::workload_key(ns, service);
+        self.run("set workload state", Repeat::Safe, |conn| {
+            conn.query(redis::cmd("SET").arg(&key).arg(state)).map(drop)
+        })
+    }
+
+    /// The state of a whole service, if one was published.
+    pub fn get_workload_state(&self, ns: &str, service: &str) -> Result<Option<String>> {
+        check_namespace(ns)?;
+        check_service(service)?;
+        let key = keys::workload_key(ns, service);
+        let value = self.run("get workload state", Repeat::Safe, |conn| {
+            conn.query(redis::cmd("GET").arg(&key))
+        })?;
+        reply::stored_string(value, &key)
+    }
+
+    /// The workload states of many services, in input order (`None` where absent), in one round
+    /// trip per Redis node.
+    pub fn get_workload_states<S: AsRef<str>>(
+        &self,
+        ns: &str,
+        services: &[S],
+    ) -> Result<Vec<Option<String>>> {
+        check_namespace(ns)?;
+        let keys = services
+            .iter()
+            .map(|service| {
+                check_service(service.as_ref())?;
+                Ok(keys::workload_key(ns, service.as_ref()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = self.run("get workload states", Repeat::Safe, |conn| {
+            conn.get_many(&keys)
+        })?;
+        values
+            .into_iter()
+            .zip(&keys)
+            .map(|(value, key)| reply::stored_string(value, key))
+            .collect()
+    }
+
+    // ---- links ----
+
+    fn eval(
+        &self,
+        conn: &mut Connection,
+        script: &Script,
+        keys: &LinkKeys,
+        args: &[i32],
+    ) -> Result<Value> {
+        let build = |head: &str, body: &str| {
+            let mut cmd = redis::cmd(head);
+            cmd.arg(body)
+                .arg(2)
+                .arg(&keys.uid_hash)
+                .arg(&keys.link)
+                .arg(keys.service);
+            for arg in args {
+                cmd.arg(*arg);
+            }
+            cmd
+        };
+        match conn.query(&build("EVALSHA", script.sha1())) {
+            Err(err) if err.missing_script => {
+                // The server lost its script cache (SCRIPT FLUSH, restart, failover): EVAL runs
+                // the script and caches it again, in the same single round trip.
+                log::warn!("script {} missing on the server; reloading it", script.name);
+                conn.query(&build("EVAL", script.source))
+            }
+            outcome => outcome,
+        }
+    }
+
+    fn set_link(
+        &self,
+        op: &'static str,
+        script: &Script,
+        keys: &LinkKeys,
+        pod: Pod,
+        persistence: Persistence,
+    ) -> Result<Value> {
+        check_pod(pod)?;
+        let seconds = persistence.checked_seconds()?;
+        self.run(op, Repeat::Unsafe, |conn| {
+            self.eval(conn, script, keys, &[pod, seconds])
+        })
+    }
+
+    /// Links the uid to `pod` for `service`, whatever was there, and returns the previous pod.
+    pub fn set_linked_pod(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        pod: Pod,
+        persistence: Persistence,
+    ) -> Result<Option<Pod>> {
+        let script = &scripts::SET_LINKED_POD;
+        let previous = self.set_link(
+            "set linked pod",
+            script,
+            &LinkKeys::new(ns, uid, service)?,
+            pod,
+            persistence,
+        )?;
+        reply::script_pod(&previous, script.name)
+    }
+
+    /// Links the uid to `pod` unless a persistent link to a different pod exists; then nothing
+    /// changes and that pod is returned with `linked == false`.
+    pub fn try_set_linked_pod(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        pod: Pod,
+        persistence: Persistence,
+    ) -> Result<TrySet> {
+        let script = &scripts::TRY_SET_LINKED_POD;
+        let outcome = self.set_link(
+            "try set linked pod",
+            script,
+            &LinkKeys::new(ns, uid, service)?,
+            pod,
+            persistence,
+        )?;
+        let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
+            .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
+        let pod = reply::script_pod(&current, script.name)?
+            .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
+        Ok(TrySet {
+            linked: reply::script_flag(&linked, script.name)?,
+            pod,
+        })
+    }
+
+    /// Links the uid to `pod` only when it has no link (persistent or temporary) for `service`,
+    /// and returns the pod linked now. Of many concurrent callers exactly one writes and all get
+    /// the same pod.
+    pub fn set_linked_pod_if_absent(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        pod: Pod,
+        persistence: Persistence,
+    ) -> Result<Pod> {
+        let script = &scripts::SET_LINKED_POD_IF_ABSENT;
+        let current = self.set_link(
+            "set linked pod if absent",
+            script,
+            &LinkKeys::new(ns, uid, service)?,
+            pod,
+            persistence,
+        )?;
+        reply::script_pod(&current, script.name)?
+            .ok_or_else(|| Error::unexpected("set linked pod if absent: script returned no pod"))
+    }
+
+    /// The pod the uid is linked to for `service`, persistent or temporary.
+    pub fn get_linked_pod(&self, ns: &str, uid: &str, service: &str) -> Result<Option<Pod>> {
+        let keys = LinkKeys::new(ns, uid, service)?;
+        let value = self.run("get linked pod", Repeat::Safe, |conn| {
+            conn.query(redis::cmd("GET").arg(&keys.link))
+        })?;
+        reply::stored_pod(&value, &keys.link)
+    }
+
+    /// The pod the uid is linked to for `service`, only when the link is persistent.
+    pub fn get_linked_pod_if_persist(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+    ) -> Result<Option<Pod>> {
+        let keys = LinkKeys::new(ns, uid, service)?;
+        let script = &scripts::GET_LINKED_POD_IF_PERSIST;
+        let value = self.run("get linked pod if persist", Repeat::Safe, |conn| {
+            self.eval(conn, script, &keys, &[])
+        })?;
+        reply::script_pod(&value, script.name)
+    }
+
+    /// The linked pod of each uid for `service`, in input order, in one round trip per node.
+    pub fn batch_get_linked_pods<S: AsRef<str>>(
+        &self,
+        ns: &str,
+        service: &str,
+        uids: &[S],
+    ) -> Result<Vec<Option<Pod>>> {
+        check_namespace(ns)?;
+        check_service(service)?;
+        let keys = uids
+            .iter()
+            .map(|uid| {
+                check_uid(uid.as_ref())?;
+                Ok(keys::link_key(ns, uid.as_ref(), service))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = self.run("batch get linked pods", Repeat::Safe, |conn| {
+            conn.get_many(&keys)
+        })?;
+        values
+            .iter()
+            .zip(&keys)
+            .map(|(value, key)| reply::stored_pod(value, key))
+            .collect()
+    }
+
+    /// Like [`batch_get_linked_pods`](Self::batch_get_linked_pods), grouped by pod: the uids
+    /// linked to each pod, in input order; unlinked uids are left out.
+    pub fn batch_get_linked_pods_by_pod<S: AsRef<str>>(
+        &self,
+        ns: &str,
+        service: &str,
+        uids: &[S],
+    ) -> Result<BTreeMap<Pod, Vec<String>>> {
+        let pods = self.batch_get_linked_pods(ns, service, uids)?;
+        let mut grouped: BTreeMap<Pod, Vec<String>> = BTreeMap::new();
+        for (uid, pod) in uids.iter().zip(pods) {
+            if let Some(pod) = pod {
+                grouped
+                    .entry(pod)
+                    .or_default()
+                    .push(uid.as_ref().to_string());
+            }
+        }
+        Ok(grouped)
+    }
+
+    fn remove(
+        &self,
+        op: &'static str,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        grace: Grace,
+        only_pod: Option<Pod>,
+    ) -> Result<bool> {
+        let keys = LinkKeys::new(ns, uid, service)?;
+        let keep = grace.checked_seconds()?;
+        if let Some(pod) = only_pod {
+            check_pod(pod)?;
+        }
+        let script = &scripts::REMOVE_LINKED_POD;
+        let args: &[i32] = match only_pod {
+            Some(pod) => &[keep, pod],
+            None => &[keep],
+        };
+        let removed = self.run(op, Repeat::Unsafe, |conn| {
+            self.eval(conn, script, &keys, args)
+        })?;
+        reply::script_flag(&removed, script.name)
+    }
+
+    /// Removes the uid's link to `service` (deleting it, or keeping it as a temporary link for
+    /// the grace period) and says whether a link existed.
+    pub fn remove_linked_pod(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        grace: Grace,
+    ) -> Result<bool> {
+        self.remove("remove linked pod", ns, uid, service, grace, None)
+    }
+
+    /// As [`remove_linked_pod`](Self::remove_linked_pod), but only when the link points to `pod`;
+    /// otherwise nothing changes and the result is `false`.
+    pub fn remove_linked_pod_with_id(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        grace: Grace,
+        pod: Pod,
+    ) -> Result<bool> {
+        self.remove(
+            "remove linked pod with id",
+            ns,
+            uid,
+            service,
+            grace,
+            Some(pod),
+        )
+    }
+
+    /// The persistent links of the uid: service -> pod.
+    pub fn get_link_services(&self, ns: &str, uid: &str) -> Result<BTreeMap<String, Pod>> {
+        check_namespace(ns)?;
+        check_uid(uid)?;
+        let key = keys::uid_links_key(ns, uid);
+        let entries = self.run("get link services", Repeat::Safe, |conn| {
+            conn.query(redis::cmd("HGETALL").arg(&key))
+        })?;
+        reply::hash_entries(entries, &key)?
+            .into_iter()
+            .map(|(service, pod)| {
+                let service = String::from_utf8(service).map_err(|_| {
+                    Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
+                })?;
+                let pod = keys::parse_pod(&pod).ok_or_else(|| {
+                    Error::unexpected(format!(
+                        "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
+                        String::from_utf8_lossy(&pod[..pod.len().min(64)])
+                    ))
+                })?;
+                Ok((service, pod))
+            })
+            .collect()
+    }
+
+    /// Returns the uid's existing link for `service`; without one, links it to the least-loaded
+    /// candidate (ties: lowest pod) and returns that. No link and no candidates: `None`, nothing
+    /// written. Atomic: the choice is made here from the caller's figures, and the write is the
+    /// set-if-absent script, which touches only the uid's keys (safe on Redis Cluster).
+    pub fn compute_linked_pod(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        persistence: Persistence,
+        candidates: &[Candidate],
+    ) -> Result<Option<Pod>> {
+        LinkKeys::new(ns, uid, service)?;
+        persistence.checked_seconds()?;
+        for candidate in candidates {
+            check_pod(candidate.pod)?;
+        }
+        match least_loaded(candidates) {
+            None => self.get_linked_pod(ns, uid, service),
+            Some(pod) => self
+                .set_linked_pod_if_absent(ns, uid, service, pod, persistence)
+                .map(Some),
+        }
+    }
+}
+
+fn ping(conn: &mut Connection) -> Result<()> {
+    match conn.query(&redis::cmd("PING"))? {
+        Value::SimpleString(s) if s == "PONG" => Ok(()),
+        other => Err(Error::unexpected(format!("PING answered {other:?}"))),
+    }
+}

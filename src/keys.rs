@@ -1,0 +1,198 @@
+//! Identifier rules and Redis key layout (data-model.md), in one place.
+//!
+//! Names are spliced into keys, so every name is checked here before any key is built and before
+//! anything is sent to Redis. The rules guarantee that two different accepted inputs never share
+//! a key: namespaces and services cannot contain `:`, `{` or `}`, and uids cannot contain the
+//! braces that close the hash tag.
+
+use crate::error::{Error, Result};
+
+/// Longest accepted namespace or service name, in bytes (a DNS name's limit).
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest accepted uid, in bytes.
+pub const MAX_UID_LEN: usize = 512;
+/// Longest accepted pod or workload state, in bytes.
+pub const MAX_STATE_LEN: usize = 4096;
+/// Largest pod ordinal (the C API's `int32_t`).
+pub const MAX_POD: i32 = i32::MAX;
+
+/// Shows a rejected value in an error message without flooding the log.
+fn shown(value: &str) -> String {
+    const LIMIT: usize = 64;
+    if value.len() <= LIMIT {
+        return format!("{value:?}");
+    }
+    let mut end = LIMIT;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}... ({} bytes)", &value[..end], value.len())
+}
+
+fn check_name(what: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    if value.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "{what} is {} bytes, longer than {MAX_NAME_LEN}",
+            value.len()
+        )));
+    }
+    if let Some(bad) = value
+        .bytes()
+        .find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+    {
+        return Err(Error::invalid(format!(
+            "{what} {} contains byte 0x{bad:02x}; only A-Z a-z 0-9 - _ . are allowed",
+            shown(value)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a namespace name.
+pub fn check_namespace(ns: &str) -> Result<()> {
+    check_name("namespace", ns)
+}
+
+/// Checks a service name.
+pub fn check_service(service: &str) -> Result<()> {
+    check_name("service", service)
+}
+
+/// Checks a uid. UTF-8 validity is guaranteed by `&str`; the C layer rejects invalid UTF-8.
+pub fn check_uid(uid: &str) -> Result<()> {
+    if uid.is_empty() {
+        return Err(Error::invalid("uid must not be empty"));
+    }
+    if uid.len() > MAX_UID_LEN {
+        return Err(Error::invalid(format!(
+            "uid is {} bytes, longer than {MAX_UID_LEN}",
+            uid.len()
+        )));
+    }
+    if let Some(bad) = uid
+        .bytes()
+        .find(|&b| b == b'{' || b == b'}' || b.is_ascii_control())
+    {
+        return Err(Error::invalid(format!(
+            "uid {} contains byte 0x{bad:02x}; '{{', '}}' and control characters are not allowed",
+            shown(uid)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a pod state or workload state (`what` names which, for the message).
+pub fn check_state(what: &str, state: &str) -> Result<()> {
+    if state.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    if state.len() > MAX_STATE_LEN {
+        return Err(Error::invalid(format!(
+            "{what} is {} bytes, longer than {MAX_STATE_LEN}",
+            state.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a pod ordinal given as an argument.
+pub fn check_pod(pod: i32) -> Result<()> {
+    if pod < 0 {
+        return Err(Error::invalid(format!(
+            "pod ordinal {pod} is negative; pods are 0..={MAX_POD}"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a pod ordinal as stored in Redis: ASCII digits only, at most `i32::MAX`.
+///
+/// Stricter than `str::parse`, which would also take `+3`; the Lua scripts apply the same rule.
+pub fn parse_pod(bytes: &[u8]) -> Option<i32> {
+    if bytes.is_empty() || bytes.len() > 10 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(b - b'0');
+    }
+    i32::try_from(value).ok()
+}
+
+/// `sf:{NS:state:SVC}`: hash of pod ordinal -> pod state.
+pub fn service_state_key(ns: &str, service: &str) -> String {
+    format!("sf:{{{ns}:state:{service}}}")
+}
+
+/// `sf:{NS:workload:SVC}`: string holding the workload state.
+pub fn workload_key(ns: &str, service: &str) -> String {
+    format!("sf:{{{ns}:workload:{service}}}")
+}
+
+/// `sf:{NS:lk:UID}`: hash of service -> pod, persistent links only.
+pub fn uid_links_key(ns: &str, uid: &str) -> String {
+    format!("sf:{{{ns}:lk:{uid}}}")
+}
+
+/// `sf:{NS:lk:UID}SVC`: string holding the pod; a TTL makes the link temporary.
+pub fn link_key(ns: &str, uid: &str, service: &str) -> String {
+    format!("sf:{{{ns}:lk:{uid}}}{service}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_the_documented_layout() {
+        assert_eq!(service_state_key("prod", "chat"), "sf:{prod:state:chat}");
+        assert_eq!(workload_key("prod", "chat"), "sf:{prod:workload:chat}");
+        assert_eq!(uid_links_key("prod", "u:1"), "sf:{prod:lk:u:1}");
+        assert_eq!(link_key("prod", "u:1", "chat"), "sf:{prod:lk:u:1}chat");
+    }
+
+    #[test]
+    fn pod_parsing_is_strict() {
+        assert_eq!(parse_pod(b"0"), Some(0));
+        assert_eq!(parse_pod(b"2147483647"), Some(i32::MAX));
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+3",
+            b"3.0",
+            b" 3",
+            b"2147483648",
+            b"99999999999",
+            b"x",
+        ] {
+            assert_eq!(parse_pod(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_rules() {
+        assert!(check_namespace("prod-eu.1_a").is_ok());
+        assert!(check_namespace(&"a".repeat(253)).is_ok());
+        for bad in ["", "a:b", "a{b", "a b", "é", &"a".repeat(254)] {
+            assert!(check_service(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_uid("user:42/é").is_ok());
+        assert!(check_uid(&"u".repeat(512)).is_ok());
+        for bad in ["", "a{", "}", "a\nb", "\x7f", &"u".repeat(513)] {
+            assert!(check_uid(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn long_values_are_shortened_on_a_char_boundary() {
+        let long = "é".repeat(100);
+        let msg = check_namespace(&long).unwrap_err().message().to_string();
+        assert!(msg.contains("(200 bytes)"), "{msg}");
+    }
+}

@@ -1,0 +1,30 @@
+//! Routing state of stateful services in Redis: the state of each pod of a service, the state of
+//! the whole workload, and sticky links from a uid to the one pod of a service that serves it.
+//!
+//! Blocking and thread-safe. The data layout is the one the existing Java and Go services use
+//! (see `README.md`), so services can move onto this library one at a time.
+//!
+//! ```no_run
+//! use stateful_executor::{Config, Executor, Persistence};
+//!
+//! let executor = Executor::open(&Config::new("redis://127.0.0.1:6380")?)?;
+//! let pod = executor.set_linked_pod_if_absent("prod", "user-42", "chat", 3, Persistence::Persistent)?;
+//! assert_eq!(executor.get_linked_pod("prod", "user-42", "chat")?, Some(pod));
+//! # Ok::<(), stateful_executor::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod config;
+mod connection;
+mod error;
+mod executor;
+pub mod keys;
+mod reply;
+mod scripts;
+mod types;
+
+pub use config::{Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT};
+pub use error::{Error, ErrorKind, Result};
+pub use executor::Executor;
+pub use types::{Candidate, Grace, Persistence, Pod, TrySet};

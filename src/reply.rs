@@ -1,0 +1,115 @@
+//! Turning Redis replies into the library's values, reporting anything off-format as
+//! `UnexpectedReply` (never silently as "absent").
+
+use redis::Value;
+
+use crate::error::{Error, Result};
+use crate::keys::parse_pod;
+use crate::types::Pod;
+
+fn shape(value: &Value) -> String {
+    let text = format!("{value:?}");
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+/// A pod ordinal stored at `key` (a GET or MGET entry): nil is absence.
+pub(crate) fn stored_pod(value: &Value, key: &str) -> Result<Option<Pod>> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => parse_pod(bytes).map(Some).ok_or_else(|| {
+            Error::unexpected(format!(
+                "key {key} holds {:?}, which is not a pod ordinal",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(64)])
+            ))
+        }),
+        other => Err(Error::unexpected(format!(
+            "key {key}: expected a pod ordinal, got {}",
+            shape(other)
+        ))),
+    }
+}
+
+/// A pod returned by one of our scripts, where -1 means none.
+pub(crate) fn script_pod(value: &Value, script: &str) -> Result<Option<Pod>> {
+    match value {
+        Value::Int(-1) => Ok(None),
+        Value::Int(n) => Pod::try_from(*n)
+            .ok()
+            .filter(|pod| *pod >= 0)
+            .map(Some)
+            .ok_or_else(|| Error::unexpected(format!("script {script} returned pod {n}"))),
+        other => Err(Error::unexpected(format!(
+            "script {script}: expected an integer, got {}",
+            shape(other)
+        ))),
+    }
+}
+
+/// An integer 0/1 flag returned by a script.
+pub(crate) fn script_flag(value: &Value, script: &str) -> Result<bool> {
+    match value {
+        Value::Int(0) => Ok(false),
+        Value::Int(1) => Ok(true),
+        other => Err(Error::unexpected(format!(
+            "script {script}: expected 0 or 1, got {}",
+            shape(other)
+        ))),
+    }
+}
+
+/// A UTF-8 string stored at `key`: nil is absence.
+pub(crate) fn stored_string(value: Value, key: &str) -> Result<Option<String>> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Error::unexpected(format!("key {key} holds a value that is not UTF-8"))),
+        other => Err(Error::unexpected(format!(
+            "key {key}: expected a string, got {}",
+            shape(&other)
+        ))),
+    }
+}
+
+/// The entries of an MGET (or any array) reply, checking the count.
+pub(crate) fn array(value: Value, expected: usize, what: &str) -> Result<Vec<Value>> {
+    match value {
+        Value::Array(items) if items.len() == expected => Ok(items),
+        other => Err(Error::unexpected(format!(
+            "{what}: expected {expected} entries, got {}",
+            shape(&other)
+        ))),
+    }
+}
+
+/// The field/value pairs of an HGETALL reply (RESP2 flat array or RESP3 map), as bytes.
+pub(crate) fn hash_entries(value: Value, key: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let bytes = |v: Value| match v {
+        Value::BulkString(b) => Ok(b),
+        other => Err(Error::unexpected(format!(
+            "hash {key}: expected a string entry, got {}",
+            shape(&other)
+        ))),
+    };
+    match value {
+        Value::Array(items) if items.len() % 2 == 0 => {
+            let mut entries = Vec::with_capacity(items.len() / 2);
+            let mut items = items.into_iter();
+            while let (Some(field), Some(value)) = (items.next(), items.next()) {
+                entries.push((bytes(field)?, bytes(value)?));
+            }
+            Ok(entries)
+        }
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .map(|(f, v)| Ok((bytes(f)?, bytes(v)?)))
+            .collect(),
+        other => Err(Error::unexpected(format!(
+            "hash {key}: expected field/value pairs, got {}",
+            shape(&other)
+        ))),
+    }
+}
