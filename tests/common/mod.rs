@@ -197,3 +197,126 @@ pub fn raw_cmd(conn: &mut redis::Connection, args: &[&str]) -> redis::Value {
 pub fn dbsize(conn: &mut redis::Connection) -> i64 {
     redis::cmd("DBSIZE").query(conn).unwrap()
 }
+
+// ---- helpers added for the integration suite ----
+
+/// An executor on this server with a configuration adjusted by `configure`.
+pub fn executor_with(server: &RedisServer, configure: impl FnOnce(&mut Config)) -> Executor {
+    let mut config = Config::new(&server.admin_url()).unwrap();
+    configure(&mut config);
+    Executor::open(&config).expect("open executor")
+}
+
+/// GET of a key as raw bytes (`None` when absent).
+pub fn get_raw(conn: &mut redis::Connection, key: &str) -> Option<Vec<u8>> {
+    redis::cmd("GET").arg(key).query(conn).unwrap()
+}
+
+/// GET of a key as a string (`None` when absent).
+pub fn get_str(conn: &mut redis::Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(conn).unwrap()
+}
+
+/// HGETALL of a key, sorted by field.
+pub fn hgetall(
+    conn: &mut redis::Connection,
+    key: &str,
+) -> std::collections::BTreeMap<String, String> {
+    redis::cmd("HGETALL").arg(key).query(conn).unwrap()
+}
+
+/// TYPE of a key (`"none"` when absent).
+pub fn key_type(conn: &mut redis::Connection, key: &str) -> String {
+    redis::cmd("TYPE").arg(key).query(conn).unwrap()
+}
+
+/// TTL of a key in seconds (-1: no expiry, -2: no key).
+pub fn ttl(conn: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("TTL").arg(key).query(conn).unwrap()
+}
+
+/// PTTL of a key in milliseconds (-1: no expiry, -2: no key).
+pub fn pttl(conn: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("PTTL").arg(key).query(conn).unwrap()
+}
+
+/// Every key of the database, as bytes, sorted.
+pub fn all_keys(conn: &mut redis::Connection) -> std::collections::BTreeSet<Vec<u8>> {
+    redis::cmd("KEYS").arg("*").query(conn).unwrap()
+}
+
+/// One key as seen from outside: its DUMP (type and content) and its PTTL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyState {
+    pub dump: Vec<u8>,
+    pub pttl: i64,
+}
+
+/// DUMP and PTTL of every key of the database.
+pub fn snapshot(conn: &mut redis::Connection) -> std::collections::BTreeMap<Vec<u8>, KeyState> {
+    all_keys(conn)
+        .into_iter()
+        .map(|key| {
+            let dump: Vec<u8> = redis::cmd("DUMP").arg(&key).query(conn).unwrap();
+            let pttl: i64 = redis::cmd("PTTL").arg(&key).query(conn).unwrap();
+            (key, KeyState { dump, pttl })
+        })
+        .collect()
+}
+
+/// Asserts that two snapshots hold the same keys with the same content, and that each key kept
+/// its expiry: none stays none, and a TTL only ran down by the time that passed (at most `slack`).
+pub fn assert_same_data(
+    before: &std::collections::BTreeMap<Vec<u8>, KeyState>,
+    after: &std::collections::BTreeMap<Vec<u8>, KeyState>,
+    what: &str,
+) {
+    let slack_ms = 10_000;
+    let names = |m: &std::collections::BTreeMap<Vec<u8>, KeyState>| {
+        m.keys()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(before),
+        names(after),
+        "{what}: the set of keys changed"
+    );
+    for (key, b) in before {
+        let a = &after[key];
+        let name = String::from_utf8_lossy(key);
+        assert_eq!(b.dump, a.dump, "{what}: content of {name} changed");
+        if b.pttl < 0 {
+            assert_eq!(b.pttl, a.pttl, "{what}: expiry of {name} changed");
+        } else {
+            assert!(
+                a.pttl > 0 && a.pttl <= b.pttl && b.pttl - a.pttl <= slack_ms,
+                "{what}: TTL of {name} changed from {} ms to {} ms",
+                b.pttl,
+                a.pttl
+            );
+        }
+    }
+}
+
+/// `total_commands_processed` of INFO stats (this INFO itself is not counted yet).
+pub fn commands_processed(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(conn).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .expect("total_commands_processed in INFO stats")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// How many times `command` (lower case, e.g. `"set"`) ran since the last CONFIG RESETSTAT,
+/// counting calls made from Lua scripts.
+pub fn command_calls(conn: &mut redis::Connection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .unwrap_or(0)
+}
