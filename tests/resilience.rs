@@ -336,6 +336,46 @@ fn a_killed_and_restarted_server_fails_calls_then_serves_the_same_executor() {
 }
 
 #[test]
+fn idempotent_calls_succeed_at_once_after_a_restart_despite_a_pool_of_dead_connections() {
+    const IDLE: u32 = 6;
+    let mut server = RedisServer::start();
+    let ex = executor_with(&server, |c| {
+        c.set_pool_min_idle(IDLE).unwrap();
+    });
+    {
+        let mut raw = server.raw();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while connected_clients(&mut raw) < u64::from(IDLE) + 1 {
+            assert!(Instant::now() < deadline, "the pool did not fill");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // Every pooled connection dies with the server; the new server is up before the next call.
+    server.kill();
+    server.restart();
+    let mut raw = server.raw();
+    raw_cmd(&mut raw, &["SET", "sf:{ns:lk:u}chat", "8"]);
+    raw_cmd(&mut raw, &["HSET", "sf:{ns:state:chat}", "1", "Running"]);
+
+    // Reads are idempotent: a read that meets a dead connection is retried on a new one, so
+    // none of them fails while the server is up, however many dead connections the pool holds.
+    for i in 0..2 * IDLE {
+        assert_eq!(
+            ex.get_linked_pod(NS, "u", SVC).unwrap(),
+            Some(8),
+            "read {i} after the restart"
+        );
+        assert_eq!(ex.get_service_state(NS, SVC).unwrap().len(), 1, "read {i}");
+        ex.ping().unwrap();
+    }
+    assert_eq!(
+        ex.set_linked_pod(NS, "u", SVC, 9, Persistence::Persistent)
+            .unwrap(),
+        Some(8)
+    );
+}
+
+#[test]
 fn wrong_or_missing_password_fails_open_with_auth() {
     let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
     let port = server.port;
