@@ -777,3 +777,98 @@ fn batch_get_linked_pods_by_pod_groups_uids_in_input_order() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn batch_reads_are_one_round_trip() {
+    let server = RedisServer::start();
+    let ex = server.executor();
+    let mut raw = server.raw();
+    let uids: Vec<String> = (0..120).map(|i| format!("u{i}")).collect();
+    for uid in uids.iter().step_by(2) {
+        ex.set_linked_pod(NS, uid, SVC, 1, Persistence::Persistent)
+            .unwrap();
+    }
+    raw_cmd(&mut raw, &["CONFIG", "RESETSTAT"]);
+    ex.batch_get_linked_pods(NS, SVC, &uids).unwrap();
+    ex.batch_get_linked_pods_by_pod(NS, SVC, &uids).unwrap();
+    ex.get_workload_states(NS, &uids).unwrap();
+    assert_eq!(command_calls(&mut raw, "mget"), 3);
+    assert_eq!(command_calls(&mut raw, "get"), 0);
+    assert_eq!(command_calls(&mut raw, "evalsha"), 0);
+}
+
+#[test]
+fn each_link_operation_that_reads_and_writes_is_one_script_call() {
+    let server = RedisServer::start();
+    let ex = server.executor();
+    let mut raw = server.raw();
+    ex.set_linked_pod(NS, "u", SVC, 1, Persistence::Persistent)
+        .unwrap();
+    type Call<'a> = Box<dyn Fn() -> Result<()> + 'a>;
+    let calls: Vec<(&str, Call)> = vec![
+        (
+            "set_linked_pod",
+            Box::new(|| {
+                ex.set_linked_pod(NS, "u", SVC, 2, Persistence::Persistent)
+                    .map(drop)
+            }),
+        ),
+        (
+            "try_set_linked_pod",
+            Box::new(|| {
+                ex.try_set_linked_pod(NS, "u", SVC, 3, Persistence::Persistent)
+                    .map(drop)
+            }),
+        ),
+        (
+            "set_linked_pod_if_absent",
+            Box::new(|| {
+                ex.set_linked_pod_if_absent(NS, "v", SVC, 3, Persistence::temporary(50))
+                    .map(drop)
+            }),
+        ),
+        (
+            "get_linked_pod_if_persist",
+            Box::new(|| ex.get_linked_pod_if_persist(NS, "u", SVC).map(drop)),
+        ),
+        (
+            "compute_linked_pod",
+            Box::new(|| {
+                ex.compute_linked_pod(
+                    NS,
+                    "w",
+                    SVC,
+                    Persistence::Persistent,
+                    &[Candidate::new(4, 0), Candidate::new(5, 1)],
+                )
+                .map(drop)
+            }),
+        ),
+        (
+            "remove_linked_pod_with_id",
+            Box::new(|| {
+                ex.remove_linked_pod_with_id(NS, "w", SVC, Grace::Seconds(9), 4)
+                    .map(drop)
+            }),
+        ),
+        (
+            "remove_linked_pod",
+            Box::new(|| {
+                ex.remove_linked_pod(NS, "u", SVC, Grace::Immediate)
+                    .map(drop)
+            }),
+        ),
+    ];
+    for (name, call) in calls {
+        raw_cmd(&mut raw, &["CONFIG", "RESETSTAT"]);
+        call().unwrap();
+        assert_eq!(command_calls(&mut raw, "evalsha"), 1, "{name}");
+        assert_eq!(command_calls(&mut raw, "eval"), 0, "{name}");
+        assert_eq!(command_calls(&mut raw, "multi"), 0, "{name}");
+    }
+    // The state of things the calls above left behind.
+    assert_eq!(ex.get_linked_pod(NS, "u", SVC).unwrap(), None);
+    assert_eq!(ex.get_linked_pod(NS, "v", SVC).unwrap(), Some(3));
+    assert_eq!(ex.get_linked_pod(NS, "w", SVC).unwrap(), Some(4));
+    assert_eq!(ex.get_linked_pod_if_persist(NS, "w", SVC).unwrap(), None);
+}

@@ -228,14 +228,15 @@ fn a_busy_pool_reports_pool_timeout() {
     ex.set_linked_pod(NS, "u", SVC, 5, Persistence::Persistent)
         .unwrap();
     let mut raw = server.raw();
-    raw_cmd(&mut raw, &["CLIENT", "PAUSE", "2500", "ALL"]);
+    raw_cmd(&mut raw, &["CLIENT", "PAUSE", "5000", "ALL"]);
 
     // This call holds the only connection until the pause ends, then gets its answer.
     let holder = {
         let ex = Arc::clone(&ex);
         thread::spawn(move || ex.get_linked_pod(NS, "u", SVC))
     };
-    thread::sleep(Duration::from_millis(500));
+    // Give the holder ample time to take the connection, well before the pause ends.
+    thread::sleep(Duration::from_millis(1000));
     let started = Instant::now();
     let err = ex.get_linked_pod(NS, "u", SVC).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err}");
