@@ -18,14 +18,16 @@ local function stored_pod(key, value)
 end
 
 -- Writes a link: persistent (persist_seconds == -1) keeps no TTL and is listed in the uid hash;
--- temporary expires after persist_seconds and is removed from the uid hash.
+-- temporary expires after persist_seconds and is removed from the uid hash. The hash is written
+-- first: if it holds another type (foreign data), the script fails before writing anything,
+-- since Redis does not roll back the writes a failing script already made.
 local function write_link(uid_hash, link, service, pod, persist_seconds)
   if persist_seconds == -1 then
-    redis.call('SET', link, pod)
     redis.call('HSET', uid_hash, service, pod)
+    redis.call('SET', link, pod)
   else
-    redis.call('SET', link, pod, 'EX', persist_seconds)
     redis.call('HDEL', uid_hash, service)
+    redis.call('SET', link, pod, 'EX', persist_seconds)
   end
 end
 

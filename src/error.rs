@@ -161,7 +161,8 @@ fn classify(err: &redis::RedisError) -> ErrorKind {
         return ErrorKind::Timeout;
     }
     match err.code() {
-        Some(CORRUPT_DATA_CODE) => return ErrorKind::UnexpectedReply,
+        // WRONGTYPE: one of our keys holds another type: data not in the documented format.
+        Some(CORRUPT_DATA_CODE | "WRONGTYPE") => return ErrorKind::UnexpectedReply,
         Some("NOAUTH" | "WRONGPASS" | "NOPERM") => return ErrorKind::Auth,
         _ => {}
     }

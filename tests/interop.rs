@@ -418,3 +418,62 @@ fn states_that_are_not_utf8_are_reported_not_mangled() {
         ErrorKind::UnexpectedReply
     );
 }
+
+#[test]
+fn keys_of_the_wrong_type_are_corrupt_data_and_no_write_is_half_done() {
+    let server = RedisServer::start();
+    let ex = server.executor();
+    let mut raw = server.raw();
+    // The uid hash holds a string: every link write must fail before writing the link key.
+    raw_cmd(
+        &mut raw,
+        &["SET", &format!("sf:{{{NS}:lk:u1}}"), "not-a-hash"],
+    );
+    // The link key holds a hash: reads and writes must fail.
+    raw_cmd(
+        &mut raw,
+        &["HSET", &format!("sf:{{{NS}:lk:u2}}{SVC}"), "f", "v"],
+    );
+    let before = snapshot(&mut raw);
+
+    for persistence in [Persistence::Persistent, Persistence::temporary(60)] {
+        let writes: [(&str, Result<()>); 4] = [
+            (
+                "set",
+                ex.set_linked_pod(NS, "u1", SVC, 1, persistence).map(drop),
+            ),
+            (
+                "try set",
+                ex.try_set_linked_pod(NS, "u1", SVC, 1, persistence)
+                    .map(drop),
+            ),
+            (
+                "if absent",
+                ex.set_linked_pod_if_absent(NS, "u1", SVC, 1, persistence)
+                    .map(drop),
+            ),
+            (
+                "remove",
+                ex.remove_linked_pod(NS, "u1", SVC, Grace::Seconds(5))
+                    .map(drop),
+            ),
+        ];
+        for (op, outcome) in writes {
+            let err = outcome.expect_err(op);
+            assert_eq!(err.kind(), ErrorKind::UnexpectedReply, "{op}: {err}");
+        }
+    }
+    let err = ex.get_linked_pod(NS, "u2", SVC).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnexpectedReply, "{err}");
+    let err = ex
+        .set_linked_pod(NS, "u2", SVC, 1, Persistence::Persistent)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnexpectedReply, "{err}");
+    let err = ex.get_link_services(NS, "u1").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnexpectedReply, "{err}");
+    assert_same_data(
+        &before,
+        &snapshot(&mut raw),
+        "after refused writes on foreign data",
+    );
+}
