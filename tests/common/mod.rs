@@ -320,3 +320,16 @@ pub fn command_calls(conn: &mut redis::Connection, command: &str) -> u64 {
         .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
         .unwrap_or(0)
 }
+
+/// Calls of every command since start, except the bookkeeping that is not a data access: INFO
+/// (the test's own reads) and CLIENT SETINFO (sent by a pool connection that finishes opening
+/// in the background).
+pub fn data_commands_processed(conn: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    info.lines()
+        .filter_map(|l| l.strip_prefix("cmdstat_"))
+        .filter(|l| !l.starts_with("info:") && !l.starts_with("client|setinfo:"))
+        .filter_map(|l| l.split_once(":calls="))
+        .map(|(_, rest)| rest.split(',').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
