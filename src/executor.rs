@@ -80,7 +80,9 @@ impl Executor {
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
             .connection_timeout(config.pool_wait_timeout)
-            .test_on_check_out(false)
+            // `is_valid` is a local check (no PING): it drops connections opened before a
+            // connection failure, see connection.rs.
+            .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
             .build_unchecked(manager);
         log::debug!("executor opened on {}", config.display);
@@ -127,6 +129,9 @@ impl Executor {
     /// Runs `call` on a pooled connection. Retries once, on a fresh connection, only when the
     /// first attempt certainly did not run (the server refused it up front) or when the operation
     /// is idempotent and the connection failed (not timed out: that would double the bound).
+    /// After a connection failure every pooled connection opened before it is dropped on
+    /// checkout (connection.rs), so the retry runs on a connection opened after the failure,
+    /// never on a sibling that the same restart or `CLIENT KILL` closed.
     fn run<T>(
         &self,
         op: &'static str,
