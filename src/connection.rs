@@ -166,15 +166,26 @@ impl Manager {
     }
 
     fn connect_error(&self, err: redis::RedisError) -> Error {
+        // Closed after the TCP connect, during the handshake: a server at its `maxclients`
+        // limit writes "-ERR max number of clients reached" and closes at once, and the
+        // handshake's own request usually meets the reset, losing that line. Say so.
+        let closed_in_handshake =
+            err.is_connection_dropped() && !err.is_connection_refusal() && !err.is_timeout();
         let err = Error::from(err);
         // A connect that times out is a failure to connect, not a slow command.
         let kind = match err.kind() {
             ErrorKind::Timeout => ErrorKind::Connection,
             kind => kind,
         };
+        let hint = if closed_in_handshake {
+            " (the server closed the connection during the handshake: it may have reached its \
+             maxclients limit, or be shutting down)"
+        } else {
+            ""
+        };
         Error::new(
             kind,
-            format!("cannot connect to {}: {}", self.target, err.message()),
+            format!("cannot connect to {}: {}{hint}", self.target, err.message()),
         )
     }
 }
