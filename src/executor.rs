@@ -14,11 +14,15 @@ use crate::reply;
 use crate::scripts::{self, Script};
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
 
-/// Whether sending an operation twice could change its outcome. Only idempotent operations are
-/// retried after a connection error, because the first attempt may have reached the server.
+/// Whether sending an operation twice could change its outcome. Only reads are retried after a
+/// connection error, because the first attempt may have reached the server: even an idempotent
+/// write (`HSET` of a pod state) sent again could land after another client's newer write and
+/// undo it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Repeat {
+    /// A read: sending it again changes nothing.
     Safe,
+    /// A write: never sent again once it may have reached the server.
     Unsafe,
 }
 
@@ -170,7 +174,7 @@ impl Executor {
         check_pod(pod)?;
         check_state("pod state", state)?;
         let key = keys::service_state_key(ns, service);
-        self.run("set service state", Repeat::Safe, |conn| {
+        self.run("set service state", Repeat::Unsafe, |conn| {
             conn.query(redis::cmd("HSET").arg(&key).arg(pod).arg(state))
                 .map(drop)
         })
@@ -204,7 +208,7 @@ impl Executor {
         check_service(service)?;
         check_state("workload state", state)?;
         let key = keys::workload_key(ns, service);
-        self.run("set workload state", Repeat::Safe, |conn| {
+        self.run("set workload state", Repeat::Unsafe, |conn| {
             conn.query(redis::cmd("SET").arg(&key).arg(state)).map(drop)
         })
     }
