@@ -539,3 +539,64 @@ fn accepted_edge_names_land_on_their_keys() {
         })
         .unwrap();
 }
+
+/// Foreign data where a link's keys should be (a string where the uid hash belongs, a hash where
+/// the link key belongs): every link write fails, as corrupt data or with the server's WRONGTYPE,
+/// and writes nothing, so no link is left half-written.
+#[test]
+fn foreign_data_in_link_keys_is_never_half_overwritten() {
+    let server = RedisServer::start();
+    let ex = server.executor();
+    let mut raw = server.raw();
+    let digest = |raw: &mut redis::Connection| -> Vec<(String, String, String)> {
+        let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(raw).unwrap();
+        keys.sort();
+        keys.into_iter()
+            .map(|k| {
+                let kind: String = redis::cmd("TYPE").arg(&k).query(raw).unwrap();
+                let dump: Vec<u8> = redis::cmd("DUMP").arg(&k).query(raw).unwrap();
+                (k, kind, format!("{dump:?}"))
+            })
+            .collect()
+    };
+    // The uid hash is a string; the link key of another uid is a hash.
+    raw_cmd(&mut raw, &["SET", &uid_links_key("ns", "u1"), "not a hash"]);
+    raw_cmd(&mut raw, &["HSET", &link_key("ns", "u2", "svc"), "f", "v"]);
+    let before = digest(&mut raw);
+    let p = Persistence::Persistent;
+    let t = Persistence::temporary(60);
+    for uid in ["u1", "u2"] {
+        let outcomes: Vec<(&str, Result<()>)> = vec![
+            ("set", ex.set_linked_pod("ns", uid, "svc", 1, p).map(drop)),
+            (
+                "set temporary",
+                ex.set_linked_pod("ns", uid, "svc", 1, t).map(drop),
+            ),
+            (
+                "try set",
+                ex.try_set_linked_pod("ns", uid, "svc", 1, p).map(drop),
+            ),
+            (
+                "if absent",
+                ex.set_linked_pod_if_absent("ns", uid, "svc", 1, p)
+                    .map(drop),
+            ),
+            (
+                "remove",
+                ex.remove_linked_pod("ns", uid, "svc", Grace::Seconds(5))
+                    .map(drop),
+            ),
+        ];
+        for (what, outcome) in outcomes {
+            let err = outcome.expect_err(what);
+            // A uid hash of the wrong type is corrupt data; a link key of the wrong type is
+            // refused by the server's GET (WRONGTYPE) before anything is written.
+            let expected = match uid {
+                "u1" => ErrorKind::UnexpectedReply,
+                _ => ErrorKind::Redis,
+            };
+            assert_eq!(err.kind(), expected, "{uid} {what}: {err}");
+            assert_eq!(digest(&mut raw), before, "{uid} {what} wrote: {err}");
+        }
+    }
+}
