@@ -9,7 +9,7 @@
 //! `timeout`, failover) is only found out by using it. When one connection fails that way, its
 //! siblings most likely went with it, so every connection opened before the failure becomes
 //! suspect and is dropped at its next checkout or return: a local check, no round trip. The
-//! retry of an idempotent call then really runs on a connection opened after the failure.
+//! retry of a read then really runs on a connection opened after the failure.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -132,7 +132,7 @@ impl Executor {
 
     /// Runs `call` on a pooled connection. Retries once, on a fresh connection, only when the
     /// first attempt certainly did not run (the server refused it up front) or when the operation
-    /// is idempotent and the connection failed (not timed out: that would double the bound).
+    /// is a read and the connection failed (not timed out: that would double the bound).
     /// After a connection failure every pooled connection opened before it is dropped on
     /// checkout (connection.rs), so the retry runs on a connection opened after the failure,
     /// never on a sibling that the same restart or `CLIENT KILL` closed.
