@@ -17,11 +17,21 @@ local function stored_pod(key, value)
   return tonumber(value)
 end
 
+-- The uid hash must be a hash, or absent. Anything else is corrupt data, reported before the
+-- script writes: a failing HSET after the SET of the link would leave half a link behind.
+local function check_uid_hash(uid_hash)
+  local kind = redis.call('TYPE', uid_hash)['ok']
+  if kind ~= 'hash' and kind ~= 'none' then
+    error({ err = 'SFCORRUPT key ' .. uid_hash .. ' is a ' .. kind .. ', not a hash of links' })
+  end
+end
+
 -- Writes a link: persistent (persist_seconds == -1) keeps no TTL and is listed in the uid hash;
 -- temporary expires after persist_seconds and is removed from the uid hash. The hash is written
 -- first: if it holds another type (foreign data), the script fails before writing anything,
 -- since Redis does not roll back the writes a failing script already made.
 local function write_link(uid_hash, link, service, pod, persist_seconds)
+  check_uid_hash(uid_hash)
   if persist_seconds == -1 then
     redis.call('HSET', uid_hash, service, pod)
     redis.call('SET', link, pod)

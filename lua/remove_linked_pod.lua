@@ -8,6 +8,7 @@ local current = stored_pod(KEYS[2], redis.call('GET', KEYS[2]))
 if ARGV[3] and current ~= tonumber(ARGV[3]) then
   return 0
 end
+check_uid_hash(KEYS[1])
 local listed = redis.call('HDEL', KEYS[1], ARGV[1])
 local keep_seconds = tonumber(ARGV[2])
 if keep_seconds > 0 then

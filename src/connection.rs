@@ -1,10 +1,17 @@
 //! Connections and the r2d2 pool manager.
 //!
-//! Connections are not tested on checkout (a PING per call would halve throughput). Instead a
-//! connection that saw anything but a clean server reply (I/O error, timeout, garbage) is marked
-//! broken and r2d2 drops it when it is returned, so a late reply can never be read as the answer
-//! to another call.
+//! Connections are not tested with a PING on checkout (a PING per call would halve throughput).
+//! Instead a connection that saw anything but a clean server reply (I/O error, timeout, garbage)
+//! is marked broken and r2d2 drops it when it is returned, so a late reply can never be read as
+//! the answer to another call.
+//!
+//! A connection the server closed while it sat idle in the pool (restart, `CLIENT KILL`, idle
+//! `timeout`, failover) is only found out by using it. When one connection fails that way, its
+//! siblings most likely went with it, so every connection opened before the failure becomes
+//! suspect and is dropped at its next checkout or return: a local check, no round trip. The
+//! retry of a read then really runs on a connection opened after the failure.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +29,10 @@ pub(crate) enum Link {
 pub struct Connection {
     link: Link,
     broken: bool,
+    /// The value of `failures` when this connection was opened.
+    born: u64,
+    /// Connection failures seen on any connection of the same manager.
+    failures: Arc<AtomicU64>,
 }
 
 impl Connection {
@@ -50,11 +61,23 @@ impl Connection {
 
     fn settle<T>(&mut self, outcome: redis::RedisResult<T>) -> Result<T> {
         outcome.map_err(|err| {
-            if !leaves_connection_usable(&err) {
+            let usable = leaves_connection_usable(&err);
+            let err = Error::from(err);
+            if !usable {
                 self.broken = true;
+                if err.kind() == ErrorKind::Connection {
+                    // The server closed this connection: the idle ones opened before now are
+                    // suspect too (see the module comment).
+                    self.failures.fetch_add(1, Ordering::SeqCst);
+                }
             }
-            Error::from(err)
+            err
         })
+    }
+
+    /// Broken, or opened before a connection failure was seen on another connection.
+    fn suspect(&self) -> bool {
+        self.broken || self.born < self.failures.load(Ordering::SeqCst)
     }
 
     /// Forces the pool to drop this connection when it is returned.
@@ -92,6 +115,8 @@ pub struct Manager {
     command_timeout: Duration,
     target: String,
     pub(crate) last_connect_error: Arc<LastConnectError>,
+    /// Connection failures seen on pooled connections (see the module comment).
+    failures: Arc<AtomicU64>,
 }
 
 enum Connector {
@@ -111,11 +136,15 @@ impl Manager {
             command_timeout: config.command_timeout,
             target: config.display.clone(),
             last_connect_error: Arc::default(),
+            failures: Arc::default(),
         })
     }
 
     /// Opens one connection with the connect timeout and sets the command timeout on it.
     pub(crate) fn open(&self) -> Result<Connection> {
+        // Read before connecting: a connection that a server-side kill closes while it is being
+        // opened must count as opened before the failure its siblings report.
+        let born = self.failures.load(Ordering::SeqCst);
         let link = match &self.connector {
             Connector::Standalone(client) => {
                 let conn = client
@@ -131,19 +160,32 @@ impl Manager {
         Ok(Connection {
             link,
             broken: false,
+            born,
+            failures: Arc::clone(&self.failures),
         })
     }
 
     fn connect_error(&self, err: redis::RedisError) -> Error {
+        // Closed after the TCP connect, during the handshake: a server at its `maxclients`
+        // limit writes "-ERR max number of clients reached" and closes at once, and the
+        // handshake's own request usually meets the reset, losing that line. Say so.
+        let closed_in_handshake =
+            err.is_connection_dropped() && !err.is_connection_refusal() && !err.is_timeout();
         let err = Error::from(err);
         // A connect that times out is a failure to connect, not a slow command.
         let kind = match err.kind() {
             ErrorKind::Timeout => ErrorKind::Connection,
             kind => kind,
         };
+        let hint = if closed_in_handshake {
+            " (the server closed the connection during the handshake: it may have reached its \
+             maxclients limit, or be shutting down)"
+        } else {
+            ""
+        };
         Error::new(
             kind,
-            format!("cannot connect to {}: {}", self.target, err.message()),
+            format!("cannot connect to {}: {}{hint}", self.target, err.message()),
         )
     }
 }
@@ -159,17 +201,24 @@ impl r2d2::ManageConnection for Manager {
         })
     }
 
-    fn is_valid(&self, _conn: &mut Connection) -> Result<()> {
-        // Never called: the pool is built with test_on_check_out(false).
+    /// Called on every checkout: a local check, no round trip.
+    fn is_valid(&self, conn: &mut Connection) -> Result<()> {
+        if conn.suspect() {
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "connection opened before a connection failure; replacing it",
+            ));
+        }
         Ok(())
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        conn.broken
+        conn.suspect()
     }
 }
 
-/// r2d2 reports connect failures here; `Manager::connect` already logged and recorded them.
+/// r2d2 reports connect failures and suspect connections dropped on checkout here;
+/// `Manager::connect` already logged and recorded the former, the latter are routine.
 #[derive(Debug)]
 pub(crate) struct QuietErrorHandler;
 

@@ -14,11 +14,15 @@ use crate::reply;
 use crate::scripts::{self, Script};
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
 
-/// Whether sending an operation twice could change its outcome. Only idempotent operations are
-/// retried after a connection error, because the first attempt may have reached the server.
+/// Whether sending an operation twice could change its outcome. Only reads are retried after a
+/// connection error, because the first attempt may have reached the server: even an idempotent
+/// write (`HSET` of a pod state) sent again could land after another client's newer write and
+/// undo it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Repeat {
+    /// A read: sending it again changes nothing.
     Safe,
+    /// A write: never sent again once it may have reached the server.
     Unsafe,
 }
 
@@ -84,7 +88,9 @@ impl Executor {
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
             .connection_timeout(config.pool_wait_timeout)
-            .test_on_check_out(false)
+            // `is_valid` is a local check (no PING): it drops connections opened before a
+            // connection failure, see connection.rs.
+            .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
             .build_unchecked(manager);
         log::debug!("executor opened on {}", config.display);
@@ -131,7 +137,10 @@ impl Executor {
 
     /// Runs `call` on a pooled connection. Retries once, on a fresh connection, only when the
     /// first attempt certainly did not run (the server refused it up front) or when the operation
-    /// is idempotent and the connection failed (not timed out: that would double the bound).
+    /// is a read and the connection failed (not timed out: that would double the bound).
+    /// After a connection failure every pooled connection opened before it is dropped on
+    /// checkout (connection.rs), so the retry runs on a connection opened after the failure,
+    /// never on a sibling that the same restart or `CLIENT KILL` closed.
     fn run<T>(
         &self,
         op: &'static str,
@@ -172,7 +181,7 @@ impl Executor {
         check_pod(pod)?;
         check_state("pod state", state)?;
         let key = keys::service_state_key(ns, service);
-        self.run("set service state", Repeat::Safe, |conn| {
+        self.run("set service state", Repeat::Unsafe, |conn| {
             conn.query(redis::cmd("HSET").arg(&key).arg(pod).arg(state))
                 .map(drop)
         })
@@ -206,7 +215,7 @@ impl Executor {
         check_service(service)?;
         check_state("workload state", state)?;
         let key = keys::workload_key(ns, service);
-        self.run("set workload state", Repeat::Safe, |conn| {
+        self.run("set workload state", Repeat::Unsafe, |conn| {
             conn.query(redis::cmd("SET").arg(&key).arg(state)).map(drop)
         })
     }
