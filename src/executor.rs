@@ -30,9 +30,6 @@ enum Repeat {
 /// (behind an `Arc` or a `static`) and call it from any number of threads.
 pub struct Executor {
     pool: r2d2::Pool<Manager>,
-    /// Opens the new connection of a retry outside the pool: after a server restart the pool
-    /// may hold more connections that died with the one that just failed.
-    retry_manager: Manager,
     last_connect_error: Arc<LastConnectError>,
     config: Config,
 }
@@ -70,7 +67,6 @@ impl Executor {
     /// Connects, checks that the server answers, and loads the Lua scripts.
     pub fn open(config: &Config) -> Result<Executor> {
         let manager = Manager::new(config)?;
-        let retry_manager = Manager::new(config)?;
         let last_connect_error = Arc::clone(&manager.last_connect_error);
         let mut first = manager.open()?;
         ping(&mut first)?;
@@ -96,7 +92,6 @@ impl Executor {
         log::debug!("executor opened on {}", config.display);
         Ok(Executor {
             pool,
-            retry_manager,
             last_connect_error,
             config: config.clone(),
         })
@@ -157,10 +152,8 @@ impl Executor {
                 log::warn!("{op}: {err}; retrying once on a new connection");
                 conn.discard();
                 drop(conn);
-                // A genuinely new connection: another pooled one may be just as dead.
-                self.retry_manager
-                    .open()
-                    .and_then(|mut conn| call(&mut conn))
+                let mut conn = self.checkout()?;
+                call(&mut conn)
             }
             outcome => outcome,
         }

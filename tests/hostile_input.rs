@@ -589,13 +589,9 @@ fn foreign_data_in_link_keys_is_never_half_overwritten() {
         ];
         for (what, outcome) in outcomes {
             let err = outcome.expect_err(what);
-            // A uid hash of the wrong type is corrupt data; a link key of the wrong type is
-            // refused by the server's GET (WRONGTYPE) before anything is written.
-            let expected = match uid {
-                "u1" => ErrorKind::UnexpectedReply,
-                _ => ErrorKind::Redis,
-            };
-            assert_eq!(err.kind(), expected, "{uid} {what}: {err}");
+            // A key of the wrong type is corrupt data, found before anything is written: the
+            // uid hash by the scripts' type check, the link key by the GET (WRONGTYPE).
+            assert_eq!(err.kind(), ErrorKind::UnexpectedReply, "{uid} {what}: {err}");
             assert_eq!(digest(&mut raw), before, "{uid} {what} wrote: {err}");
         }
     }
