@@ -66,16 +66,7 @@ impl Executor {
         let last_connect_error = Arc::clone(&manager.last_connect_error);
         let mut first = manager.open()?;
         ping(&mut first)?;
-        for script in scripts::ALL {
-            let loaded = first.query(redis::cmd("SCRIPT").arg("LOAD").arg(script.source))?;
-            if !matches!(&loaded, Value::BulkString(sha) if sha == script.sha1().as_bytes()) {
-                return Err(Error::unexpected(format!(
-                    "SCRIPT LOAD of {} returned {loaded:?}, expected {}",
-                    script.name,
-                    script.sha1()
-                )));
-            }
-        }
+        load_scripts(&mut first)?;
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
@@ -541,6 +532,41 @@ impl Executor {
                 .map(Some),
         }
     }
+}
+
+/// Loads every script on every primary (the one server, or each cluster primary known now), so
+/// that EVALSHA finds them. On a cluster a primary that cannot be reached now is skipped with a
+/// warning: EVALSHA falls back to EVAL (one round trip, which caches the script again) wherever
+/// a script is missing, which also covers primaries added or promoted later.
+fn load_scripts(conn: &mut Connection) -> Result<()> {
+    let cluster = conn.is_cluster();
+    for script in scripts::ALL {
+        let load = redis::cmd("SCRIPT").arg("LOAD").arg(script.source).clone();
+        for (node, outcome) in conn.query_all_primaries(&load) {
+            let loaded = match outcome {
+                Ok(loaded) => loaded,
+                Err(err)
+                    if cluster
+                        && matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout) =>
+                {
+                    log::warn!(
+                        "cannot load script {} on {node} now ({err}); EVAL will load it there",
+                        script.name
+                    );
+                    continue;
+                }
+                Err(err) => return Err(err.context(&format!("loading scripts on {node}"))),
+            };
+            if !matches!(&loaded, Value::BulkString(sha) if sha == script.sha1().as_bytes()) {
+                return Err(Error::unexpected(format!(
+                    "SCRIPT LOAD of {} on {node} returned {loaded:?}, expected {}",
+                    script.name,
+                    script.sha1()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn ping(conn: &mut Connection) -> Result<()> {

@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+mod cluster;
 mod config;
 mod connection;
 mod error;
@@ -22,6 +23,7 @@ mod executor;
 pub mod keys;
 mod reply;
 mod scripts;
+mod sentinel;
 mod types;
 
 pub use config::{Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT};
