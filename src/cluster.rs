@@ -416,9 +416,9 @@ impl ClusterLink {
     }
 
     /// Reads many string keys: one `MGET` per slot, pipelined per node, every node's pipeline
-    /// written before any reply is read, so the batch costs one round trip per node. Slots
-    /// whose reply was a redirect (resharding, failover) are then read one by one through
-    /// [`query`](Self::query), which follows it. Replies come back in input order.
+    /// written before any reply is read, so the batch costs one round trip per node. The keys
+    /// of slots whose reply was a redirect (resharding, failover) are then read one by one
+    /// through [`query`](Self::query), which follows it. Replies come back in input order.
     pub(crate) fn get_many(&mut self, keys: &[String]) -> RedisResult<Vec<Value>> {
         let mut by_slot: HashMap<u16, Vec<usize>> = HashMap::new();
         for (index, key) in keys.iter().enumerate() {
@@ -485,29 +485,17 @@ impl ClusterLink {
             return Err(err);
         }
         if !to_redo.is_empty() {
+            // Slots that moved, or are being migrated: read their keys one by one, each
+            // following its own redirect (an MGET of a slot split between two nodes would get
+            // TRYAGAIN until the migration ends).
             log::debug!(
-                "cluster: {} slot groups redirected during a batch read; reading them again",
+                "cluster: {} slot groups redirected during a batch read; reading them key by key",
                 to_redo.len()
             );
-            for indexes in to_redo {
-                let mut mget = redis::cmd("MGET");
-                for &index in &indexes {
-                    mget.arg(&keys[index]);
-                }
-                match self.query(&mget)?.extract_error()? {
-                    Value::Array(values) if values.len() == indexes.len() => {
-                        for (&index, value) in indexes.iter().zip(values) {
-                            results[index] = value;
-                        }
-                    }
-                    other => {
-                        return Err(RedisError::from((
-                            redis::ErrorKind::Parse,
-                            "unexpected MGET reply",
-                            format!("{other:?}"),
-                        )))
-                    }
-                }
+            for index in to_redo.into_iter().flatten() {
+                let mut get = redis::cmd("GET");
+                get.arg(&keys[index]);
+                results[index] = self.query(&get)?.extract_error()?;
             }
         }
         Ok(results)

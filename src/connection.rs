@@ -1,10 +1,18 @@
 //! Connections and the r2d2 pool manager.
 //!
-//! Connections are not tested on checkout (a PING per call would halve throughput). Instead a
-//! connection that saw anything but a clean server reply (I/O error, timeout, garbage) is marked
-//! broken and r2d2 drops it when it is returned, so a late reply can never be read as the answer
-//! to another call.
+//! Connections are not tested on checkout with a command (a PING per call would halve
+//! throughput). Instead a connection that saw anything but a clean server reply (I/O error,
+//! timeout, garbage) is marked broken and r2d2 drops it when it is returned, so a late reply can
+//! never be read as the answer to another call.
+//!
+//! When a call shows that the server side changed (a connection error: the server died or
+//! dropped us; READONLY or MASTERDOWN: a failover demoted it), every connection opened before is
+//! suspect: the executor bumps the manager's generation, and checkout (an integer comparison,
+//! no I/O) drops idle connections of older generations, so the next call, and the executor's
+//! retry, gets a newly opened one (for Sentinel: asking the sentinels for the current primary;
+//! for a cluster: reading the current slot map).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -122,6 +130,8 @@ fn ensure_crypto_provider() {
 pub struct Connection {
     link: Link,
     broken: bool,
+    /// The manager's generation when this connection was opened.
+    generation: u64,
 }
 
 impl Connection {
@@ -194,6 +204,11 @@ impl Connection {
     pub(crate) fn discard(&mut self) {
         self.broken = true;
     }
+
+    /// The generation of the manager this connection was opened in.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
 }
 
 /// The most recent failure to open a connection, so that a pool timeout caused by an unreachable
@@ -224,6 +239,24 @@ pub struct Manager {
     command_timeout: Duration,
     target: String,
     pub(crate) last_connect_error: Arc<LastConnectError>,
+    /// Bumped when connections opened before may point at the wrong server.
+    pub(crate) generation: Arc<Generation>,
+}
+
+/// A counter of server-side changes (see the module docs).
+#[derive(Default)]
+pub(crate) struct Generation(AtomicU64);
+
+impl Generation {
+    fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Retires every connection of `seen`'s generation or older (once, however many callers
+    /// saw the same change).
+    pub(crate) fn retire(&self, seen: u64) {
+        self.0.fetch_max(seen + 1, Ordering::AcqRel);
+    }
 }
 
 enum Connector {
@@ -300,11 +333,13 @@ impl Manager {
             command_timeout: config.command_timeout,
             target: config.display.clone(),
             last_connect_error: Arc::default(),
+            generation: Arc::default(),
         })
     }
 
     /// Opens one connection with the connect timeout and sets the command timeout on it.
     pub(crate) fn open(&self) -> Result<Connection> {
+        let generation = self.generation.current();
         let link = match &self.connector {
             Connector::Standalone(opener) => Link::Single(
                 opener
@@ -326,6 +361,7 @@ impl Manager {
         Ok(Connection {
             link,
             broken: false,
+            generation,
         })
     }
 }
@@ -341,13 +377,19 @@ impl r2d2::ManageConnection for Manager {
         })
     }
 
-    fn is_valid(&self, _conn: &mut Connection) -> Result<()> {
-        // Never called: the pool is built with test_on_check_out(false).
+    fn is_valid(&self, conn: &mut Connection) -> Result<()> {
+        // Called on checkout: no I/O, only whether a change was seen since it was opened.
+        if conn.generation < self.generation.current() {
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "connection opened before a server-side change; replaced",
+            ));
+        }
         Ok(())
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        conn.broken
+        conn.broken || conn.generation < self.generation.current()
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Error {
     pub(crate) rejected_before_running: bool,
     /// The server did not know the script (NOSCRIPT): its script cache was flushed.
     pub(crate) missing_script: bool,
+    /// The server is no longer (or not yet) the primary (READONLY, MASTERDOWN): a failover
+    /// happened, so every pooled connection may point at the wrong node.
+    pub(crate) topology_changed: bool,
 }
 
 /// The result type of every fallible operation of the library.
@@ -68,6 +71,7 @@ impl Error {
             message: message.into(),
             rejected_before_running: false,
             missing_script: false,
+            topology_changed: false,
         }
     }
 
@@ -145,6 +149,12 @@ impl From<redis::RedisError> for Error {
                     | redis::ServerErrorKind::MasterDown
                     | redis::ServerErrorKind::TryAgain
                     | redis::ServerErrorKind::ClusterDown
+            )
+        );
+        error.topology_changed = matches!(
+            err.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::ReadOnly | redis::ServerErrorKind::MasterDown
             )
         );
         error.missing_script = matches!(

@@ -7,7 +7,7 @@ use std::time::Instant;
 use redis::Value;
 
 use crate::config::Config;
-use crate::connection::{Connection, LastConnectError, Manager, QuietErrorHandler};
+use crate::connection::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{self, check_namespace, check_pod, check_service, check_state, check_uid};
 use crate::reply;
@@ -27,6 +27,7 @@ enum Repeat {
 pub struct Executor {
     pool: r2d2::Pool<Manager>,
     last_connect_error: Arc<LastConnectError>,
+    generation: Arc<Generation>,
     config: Config,
 }
 
@@ -64,6 +65,7 @@ impl Executor {
     pub fn open(config: &Config) -> Result<Executor> {
         let manager = Manager::new(config)?;
         let last_connect_error = Arc::clone(&manager.last_connect_error);
+        let generation = Arc::clone(&manager.generation);
         let mut first = manager.open()?;
         ping(&mut first)?;
         load_scripts(&mut first)?;
@@ -71,13 +73,15 @@ impl Executor {
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
             .connection_timeout(config.pool_wait_timeout)
-            .test_on_check_out(false)
+            // Checkout compares generations only (no I/O): see connection.rs.
+            .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
             .build_unchecked(manager);
         log::debug!("executor opened on {}", config.display);
         Ok(Executor {
             pool,
             last_connect_error,
+            generation,
             config: config.clone(),
         })
     }
@@ -126,7 +130,8 @@ impl Executor {
     ) -> Result<T> {
         log::debug!("{op}");
         let mut conn = self.checkout()?;
-        match call(&mut conn) {
+        let outcome = call(&mut conn);
+        match self.watch(&conn, outcome) {
             Err(err)
                 if err.rejected_before_running
                     || (repeat == Repeat::Safe && err.kind() == ErrorKind::Connection) =>
@@ -135,11 +140,24 @@ impl Executor {
                 conn.discard();
                 drop(conn);
                 let mut conn = self.checkout()?;
-                call(&mut conn)
+                let outcome = call(&mut conn);
+                self.watch(&conn, outcome)
             }
             outcome => outcome,
         }
         .map_err(|err| err.context(op))
+    }
+
+    /// When an outcome shows that the server side changed (the server died or dropped us, or a
+    /// failover demoted it: READONLY, MASTERDOWN), connections opened before `conn` may point
+    /// at the wrong node too: retire them all, so checkout opens new ones (no I/O here).
+    fn watch<T>(&self, conn: &Connection, outcome: Result<T>) -> Result<T> {
+        if let Err(err) = &outcome {
+            if err.kind() == ErrorKind::Connection || err.topology_changed {
+                self.generation.retire(conn.generation());
+            }
+        }
+        outcome
     }
 
     /// Checks that the server answers.
