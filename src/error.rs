@@ -173,6 +173,15 @@ fn classify(err: &redis::RedisError) -> ErrorKind {
     match err.code() {
         Some(CORRUPT_DATA_CODE) => return ErrorKind::UnexpectedReply,
         Some("NOAUTH" | "WRONGPASS" | "NOPERM") => return ErrorKind::Auth,
+        // An ACL refusal inside a script (Redis 7.0: "ERR The user executing the script can't
+        // run this command or subcommand", "... can't access at least one of the keys ...").
+        Some("ERR")
+            if err
+                .detail()
+                .is_some_and(|d| d.starts_with("The user executing the script can't")) =>
+        {
+            return ErrorKind::Auth
+        }
         _ => {}
     }
     match err.kind() {
