@@ -25,6 +25,10 @@ fn executor(cluster: &Cluster) -> Executor {
         .unwrap()
         .set_pool_wait_timeout(Duration::from_secs(5))
         .unwrap();
+    executor_with(config)
+}
+
+fn executor_with(config: Config) -> Executor {
     Executor::open(&config).expect("open cluster executor")
 }
 
@@ -605,4 +609,43 @@ fn measure_batch_read_cluster_vs_single() {
     drop(cluster);
     let server = RedisServer::start();
     measure(&Arc::new(server.executor()), "single server");
+}
+
+#[test]
+fn slow_node_times_out_and_is_not_resent() {
+    let cluster = Cluster::start(3, 0);
+    let mut config = Config::cluster(&cluster.urls()[..1]).unwrap();
+    config
+        .set_command_timeout(Duration::from_millis(300))
+        .unwrap();
+    let ex = executor_with(config);
+    ex.set_linked_pod("ns", "slow", "chat", 1, Persistence::Persistent)
+        .unwrap();
+    let node = cluster.primary_of_key("sf:{ns:lk:slow}");
+    let mut conn = cluster.raw(node);
+    let before = calls(&mut conn, "evalsha");
+    raw_cmd(&mut conn, &["CLIENT", "PAUSE", "1500", "ALL"]);
+    let started = Instant::now();
+    let err = ex
+        .set_linked_pod("ns", "slow", "chat", 2, Persistence::Persistent)
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(took < Duration::from_millis(1200), "took {took:?}");
+    // A timed-out call may or may not have run (here the server drops it with the closed
+    // connection), but it is never sent twice.
+    let mut after = None;
+    wait_until("the pause to end", Duration::from_secs(10), || {
+        after = ex.get_linked_pod("ns", "slow", "chat").ok();
+        after.is_some()
+    });
+    let ran = calls(&mut conn, "evalsha") - before;
+    assert!(ran <= 1, "the script ran {ran} times");
+    assert_eq!(after, Some(Some(if ran == 1 { 2 } else { 1 })));
+    // Other nodes were never affected, and the slow one serves again.
+    assert_eq!(
+        ex.set_linked_pod("ns", "slow", "chat", 3, Persistence::Persistent)
+            .unwrap(),
+        after.unwrap()
+    );
 }
