@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests, demo and benchmarks run are installed: redis-server and
-# redis-cli (Debian's redis-server and redis-tools), plus any extra Debian packages named as
+# redis-cli (Debian's redis-server and redis-tools), openssl (TLS test certificates), plus any extra Debian packages named as
 # arguments ("valgrind", ...). Installs them with apt-get when run as root; otherwise says what
 # to install and fails.
 set -euo pipefail
@@ -8,6 +8,8 @@ set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+# The TLS tests make their certificates with the openssl command-line tool.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 for pkg in "$@"; do
   command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

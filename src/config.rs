@@ -13,6 +13,55 @@ use crate::error::{Error, Result};
 pub(crate) enum Topology {
     /// One server (or a proxy in front of several), by URL.
     Standalone(redis::ConnectionInfo),
+    /// A Redis Cluster, found through any reachable subset of its nodes (the seeds).
+    Cluster {
+        /// The seed nodes, all TCP, all with the same credentials and TLS mode.
+        seeds: Vec<redis::ConnectionInfo>,
+    },
+    /// A primary (and its replicas) monitored by Redis Sentinel.
+    Sentinel {
+        /// The sentinels, asked in order for the current primary.
+        sentinels: Vec<redis::ConnectionInfo>,
+        /// The name the sentinels monitor the primary under.
+        master_name: String,
+        /// How to log in to the primary: by default the credentials and database of the
+        /// sentinel URLs; replaced by `Config::set_sentinel_master_auth`.
+        master: redis::RedisConnectionInfo,
+        /// Whether the primary speaks TLS (the sentinel URLs' scheme).
+        master_tls: bool,
+    },
+}
+
+/// PEM files for TLS, read and checked when set, applied to every `rediss://` connection.
+#[derive(Clone, Default)]
+pub(crate) struct TlsFiles {
+    /// Shown in messages: the file names, never their content.
+    pub(crate) ca_file: Option<String>,
+    pub(crate) client_cert_file: Option<String>,
+    /// The CA certificates (PEM) that replace the system's trust store.
+    pub(crate) ca_pem: Option<Vec<u8>>,
+    /// The client certificate chain and private key (PEM), for servers that check clients.
+    pub(crate) client_pem: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TlsFiles {
+    pub(crate) fn is_set(&self) -> bool {
+        self.ca_pem.is_some() || self.client_pem.is_some()
+    }
+
+    /// The certificates in the form redis-rs takes them.
+    pub(crate) fn certificates(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: self
+                .client_pem
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: self.ca_pem.clone(),
+        }
+    }
 }
 
 /// How to reach Redis and how to pool connections. Build with [`Config::new`], adjust with the
@@ -27,6 +76,7 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) command_timeout: Duration,
     pub(crate) pool_wait_timeout: Duration,
+    pub(crate) tls: TlsFiles,
 }
 
 /// Default largest number of pooled connections.
@@ -71,6 +121,71 @@ pub(crate) fn parse_url(url: &str) -> Result<redis::ConnectionInfo> {
         .map_err(|e| Error::config(format!("invalid Redis URL {shown:?}: {e}")))
 }
 
+/// Whether a parsed URL asks for TLS (`rediss://`).
+pub(crate) fn is_tls(info: &redis::ConnectionInfo) -> bool {
+    matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. })
+}
+
+/// Parses a non-empty list of URLs that must agree on TLS and credentials.
+fn parse_url_list<S: AsRef<str>>(what: &str, urls: &[S]) -> Result<Vec<redis::ConnectionInfo>> {
+    if urls.is_empty() {
+        return Err(Error::config(format!("at least one {what} URL is needed")));
+    }
+    let infos = urls
+        .iter()
+        .map(|url| parse_url(url.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    let first = &infos[0];
+    for (info, url) in infos.iter().zip(urls).skip(1) {
+        let shown = redact_url(url.as_ref());
+        if is_tls(info) != is_tls(first) {
+            return Err(Error::config(format!(
+                "{what} URL {shown:?} mixes redis:// and rediss:// with the first URL; use one scheme"
+            )));
+        }
+        let (a, b) = (info.redis_settings(), first.redis_settings());
+        if a.username() != b.username() || a.password() != b.password() {
+            return Err(Error::config(format!(
+                "{what} URL {shown:?} has other credentials than the first URL; use the same"
+            )));
+        }
+    }
+    Ok(infos)
+}
+
+fn display_list<S: AsRef<str>>(urls: &[S]) -> String {
+    urls.iter()
+        .map(|url| redact_url(url.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads a PEM file for a TLS setter; any problem is a `Config` error naming the file.
+fn read_pem(what: &str, path: &str) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::config(format!("cannot read {what} file {path:?}: {e}")))?;
+    if bytes.is_empty() {
+        return Err(Error::config(format!("{what} file {path:?} is empty")));
+    }
+    Ok(bytes)
+}
+
+fn check_certificates(what: &str, path: &str, pem: &[u8]) -> Result<()> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| Error::config(format!("{what} file {path:?} is not valid PEM: {e}")))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(Error::config(format!(
+            "{what} file {path:?} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    Ok(())
+}
+
 impl Config {
     /// A configuration for one Redis server:
     /// `redis://[user:password@]host:port[/db]`, `rediss://...` for TLS, or `unix:///path`.
@@ -79,6 +194,78 @@ impl Config {
         Ok(Config::with_topology(
             Topology::Standalone(info),
             redact_url(url),
+        ))
+    }
+
+    /// A configuration for a Redis Cluster, given any reachable subset of its nodes as seeds:
+    /// `redis://[user:password@]host:port` or `rediss://...` for TLS. All seeds must use the
+    /// same scheme and credentials, database 0 and TCP (the cluster announces its nodes by IP
+    /// and port, so unix sockets cannot be followed). The full node list is read from the
+    /// cluster (`CLUSTER SLOTS`) when connecting, and again whenever it changes.
+    pub fn cluster<S: AsRef<str>>(seed_urls: &[S]) -> Result<Config> {
+        let seeds = parse_url_list("cluster seed", seed_urls)?;
+        for (info, url) in seeds.iter().zip(seed_urls) {
+            let shown = redact_url(url.as_ref());
+            if matches!(info.addr(), redis::ConnectionAddr::Unix(_)) {
+                return Err(Error::config(format!(
+                    "cluster seed {shown:?} is a unix socket; a cluster needs host:port seeds"
+                )));
+            }
+            if info.redis_settings().db() != 0 {
+                return Err(Error::config(format!(
+                    "cluster seed {shown:?} selects database {}; a cluster has only database 0",
+                    info.redis_settings().db()
+                )));
+            }
+        }
+        Ok(Config::with_topology(
+            Topology::Cluster { seeds },
+            format!("cluster {}", display_list(seed_urls)),
+        ))
+    }
+
+    /// A configuration for a primary monitored by Redis Sentinel: the sentinels' URLs
+    /// (`redis://[user:password@]host:port[/db]`, `rediss://...`) and the name they monitor
+    /// the primary under. Each new connection asks the sentinels, in order, for the current
+    /// primary, so after a failover the pool reaches the new one without reopening.
+    ///
+    /// Credentials in the URLs log in to the sentinels and, by default, to the primary too; a
+    /// `/db` path selects the primary's database (sentinels have none). When the primary uses
+    /// other credentials, set them with [`set_sentinel_master_auth`](Self::set_sentinel_master_auth).
+    /// `rediss://` means TLS to the sentinels and to the primary alike.
+    pub fn sentinel<S: AsRef<str>>(sentinel_urls: &[S], master_name: &str) -> Result<Config> {
+        if master_name.is_empty()
+            || master_name.len() > 256
+            || master_name
+                .bytes()
+                .any(|b| b.is_ascii_control() || b.is_ascii_whitespace())
+        {
+            return Err(Error::config(format!(
+                "sentinel master name {master_name:?} must be 1-256 bytes without spaces or control characters"
+            )));
+        }
+        let mut sentinels = parse_url_list("sentinel", sentinel_urls)?;
+        let master = sentinels[0].redis_settings().clone();
+        let master_tls = is_tls(&sentinels[0]);
+        // Sentinels have no databases: the URL's database is the primary's.
+        sentinels = sentinels
+            .into_iter()
+            .map(|info| {
+                let settings = info.redis_settings().clone().set_db(0);
+                info.set_redis_settings(settings)
+            })
+            .collect();
+        Ok(Config::with_topology(
+            Topology::Sentinel {
+                sentinels,
+                master_name: master_name.to_string(),
+                master,
+                master_tls,
+            },
+            format!(
+                "sentinel master {master_name} via {}",
+                display_list(sentinel_urls)
+            ),
         ))
     }
 
@@ -91,7 +278,65 @@ impl Config {
             connect_timeout: DEFAULT_TIMEOUT,
             command_timeout: DEFAULT_TIMEOUT,
             pool_wait_timeout: DEFAULT_TIMEOUT,
+            tls: TlsFiles::default(),
         }
+    }
+
+    /// Sentinel only: the credentials for the primary when they differ from the sentinels'
+    /// (`username` `None` is the `default` user; `password` `None` logs in without one).
+    /// The database stays the one of the sentinel URL.
+    pub fn set_sentinel_master_auth(
+        &mut self,
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<&mut Self> {
+        let Topology::Sentinel { master, .. } = &mut self.topology else {
+            return Err(Error::config(
+                "sentinel master credentials apply only to a sentinel configuration; \
+                 put credentials in the URL otherwise",
+            ));
+        };
+        let mut settings = redis::RedisConnectionInfo::default()
+            .set_db(master.db())
+            .set_protocol(master.protocol());
+        if let Some(username) = username {
+            settings = settings.set_username(username);
+        }
+        if let Some(password) = password {
+            settings = settings.set_password(password);
+        }
+        *master = settings;
+        Ok(self)
+    }
+
+    /// TLS: trust only the CA certificates of this PEM file (instead of the system's trust
+    /// store) when verifying the servers of `rediss://` URLs, in every topology. Read and
+    /// checked now: a missing, unreadable or certificate-less file is a `Config` error.
+    pub fn set_tls_ca_file(&mut self, path: &str) -> Result<&mut Self> {
+        let pem = read_pem("TLS CA", path)?;
+        check_certificates("TLS CA", path, &pem)?;
+        self.tls.ca_pem = Some(pem);
+        self.tls.ca_file = Some(path.to_string());
+        Ok(self)
+    }
+
+    /// TLS: present this client certificate (PEM chain) and private key (PEM: PKCS#8, PKCS#1 or
+    /// SEC1) to servers that verify clients (`tls-auth-clients yes`), in every topology. Read
+    /// and checked now: an unreadable file, or one without a certificate or key, is a `Config`
+    /// error.
+    pub fn set_tls_client_cert(&mut self, cert_path: &str, key_path: &str) -> Result<&mut Self> {
+        use rustls::pki_types::pem::PemObject;
+        let cert = read_pem("TLS client certificate", cert_path)?;
+        check_certificates("TLS client certificate", cert_path, &cert)?;
+        let key = read_pem("TLS client key", key_path)?;
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(&key).map_err(|e| {
+            Error::config(format!(
+                "TLS client key file {key_path:?} holds no usable PEM private key: {e}"
+            ))
+        })?;
+        self.tls.client_pem = Some((cert, key));
+        self.tls.client_cert_file = Some(cert_path.to_string());
+        Ok(self)
     }
 
     /// Largest number of connections the pool opens (default 16); at least 1.
@@ -181,6 +426,8 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
+            .field("tls_ca_file", &self.tls.ca_file)
+            .field("tls_client_cert_file", &self.tls.client_cert_file)
             .finish()
     }
 }

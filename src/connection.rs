@@ -1,15 +1,16 @@
 //! Connections and the r2d2 pool manager.
 //!
-//! Connections are not tested with a PING on checkout (a PING per call would halve throughput).
-//! Instead a connection that saw anything but a clean server reply (I/O error, timeout, garbage)
-//! is marked broken and r2d2 drops it when it is returned, so a late reply can never be read as
-//! the answer to another call.
+//! Connections are not tested on checkout with a command (a PING per call would halve
+//! throughput). Instead a connection that saw anything but a clean server reply (I/O error,
+//! timeout, garbage) is marked broken and r2d2 drops it when it is returned, so a late reply can
+//! never be read as the answer to another call.
 //!
-//! A connection the server closed while it sat idle in the pool (restart, `CLIENT KILL`, idle
-//! `timeout`, failover) is only found out by using it. When one connection fails that way, its
-//! siblings most likely went with it, so every connection opened before the failure becomes
-//! suspect and is dropped at its next checkout or return: a local check, no round trip. The
-//! retry of a read then really runs on a connection opened after the failure.
+//! When a call shows that the server side changed (a connection error: the server died or
+//! dropped us; READONLY or MASTERDOWN: a failover demoted it), every connection opened before is
+//! suspect: the executor bumps the manager's generation, and checkout (an integer comparison,
+//! no I/O) drops idle connections of older generations, so the next call, and the executor's
+//! retry, gets a newly opened one (for Sentinel: asking the sentinels for the current primary;
+//! for a cluster: reading the current slot map).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,29 +18,140 @@ use std::time::{Duration, Instant};
 
 use redis::{ConnectionLike, Value};
 
-use crate::config::{Config, Topology};
+use crate::cluster::{ClusterLink, NodeAddr};
+use crate::config::{is_tls, Config, Topology};
 use crate::error::{leaves_connection_usable, Error, ErrorKind, Result};
+use crate::sentinel::SentinelConnector;
 
 /// A live connection of whichever topology the config names.
 pub(crate) enum Link {
-    Standalone(redis::Connection),
+    /// One server: a standalone server, or the primary a sentinel named.
+    Single(redis::Connection),
+    /// A connection per cluster node, with the slot map.
+    Cluster(Box<ClusterLink>),
+}
+
+/// How to open a connection to one server: the settings of a URL (credentials, database, TLS
+/// mode) with the configured certificates and timeouts. For cluster nodes and sentinel-named
+/// primaries, the same settings are used at an address learned at run time.
+#[derive(Clone)]
+pub(crate) struct NodeOpener {
+    /// The URL's settings; its address is replaced for other nodes.
+    template: redis::ConnectionInfo,
+    certificates: Option<redis::TlsCertificates>,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+}
+
+impl NodeOpener {
+    fn new(template: redis::ConnectionInfo, config: &Config) -> NodeOpener {
+        let certificates =
+            (is_tls(&template) && config.tls.is_set()).then(|| config.tls.certificates());
+        NodeOpener {
+            template,
+            certificates,
+            connect_timeout: config.connect_timeout,
+            command_timeout: config.command_timeout,
+        }
+    }
+
+    /// Opens a connection to the template's own address.
+    pub(crate) fn open_configured(&self) -> redis::RedisResult<redis::Connection> {
+        self.open_info(self.template.clone())
+    }
+
+    /// Opens a connection to `host:port` with the template's settings.
+    pub(crate) fn open(&self, host: &str, port: u16) -> redis::RedisResult<redis::Connection> {
+        let addr = if is_tls(&self.template) {
+            redis::ConnectionAddr::TcpTls {
+                host: host.to_string(),
+                port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            redis::ConnectionAddr::Tcp(host.to_string(), port)
+        };
+        self.open_info(self.template.clone().set_addr(addr))
+    }
+
+    fn open_info(&self, info: redis::ConnectionInfo) -> redis::RedisResult<redis::Connection> {
+        let client = match &self.certificates {
+            Some(certificates) => redis::Client::build_with_tls(info, certificates.clone())?,
+            None => redis::Client::open(info)?,
+        };
+        let conn = client.get_connection_with_timeout(self.connect_timeout)?;
+        conn.set_read_timeout(Some(self.command_timeout))?;
+        conn.set_write_timeout(Some(self.command_timeout))?;
+        Ok(conn)
+    }
+
+    /// A failure to connect to `addr`, classified: a connect that times out is a failure to
+    /// connect (`Connection`), not a slow command.
+    pub(crate) fn connect_error(&self, addr: &NodeAddr, err: redis::RedisError) -> Error {
+        connect_error(&addr.to_string(), err)
+    }
+}
+
+fn connect_error(target: &str, err: redis::RedisError) -> Error {
+    // Closed after the TCP connect, during the handshake: a server at its `maxclients` limit
+    // writes "-ERR max number of clients reached" and closes at once, and the handshake's own
+    // request usually meets the reset, losing that line. Say so.
+    let closed_in_handshake =
+        err.is_connection_dropped() && !err.is_connection_refusal() && !err.is_timeout();
+    let err = Error::from(err);
+    // A connect that times out is a failure to connect, not a slow command.
+    let kind = match err.kind() {
+        ErrorKind::Timeout => ErrorKind::Connection,
+        kind => kind,
+    };
+    let hint = if closed_in_handshake {
+        " (the server closed the connection during the handshake: it may have reached its \
+         maxclients limit, or be shutting down)"
+    } else {
+        ""
+    };
+    Error::new(
+        kind,
+        format!("cannot connect to {target}: {}{hint}", err.message()),
+    )
+}
+
+/// The host and port of a TCP URL.
+fn node_addr(info: &redis::ConnectionInfo) -> Option<NodeAddr> {
+    match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port)
+        | redis::ConnectionAddr::TcpTls { host, port, .. } => Some(NodeAddr {
+            host: host.clone(),
+            port: *port,
+        }),
+        _ => None,
+    }
+}
+
+/// Makes sure rustls has a process-wide crypto provider: ours (ring) unless the application
+/// installed one first, which is then kept.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 /// A pooled connection with its health flag.
 pub struct Connection {
     link: Link,
     broken: bool,
-    /// The value of `failures` when this connection was opened.
-    born: u64,
-    /// Connection failures seen on any connection of the same manager.
-    failures: Arc<AtomicU64>,
+    /// The manager's generation when this connection was opened.
+    generation: u64,
 }
 
 impl Connection {
     /// Sends one command and reads its reply.
     pub(crate) fn query(&mut self, cmd: &redis::Cmd) -> Result<Value> {
         let outcome = match &mut self.link {
-            Link::Standalone(conn) => conn.req_command(cmd),
+            Link::Single(conn) => conn.req_command(cmd),
+            Link::Cluster(cluster) => cluster.query(cmd),
         }
         .and_then(|value| match value {
             // redis-rs hands a top-level error reply back as a value; make it an error.
@@ -49,40 +161,65 @@ impl Connection {
         self.settle(outcome)
     }
 
-    /// Reads many string keys in one round trip (per node), replies in input order.
+    /// Reads many string keys in one round trip per node, replies in input order: one MGET on
+    /// a single server; on a cluster one MGET per slot, pipelined per node (never CROSSSLOT).
     pub(crate) fn get_many(&mut self, keys: &[String]) -> Result<Vec<Value>> {
-        let mut mget = redis::cmd("MGET");
-        for key in keys {
-            mget.arg(key);
+        match &mut self.link {
+            Link::Single(_) => {
+                let mut mget = redis::cmd("MGET");
+                for key in keys {
+                    mget.arg(key);
+                }
+                let reply = self.query(&mget)?;
+                crate::reply::array(reply, keys.len(), "MGET")
+            }
+            Link::Cluster(cluster) => {
+                let outcome = cluster.get_many(keys);
+                self.settle(outcome)
+            }
         }
-        let reply = self.query(&mget)?;
-        crate::reply::array(reply, keys.len(), "MGET")
+    }
+
+    /// Sends `cmd` to every primary (the one server, or each cluster primary) and returns each
+    /// node's outcome, for loading scripts.
+    pub(crate) fn query_all_primaries(&mut self, cmd: &redis::Cmd) -> Vec<(String, Result<Value>)> {
+        match &mut self.link {
+            Link::Single(_) => vec![(String::from("server"), self.query(cmd))],
+            Link::Cluster(cluster) => cluster
+                .on_all_primaries(cmd)
+                .into_iter()
+                .map(|(addr, outcome)| {
+                    let outcome = outcome
+                        .and_then(|value| value.extract_error())
+                        .map_err(Error::from);
+                    (addr.to_string(), outcome)
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether this is a cluster connection.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.link, Link::Cluster(_))
     }
 
     fn settle<T>(&mut self, outcome: redis::RedisResult<T>) -> Result<T> {
         outcome.map_err(|err| {
-            let usable = leaves_connection_usable(&err);
-            let err = Error::from(err);
-            if !usable {
+            if !leaves_connection_usable(&err) {
                 self.broken = true;
-                if err.kind() == ErrorKind::Connection {
-                    // The server closed this connection: the idle ones opened before now are
-                    // suspect too (see the module comment).
-                    self.failures.fetch_add(1, Ordering::SeqCst);
-                }
             }
-            err
+            Error::from(err)
         })
-    }
-
-    /// Broken, or opened before a connection failure was seen on another connection.
-    fn suspect(&self) -> bool {
-        self.broken || self.born < self.failures.load(Ordering::SeqCst)
     }
 
     /// Forces the pool to drop this connection when it is returned.
     pub(crate) fn discard(&mut self) {
         self.broken = true;
+    }
+
+    /// The generation of the manager this connection was opened in.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 }
 
@@ -111,82 +248,133 @@ impl LastConnectError {
 /// Opens connections for r2d2 and for the executor's first check.
 pub struct Manager {
     connector: Connector,
-    connect_timeout: Duration,
     command_timeout: Duration,
     target: String,
     pub(crate) last_connect_error: Arc<LastConnectError>,
-    /// Connection failures seen on pooled connections (see the module comment).
-    failures: Arc<AtomicU64>,
+    /// Bumped when connections opened before may point at the wrong server.
+    pub(crate) generation: Arc<Generation>,
+}
+
+/// A counter of server-side changes (see the module docs).
+#[derive(Default)]
+pub(crate) struct Generation(AtomicU64);
+
+impl Generation {
+    fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Retires every connection of `seen`'s generation or older (once, however many callers
+    /// saw the same change).
+    pub(crate) fn retire(&self, seen: u64) {
+        self.0.fetch_max(seen + 1, Ordering::AcqRel);
+    }
 }
 
 enum Connector {
-    Standalone(redis::Client),
+    Standalone(NodeOpener),
+    Cluster {
+        opener: Arc<NodeOpener>,
+        seeds: Arc<Vec<NodeAddr>>,
+    },
+    Sentinel(SentinelConnector),
 }
 
 impl Manager {
     pub(crate) fn new(config: &Config) -> Result<Manager> {
+        let any_tls = match &config.topology {
+            Topology::Standalone(info) => is_tls(info),
+            Topology::Cluster { seeds } => seeds.iter().any(is_tls),
+            Topology::Sentinel { sentinels, .. } => sentinels.iter().any(is_tls),
+        };
+        if config.tls.is_set() && !any_tls {
+            return Err(Error::config(format!(
+                "TLS certificates are set but {} does not use TLS; use rediss:// URLs",
+                config.display
+            )));
+        }
+        if any_tls {
+            ensure_crypto_provider();
+        }
         let connector = match &config.topology {
-            Topology::Standalone(info) => Connector::Standalone(
-                redis::Client::open(info.clone()).map_err(|e| Error::from(e).context("config"))?,
-            ),
+            Topology::Standalone(info) => {
+                Connector::Standalone(NodeOpener::new(info.clone(), config))
+            }
+            Topology::Cluster { seeds } => Connector::Cluster {
+                opener: Arc::new(NodeOpener::new(seeds[0].clone(), config)),
+                seeds: Arc::new(seeds.iter().filter_map(node_addr).collect()),
+            },
+            Topology::Sentinel {
+                sentinels,
+                master_name,
+                master,
+                master_tls,
+            } => {
+                let master_addr = if *master_tls {
+                    redis::ConnectionAddr::TcpTls {
+                        host: String::new(),
+                        port: 0,
+                        insecure: false,
+                        tls_params: None,
+                    }
+                } else {
+                    redis::ConnectionAddr::Tcp(String::new(), 0)
+                };
+                let master_template = sentinels[0]
+                    .clone()
+                    .set_addr(master_addr)
+                    .set_redis_settings(master.clone());
+                Connector::Sentinel(SentinelConnector {
+                    sentinels: sentinels
+                        .iter()
+                        .map(|info| {
+                            let addr = node_addr(info).unwrap_or_else(|| NodeAddr {
+                                host: format!("{:?}", info.addr()),
+                                port: 0,
+                            });
+                            (addr, NodeOpener::new(info.clone(), config))
+                        })
+                        .collect(),
+                    master_name: master_name.clone(),
+                    master: NodeOpener::new(master_template, config),
+                })
+            }
         };
         Ok(Manager {
             connector,
-            connect_timeout: config.connect_timeout,
             command_timeout: config.command_timeout,
             target: config.display.clone(),
             last_connect_error: Arc::default(),
-            failures: Arc::default(),
+            generation: Arc::default(),
         })
     }
 
     /// Opens one connection with the connect timeout and sets the command timeout on it.
     pub(crate) fn open(&self) -> Result<Connection> {
-        // Read before connecting: a connection that a server-side kill closes while it is being
-        // opened must count as opened before the failure its siblings report.
-        let born = self.failures.load(Ordering::SeqCst);
+        let generation = self.generation.current();
         let link = match &self.connector {
-            Connector::Standalone(client) => {
-                let conn = client
-                    .get_connection_with_timeout(self.connect_timeout)
-                    .map_err(|e| self.connect_error(e))?;
-                conn.set_read_timeout(Some(self.command_timeout))
-                    .and_then(|()| conn.set_write_timeout(Some(self.command_timeout)))
-                    .map_err(|e| self.connect_error(e))?;
-                Link::Standalone(conn)
+            Connector::Standalone(opener) => Link::Single(
+                opener
+                    .open_configured()
+                    .map_err(|e| connect_error(&self.target, e))?,
+            ),
+            Connector::Cluster { opener, seeds } => Link::Cluster(Box::new(ClusterLink::connect(
+                Arc::clone(opener),
+                Arc::clone(seeds),
+                self.command_timeout,
+            )?)),
+            Connector::Sentinel(sentinel) => {
+                let (primary, conn) = sentinel.connect()?;
+                log::debug!("sentinel master {} is {primary}", sentinel.master_name);
+                Link::Single(conn)
             }
         };
         log::debug!("connected to {}", self.target);
         Ok(Connection {
             link,
             broken: false,
-            born,
-            failures: Arc::clone(&self.failures),
+            generation,
         })
-    }
-
-    fn connect_error(&self, err: redis::RedisError) -> Error {
-        // Closed after the TCP connect, during the handshake: a server at its `maxclients`
-        // limit writes "-ERR max number of clients reached" and closes at once, and the
-        // handshake's own request usually meets the reset, losing that line. Say so.
-        let closed_in_handshake =
-            err.is_connection_dropped() && !err.is_connection_refusal() && !err.is_timeout();
-        let err = Error::from(err);
-        // A connect that times out is a failure to connect, not a slow command.
-        let kind = match err.kind() {
-            ErrorKind::Timeout => ErrorKind::Connection,
-            kind => kind,
-        };
-        let hint = if closed_in_handshake {
-            " (the server closed the connection during the handshake: it may have reached its \
-             maxclients limit, or be shutting down)"
-        } else {
-            ""
-        };
-        Error::new(
-            kind,
-            format!("cannot connect to {}: {}{hint}", self.target, err.message()),
-        )
     }
 }
 
@@ -201,24 +389,23 @@ impl r2d2::ManageConnection for Manager {
         })
     }
 
-    /// Called on every checkout: a local check, no round trip.
     fn is_valid(&self, conn: &mut Connection) -> Result<()> {
-        if conn.suspect() {
+        // Called on checkout: no I/O, only whether a change was seen since it was opened.
+        if conn.generation < self.generation.current() {
             return Err(Error::new(
                 ErrorKind::Connection,
-                "connection opened before a connection failure; replacing it",
+                "connection opened before a server-side change; replaced",
             ));
         }
         Ok(())
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        conn.suspect()
+        conn.broken || conn.generation < self.generation.current()
     }
 }
 
-/// r2d2 reports connect failures and suspect connections dropped on checkout here;
-/// `Manager::connect` already logged and recorded the former, the latter are routine.
+/// r2d2 reports connect failures here; `Manager::connect` already logged and recorded them.
 #[derive(Debug)]
 pub(crate) struct QuietErrorHandler;
 

@@ -55,6 +55,9 @@ pub struct Error {
     pub(crate) rejected_before_running: bool,
     /// The server did not know the script (NOSCRIPT): its script cache was flushed.
     pub(crate) missing_script: bool,
+    /// The server is no longer (or not yet) the primary (READONLY, MASTERDOWN): a failover
+    /// happened, so every pooled connection may point at the wrong node.
+    pub(crate) topology_changed: bool,
 }
 
 /// The result type of every fallible operation of the library.
@@ -68,6 +71,7 @@ impl Error {
             message: message.into(),
             rejected_before_running: false,
             missing_script: false,
+            topology_changed: false,
         }
     }
 
@@ -147,6 +151,12 @@ impl From<redis::RedisError> for Error {
                     | redis::ServerErrorKind::ClusterDown
             )
         );
+        error.topology_changed = matches!(
+            err.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::ReadOnly | redis::ServerErrorKind::MasterDown
+            )
+        );
         error.missing_script = matches!(
             err.kind(),
             redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
@@ -164,6 +174,15 @@ fn classify(err: &redis::RedisError) -> ErrorKind {
         // WRONGTYPE: one of our keys holds another type: data not in the documented format.
         Some(CORRUPT_DATA_CODE | "WRONGTYPE") => return ErrorKind::UnexpectedReply,
         Some("NOAUTH" | "WRONGPASS" | "NOPERM") => return ErrorKind::Auth,
+        // An ACL refusal inside a script (Redis 7.0: "ERR The user executing the script can't
+        // run this command or subcommand", "... can't access at least one of the keys ...").
+        Some("ERR")
+            if err
+                .detail()
+                .is_some_and(|d| d.starts_with("The user executing the script can't")) =>
+        {
+            return ErrorKind::Auth
+        }
         _ => {}
     }
     match err.kind() {

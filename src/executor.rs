@@ -7,7 +7,7 @@ use std::time::Instant;
 use redis::Value;
 
 use crate::config::Config;
-use crate::connection::{Connection, LastConnectError, Manager, QuietErrorHandler};
+use crate::connection::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{self, check_namespace, check_pod, check_service, check_state, check_uid};
 use crate::reply;
@@ -31,6 +31,7 @@ enum Repeat {
 pub struct Executor {
     pool: r2d2::Pool<Manager>,
     last_connect_error: Arc<LastConnectError>,
+    generation: Arc<Generation>,
     config: Config,
 }
 
@@ -68,24 +69,15 @@ impl Executor {
     pub fn open(config: &Config) -> Result<Executor> {
         let manager = Manager::new(config)?;
         let last_connect_error = Arc::clone(&manager.last_connect_error);
+        let generation = Arc::clone(&manager.generation);
         let mut first = manager.open()?;
         ping(&mut first)?;
-        for script in scripts::ALL {
-            let loaded = first.query(redis::cmd("SCRIPT").arg("LOAD").arg(script.source))?;
-            if !matches!(&loaded, Value::BulkString(sha) if sha == script.sha1().as_bytes()) {
-                return Err(Error::unexpected(format!(
-                    "SCRIPT LOAD of {} returned {loaded:?}, expected {}",
-                    script.name,
-                    script.sha1()
-                )));
-            }
-        }
+        load_scripts(&mut first)?;
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
             .connection_timeout(config.pool_wait_timeout)
-            // `is_valid` is a local check (no PING): it drops connections opened before a
-            // connection failure, see connection.rs.
+            // Checkout compares generations only (no I/O): see connection.rs.
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
             .build_unchecked(manager);
@@ -93,6 +85,7 @@ impl Executor {
         Ok(Executor {
             pool,
             last_connect_error,
+            generation,
             config: config.clone(),
         })
     }
@@ -144,7 +137,8 @@ impl Executor {
     ) -> Result<T> {
         log::debug!("{op}");
         let mut conn = self.checkout()?;
-        match call(&mut conn) {
+        let outcome = call(&mut conn);
+        match self.watch(&conn, outcome) {
             Err(err)
                 if err.rejected_before_running
                     || (repeat == Repeat::Safe && err.kind() == ErrorKind::Connection) =>
@@ -153,11 +147,24 @@ impl Executor {
                 conn.discard();
                 drop(conn);
                 let mut conn = self.checkout()?;
-                call(&mut conn)
+                let outcome = call(&mut conn);
+                self.watch(&conn, outcome)
             }
             outcome => outcome,
         }
         .map_err(|err| err.context(op))
+    }
+
+    /// When an outcome shows that the server side changed (the server died or dropped us, or a
+    /// failover demoted it: READONLY, MASTERDOWN), connections opened before `conn` may point
+    /// at the wrong node too: retire them all, so checkout opens new ones (no I/O here).
+    fn watch<T>(&self, conn: &Connection, outcome: Result<T>) -> Result<T> {
+        if let Err(err) = &outcome {
+            if err.kind() == ErrorKind::Connection || err.topology_changed {
+                self.generation.retire(conn.generation());
+            }
+        }
+        outcome
     }
 
     /// Checks that the server answers.
@@ -550,6 +557,41 @@ impl Executor {
                 .map(Some),
         }
     }
+}
+
+/// Loads every script on every primary (the one server, or each cluster primary known now), so
+/// that EVALSHA finds them. On a cluster a primary that cannot be reached now is skipped with a
+/// warning: EVALSHA falls back to EVAL (one round trip, which caches the script again) wherever
+/// a script is missing, which also covers primaries added or promoted later.
+fn load_scripts(conn: &mut Connection) -> Result<()> {
+    let cluster = conn.is_cluster();
+    for script in scripts::ALL {
+        let load = redis::cmd("SCRIPT").arg("LOAD").arg(script.source).clone();
+        for (node, outcome) in conn.query_all_primaries(&load) {
+            let loaded = match outcome {
+                Ok(loaded) => loaded,
+                Err(err)
+                    if cluster
+                        && matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout) =>
+                {
+                    log::warn!(
+                        "cannot load script {} on {node} now ({err}); EVAL will load it there",
+                        script.name
+                    );
+                    continue;
+                }
+                Err(err) => return Err(err.context(&format!("loading scripts on {node}"))),
+            };
+            if !matches!(&loaded, Value::BulkString(sha) if sha == script.sha1().as_bytes()) {
+                return Err(Error::unexpected(format!(
+                    "SCRIPT LOAD of {} on {node} returned {loaded:?}, expected {}",
+                    script.name,
+                    script.sha1()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn ping(conn: &mut Connection) -> Result<()> {

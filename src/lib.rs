@@ -4,6 +4,10 @@
 //! Blocking and thread-safe. The data layout is the one the existing Java and Go services use
 //! (see `README.md`), so services can move onto this library one at a time.
 //!
+//! One server ([`Config::new`]), a Redis Cluster ([`Config::cluster`]) or a primary watched by
+//! Redis Sentinel ([`Config::sentinel`]); `rediss://` URLs for TLS ([`Config::set_tls_ca_file`],
+//! [`Config::set_tls_client_cert`]); ACL users in the URLs. The operations are the same for all.
+//!
 //! ```no_run
 //! use stateful_executor::{Config, Executor, Persistence};
 //!
@@ -15,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+mod cluster;
 mod config;
 mod connection;
 mod error;
@@ -22,6 +27,7 @@ mod executor;
 pub mod keys;
 mod reply;
 mod scripts;
+mod sentinel;
 mod types;
 
 pub use config::{Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT};

@@ -591,7 +591,11 @@ fn foreign_data_in_link_keys_is_never_half_overwritten() {
             let err = outcome.expect_err(what);
             // A key of the wrong type is corrupt data, found before anything is written: the
             // uid hash by the scripts' type check, the link key by the GET (WRONGTYPE).
-            assert_eq!(err.kind(), ErrorKind::UnexpectedReply, "{uid} {what}: {err}");
+            assert_eq!(
+                err.kind(),
+                ErrorKind::UnexpectedReply,
+                "{uid} {what}: {err}"
+            );
             assert_eq!(digest(&mut raw), before, "{uid} {what} wrote: {err}");
         }
     }
