@@ -27,6 +27,7 @@ const NEEDED: &[&str] = &[
     "+del",
     "+expire",
     "+pttl",
+    "+type",
 ];
 
 /// On a cluster, also: reading the slot map and following ASK.
