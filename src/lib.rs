@@ -19,6 +19,7 @@ mod config;
 mod connection;
 mod error;
 mod executor;
+mod ffi;
 pub mod keys;
 mod reply;
 mod scripts;
