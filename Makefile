@@ -38,7 +38,7 @@ VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=d
 	--show-leak-kinds=definite,indirect --error-exitcode=1 --quiet
 
 .PHONY: all build release lib deps deps-c test rust-test lint fmt header check-header \
-	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check \
+	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check demo-c-check \
 	demo demo-static demo-c-build demo-rust install clean
 
 all: build
@@ -82,7 +82,12 @@ check-header:
 
 # ---- C ----
 
-c-test: deps-c c-test-build c-test-run cpp-test c-test-valgrind install-check
+c-test: deps-c c-test-build c-test-run cpp-test c-test-valgrind install-check demo-c-check
+
+# The C demo builds against both libraries (-Werror); the static one runs on a throwaway server.
+demo-c-check: deps demo-c-build
+	scripts/with-redis.sh $(DEMO_OUT)/demo-static >/dev/null
+	@echo "demo-c-check: the static C demo ran"
 
 c-test-build: lib
 	@mkdir -p $(C_OUT)
