@@ -591,7 +591,7 @@ enum sf_status sf_compute_linked_pod(struct sf_executor *ex,
                                      struct sf_error *err);
 
 /**
- * The number of entries; 0 when `s` is NULL.
+ * The number of entries; 0 when `s` is NULL. Thread-safe (the object is immutable).
  *
  * # Safety
  * `s` is NULL or a live `sf_pod_states`.
@@ -600,7 +600,7 @@ size_t sf_pod_states_len(const struct sf_pod_states *s);
 
 /**
  * The pod ordinal of entry `i` (entries are sorted by pod ordinal); `SF_NO_POD` when `s` is NULL
- * or `i` is out of range.
+ * or `i` is out of range. Thread-safe (the object is immutable).
  *
  * # Safety
  * `s` is NULL or a live `sf_pod_states`.
@@ -610,7 +610,7 @@ int32_t sf_pod_states_pod(const struct sf_pod_states *s, size_t i);
 /**
  * The state of entry `i` as a NUL-terminated UTF-8 string; NULL when `s` is NULL or `i` is out
  * of range. The string belongs to `s`: it stays valid until `sf_pod_states_free(s)` and must not
- * be freed by the caller.
+ * be freed by the caller. Thread-safe (the object is immutable).
  *
  * # Safety
  * `s` is NULL or a live `sf_pod_states`.
@@ -618,7 +618,8 @@ int32_t sf_pod_states_pod(const struct sf_pod_states *s, size_t i);
 const char *sf_pod_states_state(const struct sf_pod_states *s, size_t i);
 
 /**
- * Frees pod states and every string they hold. NULL is accepted and does nothing.
+ * Frees pod states and every string they hold. NULL is accepted and does nothing. Must not be
+ * called while another thread still reads `s`.
  *
  * # Safety
  * `s` is NULL or a live `sf_pod_states`, not used afterwards.
@@ -626,7 +627,7 @@ const char *sf_pod_states_state(const struct sf_pod_states *s, size_t i);
 void sf_pod_states_free(struct sf_pod_states *s);
 
 /**
- * The number of entries; 0 when `l` is NULL.
+ * The number of entries; 0 when `l` is NULL. Thread-safe (the object is immutable).
  *
  * # Safety
  * `l` is NULL or a live `sf_service_links`.
@@ -636,7 +637,8 @@ size_t sf_service_links_len(const struct sf_service_links *l);
 /**
  * The service name of entry `i` (entries are sorted by service name) as a NUL-terminated
  * string; NULL when `l` is NULL or `i` is out of range. The string belongs to `l`: it stays
- * valid until `sf_service_links_free(l)` and must not be freed by the caller.
+ * valid until `sf_service_links_free(l)` and must not be freed by the caller. Thread-safe (the
+ * object is immutable).
  *
  * # Safety
  * `l` is NULL or a live `sf_service_links`.
@@ -644,7 +646,8 @@ size_t sf_service_links_len(const struct sf_service_links *l);
 const char *sf_service_links_service(const struct sf_service_links *l, size_t i);
 
 /**
- * The pod of entry `i`; `SF_NO_POD` when `l` is NULL or `i` is out of range.
+ * The pod of entry `i`; `SF_NO_POD` when `l` is NULL or `i` is out of range. Thread-safe (the
+ * object is immutable).
  *
  * # Safety
  * `l` is NULL or a live `sf_service_links`.
@@ -652,7 +655,8 @@ const char *sf_service_links_service(const struct sf_service_links *l, size_t i)
 int32_t sf_service_links_pod(const struct sf_service_links *l, size_t i);
 
 /**
- * Frees service links and every string they hold. NULL is accepted and does nothing.
+ * Frees service links and every string they hold. NULL is accepted and does nothing. Must not
+ * be called while another thread still reads `l`.
  *
  * # Safety
  * `l` is NULL or a live `sf_service_links`, not used afterwards.
@@ -663,6 +667,7 @@ void sf_service_links_free(struct sf_service_links *l);
  * Frees a string returned by the library (`sf_get_workload_state`, `sf_get_workload_states`).
  * NULL is accepted and does nothing. Never pass it a string that belongs to a result object
  * (`sf_pod_states_state`, `sf_service_links_service`) or one the library did not allocate.
+ * Thread-safe (each string is freed once, by whichever thread owns it).
  *
  * # Safety
  * `s` is NULL or a string returned by the library as caller-owned, not yet freed.

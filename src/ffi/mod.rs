@@ -85,14 +85,24 @@ fn forget_payload(payload: Box<dyn Any + Send>) {
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    // SAFETY: forwarded from the caller.
+    unsafe { text_named(ptr, || name.to_string()) }
+}
+
+/// As [`text`], naming the argument only when it is rejected (no allocation on success).
+///
+/// # Safety
+/// As [`text`].
+unsafe fn text_named<'a>(ptr: *const c_char, name: impl FnOnce() -> String) -> Result<&'a str> {
     if ptr.is_null() {
-        return Err(Error::invalid(format!("{name} is NULL")));
+        return Err(Error::invalid(format!("{} is NULL", name())));
     }
     // SAFETY: non-NULL, and the caller guarantees NUL termination and lifetime.
     let bytes = unsafe { CStr::from_ptr(ptr) };
     bytes.to_str().map_err(|e| {
         Error::invalid(format!(
-            "{name} is not valid UTF-8 (invalid byte at offset {})",
+            "{} is not valid UTF-8 (invalid byte at offset {})",
+            name(),
             e.valid_up_to()
         ))
     })
@@ -132,7 +142,7 @@ pub(crate) unsafe fn texts<'a>(
         .iter()
         .enumerate()
         // SAFETY: forwarded from the caller.
-        .map(|(i, &item)| unsafe { text(item, &format!("{name}[{i}]")) })
+        .map(|(i, &item)| unsafe { text_named(item, || format!("{name}[{i}]")) })
         .collect()
 }
 

@@ -20,7 +20,7 @@ pub struct sf_service_links {
     pub(crate) entries: Vec<(CString, Pod)>,
 }
 
-/// The number of entries; 0 when `s` is NULL.
+/// The number of entries; 0 when `s` is NULL. Thread-safe (the object is immutable).
 ///
 /// # Safety
 /// `s` is NULL or a live `sf_pod_states`.
@@ -31,7 +31,7 @@ pub unsafe extern "C" fn sf_pod_states_len(s: *const sf_pod_states) -> usize {
 }
 
 /// The pod ordinal of entry `i` (entries are sorted by pod ordinal); `SF_NO_POD` when `s` is NULL
-/// or `i` is out of range.
+/// or `i` is out of range. Thread-safe (the object is immutable).
 ///
 /// # Safety
 /// `s` is NULL or a live `sf_pod_states`.
@@ -47,7 +47,7 @@ pub unsafe extern "C" fn sf_pod_states_pod(s: *const sf_pod_states, i: usize) ->
 
 /// The state of entry `i` as a NUL-terminated UTF-8 string; NULL when `s` is NULL or `i` is out
 /// of range. The string belongs to `s`: it stays valid until `sf_pod_states_free(s)` and must not
-/// be freed by the caller.
+/// be freed by the caller. Thread-safe (the object is immutable).
 ///
 /// # Safety
 /// `s` is NULL or a live `sf_pod_states`.
@@ -61,7 +61,8 @@ pub unsafe extern "C" fn sf_pod_states_state(s: *const sf_pod_states, i: usize) 
     })
 }
 
-/// Frees pod states and every string they hold. NULL is accepted and does nothing.
+/// Frees pod states and every string they hold. NULL is accepted and does nothing. Must not be
+/// called while another thread still reads `s`.
 ///
 /// # Safety
 /// `s` is NULL or a live `sf_pod_states`, not used afterwards.
@@ -73,7 +74,7 @@ pub unsafe extern "C" fn sf_pod_states_free(s: *mut sf_pod_states) {
     }
 }
 
-/// The number of entries; 0 when `l` is NULL.
+/// The number of entries; 0 when `l` is NULL. Thread-safe (the object is immutable).
 ///
 /// # Safety
 /// `l` is NULL or a live `sf_service_links`.
@@ -85,7 +86,8 @@ pub unsafe extern "C" fn sf_service_links_len(l: *const sf_service_links) -> usi
 
 /// The service name of entry `i` (entries are sorted by service name) as a NUL-terminated
 /// string; NULL when `l` is NULL or `i` is out of range. The string belongs to `l`: it stays
-/// valid until `sf_service_links_free(l)` and must not be freed by the caller.
+/// valid until `sf_service_links_free(l)` and must not be freed by the caller. Thread-safe (the
+/// object is immutable).
 ///
 /// # Safety
 /// `l` is NULL or a live `sf_service_links`.
@@ -102,7 +104,8 @@ pub unsafe extern "C" fn sf_service_links_service(
     })
 }
 
-/// The pod of entry `i`; `SF_NO_POD` when `l` is NULL or `i` is out of range.
+/// The pod of entry `i`; `SF_NO_POD` when `l` is NULL or `i` is out of range. Thread-safe (the
+/// object is immutable).
 ///
 /// # Safety
 /// `l` is NULL or a live `sf_service_links`.
@@ -116,7 +119,8 @@ pub unsafe extern "C" fn sf_service_links_pod(l: *const sf_service_links, i: usi
     })
 }
 
-/// Frees service links and every string they hold. NULL is accepted and does nothing.
+/// Frees service links and every string they hold. NULL is accepted and does nothing. Must not
+/// be called while another thread still reads `l`.
 ///
 /// # Safety
 /// `l` is NULL or a live `sf_service_links`, not used afterwards.
@@ -131,6 +135,7 @@ pub unsafe extern "C" fn sf_service_links_free(l: *mut sf_service_links) {
 /// Frees a string returned by the library (`sf_get_workload_state`, `sf_get_workload_states`).
 /// NULL is accepted and does nothing. Never pass it a string that belongs to a result object
 /// (`sf_pod_states_state`, `sf_service_links_service`) or one the library did not allocate.
+/// Thread-safe (each string is freed once, by whichever thread owns it).
 ///
 /// # Safety
 /// `s` is NULL or a string returned by the library as caller-owned, not yet freed.
