@@ -161,8 +161,9 @@ const char *sf_version(void);
  * Creates a configuration for one Redis server, with the default pool and timeouts (pool of
  * at most 16 connections, 0 kept idle, connect / command / pool-wait timeouts of 1000 ms).
  *
- * `url`: `"redis://[user:password@]host:port[/db]"`, `"rediss://..."` for TLS, or
- * `"unix:///path/to/socket"`. Nothing is connected yet.
+ * `url`: `"redis://[user:password@]host:port[/db]"`, `"rediss://..."` for TLS (a build without
+ * TLS support rejects it with `SF_CONFIG`), or `"unix:///path/to/socket"`. Nothing is connected
+ * yet.
  *
  * On success `*out` receives a new config that the caller owns and frees with
  * `sf_config_free`. On failure `*out` is set to NULL. Fails with `SF_INVALID_ARGUMENT` when `url`
