@@ -334,6 +334,12 @@ static void test_service_states(void) {
   INVALID(sf_get_service_state(ex, "st", "ch at", &s, &err));
   CHECK(s == NULL);
   INVALID(sf_get_service_state(ex, "st", "chat", NULL, &err));
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(ex, "st", BAD_UTF8, &s, &err));
+  CHECK(s == NULL);
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(ex, BAD_UTF8, "chat", &s, &err));
+  CHECK(s == NULL);
 
   /* Corrupt data: a state that is not UTF-8, or that holds a NUL byte. */
   {
@@ -592,6 +598,13 @@ static void test_link_services(void) {
   INVALID(sf_get_link_services(ex, "ls", "u{1}", &l, &err));
   CHECK(l == NULL);
   INVALID(sf_get_link_services(ex, "ls", "u1", NULL, &err));
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(ex, "ls", BAD_UTF8, &l, &err));
+  CHECK(l == NULL);
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(ex, "l s", "u1", &l, &err));
+  CHECK(l == NULL);
+  CHECK(sf_get_link_services(ex, "ls", "", &l, NULL) == SF_INVALID_ARGUMENT && l == NULL);
 
   /* Corrupt data: a pod that is not a pod ordinal. */
   raw(&main_server, reply, sizeof reply, "HSET", "sf:{ls:lk:bad}", "chat", "x1", NULL);
@@ -713,6 +726,10 @@ static void test_link_invalid_arguments(void) {
   CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
   CHECK(strstr(err.message, "uids[1]") != NULL);
   uids[1] = "a{b";
+  pods[0] = pods[1] = 42;
+  INVALID(sf_batch_get_linked_pods(ex, "li", "chat", uids, 2, pods, &err));
+  CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
+  uids[1] = BAD_UTF8;
   pods[0] = pods[1] = 42;
   INVALID(sf_batch_get_linked_pods(ex, "li", "chat", uids, 2, pods, &err));
   CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
