@@ -24,6 +24,7 @@ mod config;
 mod connection;
 mod error;
 mod executor;
+mod ffi;
 pub mod keys;
 mod reply;
 mod scripts;

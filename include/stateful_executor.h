@@ -1,0 +1,785 @@
+/*
+ * stateful-executor: the routing state of stateful services, kept in Redis.
+ * C API. Contract: shared/spec/c-api.md; data semantics: shared/spec/data-model.md.
+ *
+ * Conventions, valid for every function below:
+ *  - Every fallible function returns an sf_status and takes `sf_error *err` as its last
+ *    parameter. `err` may be NULL. Otherwise it receives the code and a NUL-terminated
+ *    human-readable message on failure, and SF_OK with an empty message on success. No error
+ *    detail is kept in thread-local or global state.
+ *  - Absence is a value, not an error: no link gives SF_OK with pod SF_NO_POD (-1); no string
+ *    gives SF_OK with a NULL string.
+ *  - Every pointer argument except `err` is required: NULL gives SF_INVALID_ARGUMENT (and, for
+ *    batches, a NULL array is allowed only with count 0). Output parameters always hold a
+ *    defined value after the call: on failure NULL, SF_NO_POD or false, as each function says.
+ *  - Strings are NUL-terminated UTF-8. Strings and result objects returned by the library are
+ *    owned by the caller and freed with the matching sf_*_free; every free function accepts NULL.
+ *  - Thread safety: one sf_executor may be used by any number of threads at once (only
+ *    sf_executor_close must not race with other calls on it). Result objects are immutable.
+ *    An sf_config must not be changed while another thread uses it.
+ *  - No function panics or aborts across the boundary: an internal panic becomes SF_INTERNAL.
+ *
+ * Linking: pkg-config --cflags --libs stateful_executor (add --static for libstateful_executor.a).
+ */
+
+#ifndef STATEFUL_EXECUTOR_H
+#define STATEFUL_EXECUTOR_H
+
+/* Generated from the Rust source by cbindgen (make header). Do not edit by hand. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * "No pod": the value of a pod result when there is no link (with SF_OK), and of every pod
+ * output parameter after a failed call. Never a valid pod ordinal as an argument.
+ */
+#define SF_NO_POD (-1)
+
+/**
+ * Size of `sf_error.message`, including its terminating NUL.
+ */
+#define SF_ERROR_MESSAGE_SIZE 256
+
+/**
+ * The outcome of every fallible function. The numeric values are fixed and never change; they
+ * equal the Rust API's `ErrorKind` values.
+ */
+typedef enum sf_status {
+  /**
+   * Success.
+   */
+  SF_OK = 0,
+  /**
+   * NULL where not allowed, a bad identifier, or an out-of-range number. Nothing was sent to
+   * Redis.
+   */
+  SF_INVALID_ARGUMENT = 1,
+  /**
+   * Cannot connect, the connection was lost, or another I/O error.
+   */
+  SF_CONNECTION = 2,
+  /**
+   * The command did not complete within the command timeout.
+   */
+  SF_TIMEOUT = 3,
+  /**
+   * No pooled connection became free within the pool wait timeout.
+   */
+  SF_POOL_TIMEOUT = 4,
+  /**
+   * Authentication or authorization refused by the server.
+   */
+  SF_AUTH = 5,
+  /**
+   * The server answered with an error (script error, READONLY, CROSSSLOT, OOM, ...).
+   */
+  SF_REDIS = 6,
+  /**
+   * Data in Redis is not in the documented format (e.g. a link whose pod is not a number, or
+   * one of the library's keys holding another type: WRONGTYPE).
+   */
+  SF_UNEXPECTED_REPLY = 7,
+  /**
+   * An invalid URL or configuration.
+   */
+  SF_CONFIG = 8,
+  /**
+   * A bug: a caught panic or a broken invariant.
+   */
+  SF_INTERNAL = 9,
+} sf_status;
+
+/**
+ * Where Redis is and how the pool behaves: an opaque builder. Create it with `sf_config_new`,
+ * adjust it with the `sf_config_set_*` functions, open executors with it, free it with
+ * `sf_config_free`. A config may be used by several threads at once for `sf_executor_open`, but
+ * must not be changed while another thread uses it.
+ */
+typedef struct sf_config sf_config;
+
+/**
+ * Keeps the routing state of stateful services in Redis: an opaque handle over a pool of
+ * connections. Thread-safe: one executor may be used by any number of threads at once; share
+ * one per process.
+ */
+typedef struct sf_executor sf_executor;
+
+/**
+ * The pod states of a service: an opaque, immutable list of (pod, state) entries sorted by pod
+ * ordinal, from `sf_get_service_state`. Owned by the caller, freed with `sf_pod_states_free`.
+ * May be read from several threads at once.
+ */
+typedef struct sf_pod_states sf_pod_states;
+
+/**
+ * The persistent links of a uid: an opaque, immutable list of (service, pod) entries sorted by
+ * service name, from `sf_get_link_services`. Owned by the caller, freed with
+ * `sf_service_links_free`. May be read from several threads at once.
+ */
+typedef struct sf_service_links sf_service_links;
+
+/**
+ * The detail of a failed call, filled by the call itself (nothing is kept in thread-local or
+ * global state). Allocate it anywhere (usually on the stack) and pass its address as the last
+ * argument; pass NULL when the status code is enough.
+ */
+typedef struct sf_error {
+  /**
+   * The same code the function returned; `SF_OK` after a successful call.
+   */
+  enum sf_status code;
+  /**
+   * A NUL-terminated, human-readable UTF-8 message, truncated to fit (never in the middle of
+   * a character); empty after a successful call. Never contains a password.
+   */
+  char message[SF_ERROR_MESSAGE_SIZE];
+} sf_error;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * The name of a status code as a static NUL-terminated string: `"SF_OK"`,
+ * `"SF_INVALID_ARGUMENT"`, ..., `"SF_INTERNAL"`; `"SF_UNKNOWN"` for a value that is not an
+ * `sf_status` code.
+ *
+ * Never NULL; the string is static storage: do not free it. Thread-safe.
+ */
+const char *sf_status_name(sf_status status);
+
+/**
+ * The library's version, e.g. `"0.1.0"` (the Rust crate's version), as a static
+ * NUL-terminated string.
+ *
+ * Never NULL; the string is static storage: do not free it. Thread-safe.
+ */
+const char *sf_version(void);
+
+/**
+ * Creates a configuration for one Redis server, with the default pool and timeouts (pool of
+ * at most 16 connections, 0 kept idle, connect / command / pool-wait timeouts of 1000 ms).
+ *
+ * `url`: `"redis://[user:password@]host:port[/db]"`, `"rediss://..."` for TLS (verified against the
+ * system's trust store, or the CA of `sf_config_set_tls_ca_file`), or `"unix:///path/to/socket"`. Nothing is connected
+ * yet.
+ *
+ * On success `*out` receives a new config that the caller owns and frees with
+ * `sf_config_free`. On failure `*out` is set to NULL. Fails with `SF_INVALID_ARGUMENT` when `url`
+ * or `out` is NULL or `url` is not UTF-8, and with `SF_CONFIG` when the URL is malformed (the
+ * message never shows the password). Thread-safe.
+ *
+ * # Safety
+ * `url` is NULL or a NUL-terminated string; `out` is NULL or writable; `err` is NULL or points
+ * to a writable `sf_error`.
+ */
+enum sf_status sf_config_new(const char *url,
+                             struct sf_config **out,
+                             struct sf_error *err);
+
+/**
+ * Creates a configuration for a Redis Cluster, with the default pool and timeouts.
+ *
+ * `seed_urls`: an array of `count` (at least 1) URLs of any reachable subset of the cluster's
+ * nodes, `"redis://[user:password@]host:port"` or `"rediss://..."` for TLS, all with the same
+ * scheme and credentials. The other nodes are discovered from the cluster when connecting and
+ * whenever slots move. Nothing is connected yet.
+ *
+ * On success `*out` receives a new config that the caller owns and frees with
+ * `sf_config_free`; on failure `*out` is set to NULL. Fails with `SF_INVALID_ARGUMENT` when
+ * `out`, `seed_urls` (with `count > 0`) or one of its strings is NULL or not UTF-8, and with
+ * `SF_CONFIG` when `count` is 0 or a URL is malformed, a unix socket, selects a database other
+ * than 0, or differs from the others in scheme or credentials (messages never show passwords).
+ * The strings are only read during the call. Thread-safe.
+ *
+ * # Safety
+ * `seed_urls` is NULL or points to `count` pointers, each NULL or a NUL-terminated string;
+ * `out` is NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_config_new_cluster(const char *const *seed_urls,
+                                     size_t count,
+                                     struct sf_config **out,
+                                     struct sf_error *err);
+
+/**
+ * Creates a configuration for a primary monitored by Redis Sentinel, with the default pool
+ * and timeouts. Each new connection asks the sentinels, in order, for the current primary, so
+ * after a failover the executor reaches the new primary without being reopened.
+ *
+ * `sentinel_urls`: an array of `count` (at least 1) sentinel URLs,
+ * `"redis://[user:password@]host:port[/db]"` or `"rediss://..."`. Their credentials log in to
+ * the sentinels and, unless `sf_config_set_sentinel_master_auth` says otherwise, to the
+ * primary; the `/db` of the first URL selects the primary's database; `rediss://` means TLS to
+ * both. `master_name`: the name the sentinels monitor the primary under.
+ *
+ * On success `*out` receives a new config that the caller owns and frees with
+ * `sf_config_free`; on failure `*out` is set to NULL. Fails with `SF_INVALID_ARGUMENT` when
+ * `out`, `master_name`, `sentinel_urls` (with `count > 0`) or one of its strings is NULL or not
+ * UTF-8, and with `SF_CONFIG` when `count` is 0, a URL is malformed, or `master_name` is empty
+ * or holds spaces or control characters. The strings are only read during the call.
+ * Thread-safe.
+ *
+ * # Safety
+ * `sentinel_urls` is NULL or points to `count` pointers, each NULL or a NUL-terminated string;
+ * `master_name` is NULL or a NUL-terminated string; `out` is NULL or writable; `err` is NULL
+ * or points to a writable `sf_error`.
+ */
+enum sf_status sf_config_new_sentinel(const char *const *sentinel_urls,
+                                      size_t count,
+                                      const char *master_name,
+                                      struct sf_config **out,
+                                      struct sf_error *err);
+
+/**
+ * Sets the largest number of pooled connections (default 16). Fails with
+ * `SF_INVALID_ARGUMENT` when `max_size` is 0 or below the pool's min idle, or when `cfg` is
+ * NULL; the config is then unchanged. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+enum sf_status sf_config_set_pool_max_size(struct sf_config *cfg,
+                                           uint32_t max_size,
+                                           struct sf_error *err);
+
+/**
+ * Sets how many idle connections the pool keeps open in advance (default 0). Fails with
+ * `SF_INVALID_ARGUMENT` when `min_idle` exceeds the pool's max size, or when `cfg` is NULL; the
+ * config is then unchanged. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+enum sf_status sf_config_set_pool_min_idle(struct sf_config *cfg,
+                                           uint32_t min_idle,
+                                           struct sf_error *err);
+
+/**
+ * Sets the longest wait, in milliseconds, for a connection to be established (default 1000).
+ * Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg` is NULL; the config is then
+ * unchanged. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+enum sf_status sf_config_set_connect_timeout_ms(struct sf_config *cfg,
+                                                uint32_t ms,
+                                                struct sf_error *err);
+
+/**
+ * Sets the longest wait, in milliseconds, for one command's reply (default 1000). A call that
+ * exceeds it fails with `SF_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg`
+ * is NULL; the config is then unchanged. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+enum sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
+                                                uint32_t ms,
+                                                struct sf_error *err);
+
+/**
+ * Sets the longest wait, in milliseconds, for a pooled connection to become free (default
+ * 1000). A call that exceeds it fails with `SF_POOL_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT`
+ * when `ms` is 0 or `cfg` is NULL; the config is then unchanged. Not thread-safe for the same
+ * `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+enum sf_status sf_config_set_pool_wait_timeout_ms(struct sf_config *cfg,
+                                                  uint32_t ms,
+                                                  struct sf_error *err);
+
+/**
+ * Sentinel only: the credentials for the primary when they differ from the sentinels'.
+ * `username` NULL means the `default` user; `password` NULL logs in without a password. Fails
+ * with `SF_CONFIG` when `cfg` is not a sentinel configuration, with `SF_INVALID_ARGUMENT` when
+ * `cfg` is NULL or a given string is not UTF-8; the config is then unchanged. The strings are
+ * copied. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `username` and `password` are NULL or NUL-terminated
+ * strings; `err` is NULL or writable.
+ */
+enum sf_status sf_config_set_sentinel_master_auth(struct sf_config *cfg,
+                                                  const char *username,
+                                                  const char *password,
+                                                  struct sf_error *err);
+
+/**
+ * TLS: trusts only the CA certificates of the PEM file at `path` (instead of the system's
+ * trust store) when verifying the servers of `rediss://` URLs, in every topology. The file is
+ * read now. Fails with `SF_CONFIG` when it is missing, unreadable or holds no certificate, with
+ * `SF_INVALID_ARGUMENT` when `cfg` or `path` is NULL or `path` is not UTF-8; the config is then
+ * unchanged. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; `path` is NULL or a NUL-terminated string; `err` is NULL or
+ * writable.
+ */
+enum sf_status sf_config_set_tls_ca_file(struct sf_config *cfg,
+                                         const char *path,
+                                         struct sf_error *err);
+
+/**
+ * TLS: presents the client certificate chain at `cert_path` and its private key at `key_path`
+ * (PEM files) to servers that verify clients, in every topology. The files are read now.
+ * Fails with `SF_CONFIG` when a file is unreadable or holds no certificate or key, with
+ * `SF_INVALID_ARGUMENT` when an argument is NULL or a path is not UTF-8; the config is then
+ * unchanged. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config; the paths are NULL or NUL-terminated strings; `err` is NULL
+ * or writable.
+ */
+enum sf_status sf_config_set_tls_client_cert(struct sf_config *cfg,
+                                             const char *cert_path,
+                                             const char *key_path,
+                                             struct sf_error *err);
+
+/**
+ * Frees a config. NULL is accepted and does nothing. Executors opened with it stay valid.
+ * Must not be called while another thread uses `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; it must not be used afterwards.
+ */
+void sf_config_free(struct sf_config *cfg);
+
+/**
+ * Opens an executor: connects to the configured server, checks that it answers, and loads the
+ * Lua scripts. Blocks for at most about the connect timeout plus the command timeout.
+ *
+ * `cfg` stays owned by the caller (it may be freed right after this call). On success `*out`
+ * receives a new executor that the caller owns and closes with `sf_executor_close`. On failure
+ * `*out` is set to NULL. Fails with `SF_INVALID_ARGUMENT` (`cfg` or `out` NULL),
+ * `SF_CONNECTION` (server unreachable), `SF_AUTH` (credentials refused), `SF_TIMEOUT`,
+ * `SF_REDIS` or `SF_CONFIG`. Thread-safe.
+ *
+ * # Safety
+ * `cfg` is NULL or a live config not changed during the call; `out` is NULL or writable; `err`
+ * is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_executor_open(const struct sf_config *cfg,
+                                struct sf_executor **out,
+                                struct sf_error *err);
+
+/**
+ * Closes an executor and its connections. NULL is accepted and does nothing. Every other call
+ * on `ex` must have returned before, and none may start after (this is the one function that
+ * is not thread-safe with respect to its executor).
+ *
+ * # Safety
+ * `ex` is NULL or an executor from `sf_executor_open` not yet closed; it must not be used
+ * afterwards.
+ */
+void sf_executor_close(struct sf_executor *ex);
+
+/**
+ * Checks that the server answers (PING). Fails with `SF_INVALID_ARGUMENT` (`ex` NULL),
+ * `SF_CONNECTION`, `SF_TIMEOUT`, `SF_POOL_TIMEOUT`, `SF_AUTH` or `SF_REDIS`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_ping(struct sf_executor *ex, struct sf_error *err);
+
+/**
+ * Publishes the state of one pod of a service (`HSET` of the pod's field in
+ * `sf:{ns:state:service}`).
+ *
+ * `ns` and `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `pod`: `0..=2147483647`; `state`:
+ * 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
+ * `SF_INVALID_ARGUMENT` before anything is sent. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `err` is NULL or
+ * points to a writable `sf_error`.
+ */
+enum sf_status sf_set_service_state(struct sf_executor *ex,
+                                    const char *ns,
+                                    const char *service,
+                                    int32_t pod,
+                                    const char *state,
+                                    struct sf_error *err);
+
+/**
+ * Reads the states of all pods of a service. Fields of the hash that are not pod ordinals are
+ * skipped.
+ *
+ * On success `*out` receives a new `sf_pod_states` (with 0 entries when the service has none)
+ * that the caller owns and frees with `sf_pod_states_free`. On failure `*out` is set to NULL.
+ * Fails with `SF_INVALID_ARGUMENT` for a NULL `ex`, `ns`, `service` or `out` or a bad name, and
+ * with `SF_UNEXPECTED_REPLY` when a state is not UTF-8 or holds a NUL byte. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out` is NULL or
+ * writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_get_service_state(struct sf_executor *ex,
+                                    const char *ns,
+                                    const char *service,
+                                    struct sf_pod_states **out,
+                                    struct sf_error *err);
+
+/**
+ * Publishes the state of a whole service (`SET` of `sf:{ns:workload:service}`, no expiry).
+ *
+ * Same argument rules as `sf_set_service_state` (state: 1-4096 bytes of UTF-8). Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `err` is NULL or
+ * points to a writable `sf_error`.
+ */
+enum sf_status sf_set_workload_state(struct sf_executor *ex,
+                                     const char *ns,
+                                     const char *service,
+                                     const char *state,
+                                     struct sf_error *err);
+
+/**
+ * Reads the state of a whole service.
+ *
+ * On success `*out_state` receives a new NUL-terminated string that the caller owns and frees
+ * with `sf_string_free`, or NULL when no state was published (absence is `SF_OK`, not an
+ * error). On failure `*out_state` is set to NULL. Fails with `SF_INVALID_ARGUMENT` for a NULL
+ * `ex`, `ns`, `service` or `out_state` or a bad name, and with `SF_UNEXPECTED_REPLY` when the
+ * stored value is not UTF-8 or holds a NUL byte. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_state` is NULL
+ * or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_get_workload_state(struct sf_executor *ex,
+                                     const char *ns,
+                                     const char *service,
+                                     char **out_state,
+                                     struct sf_error *err);
+
+/**
+ * Reads the workload states of `count` services in one round trip.
+ *
+ * `services`: an array of `count` service names; `out_states`: a caller-provided array of
+ * `count` entries. On success entry `i` receives a new string with the state of `services[i]`,
+ * which the caller owns and frees with `sf_string_free`, or NULL when that service has none.
+ * On failure every entry is set to NULL (nothing is left to free). With `count == 0` the call
+ * succeeds without touching Redis, and both arrays may be NULL (`ex` and `ns` are still checked).
+ * Fails with `SF_INVALID_ARGUMENT` for a NULL `ex`, `ns`, a NULL array with `count > 0`, a NULL
+ * or bad name among `services`, and with `SF_UNEXPECTED_REPLY` when a stored value is not UTF-8
+ * or holds a NUL byte. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; `ns` is NULL or NUL-terminated; `services` is NULL or holds
+ * `count` pointers, each NULL or NUL-terminated; `out_states` is NULL or has room for `count`
+ * pointers; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_get_workload_states(struct sf_executor *ex,
+                                      const char *ns,
+                                      const char *const *services,
+                                      size_t count,
+                                      char **out_states,
+                                      struct sf_error *err);
+
+/**
+ * Links `uid` to `pod` for `service`, whatever was there, in one atomic script.
+ *
+ * `persist_seconds`: `-1` for a persistent link (no expiry, listed by `sf_get_link_services`),
+ * or `1..=2147483647` for a temporary link that expires after that many seconds. On success
+ * `*out_previous` receives the pod of the link replaced, or `SF_NO_POD` when there was none; on
+ * failure it is set to `SF_NO_POD`.
+ *
+ * `ns`, `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `uid`: 1-512 bytes of UTF-8 without `{`,
+ * `}` or control characters; `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
+ * than `err`, fails with `SF_INVALID_ARGUMENT` before anything is sent. A stored link that is
+ * not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_previous` is
+ * NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_set_linked_pod(struct sf_executor *ex,
+                                 const char *ns,
+                                 const char *uid,
+                                 const char *service,
+                                 int32_t pod,
+                                 int32_t persist_seconds,
+                                 int32_t *out_previous,
+                                 struct sf_error *err);
+
+/**
+ * Links `uid` to `pod` for `service` unless a *persistent* link to a different pod exists, in
+ * one atomic script.
+ *
+ * On success `*out_linked` says whether the link was written and `*out_current` receives the
+ * pod linked now: `pod`, or the pod of the persistent link that refused it (`*out_linked` false,
+ * nothing changed). On failure `*out_linked` is false and `*out_current` is `SF_NO_POD`.
+ * Arguments as for `sf_set_linked_pod`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; the output pointers
+ * are NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_try_set_linked_pod(struct sf_executor *ex,
+                                     const char *ns,
+                                     const char *uid,
+                                     const char *service,
+                                     int32_t pod,
+                                     int32_t persist_seconds,
+                                     bool *out_linked,
+                                     int32_t *out_current,
+                                     struct sf_error *err);
+
+/**
+ * Links `uid` to `pod` for `service` only when it has no link (persistent or temporary), in one
+ * atomic script. Of any number of concurrent callers for the same (ns, uid, service), exactly
+ * one writes and all get the same pod.
+ *
+ * On success `*out_current` receives the pod linked now: the existing link's, or `pod`. On
+ * failure it is set to `SF_NO_POD`. Arguments as for `sf_set_linked_pod`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_current` is
+ * NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_set_linked_pod_if_absent(struct sf_executor *ex,
+                                           const char *ns,
+                                           const char *uid,
+                                           const char *service,
+                                           int32_t pod,
+                                           int32_t persist_seconds,
+                                           int32_t *out_current,
+                                           struct sf_error *err);
+
+/**
+ * Reads the pod `uid` is linked to for `service`, persistent or temporary.
+ *
+ * On success `*out_pod` receives the pod, or `SF_NO_POD` when there is no link (absence is
+ * `SF_OK`). On failure it is set to `SF_NO_POD`. A stored link that is not a pod ordinal fails
+ * with `SF_UNEXPECTED_REPLY`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_pod` is NULL or
+ * writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_get_linked_pod(struct sf_executor *ex,
+                                 const char *ns,
+                                 const char *uid,
+                                 const char *service,
+                                 int32_t *out_pod,
+                                 struct sf_error *err);
+
+/**
+ * Reads the pod `uid` is linked to for `service`, only when the link is persistent.
+ *
+ * On success `*out_pod` receives the pod, or `SF_NO_POD` when there is no link or it is
+ * temporary. On failure it is set to `SF_NO_POD`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_pod` is NULL or
+ * writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_get_linked_pod_if_persist(struct sf_executor *ex,
+                                            const char *ns,
+                                            const char *uid,
+                                            const char *service,
+                                            int32_t *out_pod,
+                                            struct sf_error *err);
+
+/**
+ * Reads the linked pods of `count` uids for `service` in one round trip.
+ *
+ * `uids`: an array of `count` uids; `out_pods`: a caller-provided array of `count` entries. On
+ * success entry `i` receives the pod of `uids[i]`, or `SF_NO_POD` when it has no link; on
+ * failure every entry is set to `SF_NO_POD`. With `count == 0` the call succeeds without touching
+ * Redis, and both arrays may be NULL (`ex`, `ns` and `service` are still checked). A NULL array
+ * with `count > 0`, or a NULL or bad uid, fails with `SF_INVALID_ARGUMENT`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; `ns` and `service` are NULL or NUL-terminated; `uids` is NULL
+ * or holds `count` pointers, each NULL or NUL-terminated; `out_pods` is NULL or has room for
+ * `count` entries; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_batch_get_linked_pods(struct sf_executor *ex,
+                                        const char *ns,
+                                        const char *service,
+                                        const char *const *uids,
+                                        size_t count,
+                                        int32_t *out_pods,
+                                        struct sf_error *err);
+
+/**
+ * Removes the link of `uid` to `service`, in one atomic script: the uid's persistent-link entry
+ * goes, and the link is deleted (`keep_seconds` -1 or 0) or kept as a temporary link that
+ * expires in `keep_seconds` seconds (so a user who comes back soon returns to the same pod).
+ *
+ * On success `*out_removed` says whether a link existed; on failure it is false. `keep_seconds`
+ * below -1 fails with `SF_INVALID_ARGUMENT`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_removed` is
+ * NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_remove_linked_pod(struct sf_executor *ex,
+                                    const char *ns,
+                                    const char *uid,
+                                    const char *service,
+                                    int32_t keep_seconds,
+                                    bool *out_removed,
+                                    struct sf_error *err);
+
+/**
+ * As `sf_remove_linked_pod`, but only when the link currently points to `pod`; otherwise
+ * nothing changes and `*out_removed` is false. On failure `*out_removed` is false. A negative
+ * `pod` fails with `SF_INVALID_ARGUMENT`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_removed` is
+ * NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_remove_linked_pod_with_id(struct sf_executor *ex,
+                                            const char *ns,
+                                            const char *uid,
+                                            const char *service,
+                                            int32_t keep_seconds,
+                                            int32_t pod,
+                                            bool *out_removed,
+                                            struct sf_error *err);
+
+/**
+ * Reads the persistent links of `uid`: service -> pod.
+ *
+ * On success `*out` receives a new `sf_service_links` (with 0 entries when the uid has none)
+ * that the caller owns and frees with `sf_service_links_free`. On failure `*out` is set to
+ * NULL. A stored pod that is not a pod ordinal, or a service name that is not UTF-8 or holds a
+ * NUL byte, fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out` is NULL or
+ * writable; `err` is NULL or points to a writable `sf_error`.
+ */
+enum sf_status sf_get_link_services(struct sf_executor *ex,
+                                    const char *ns,
+                                    const char *uid,
+                                    struct sf_service_links **out,
+                                    struct sf_error *err);
+
+/**
+ * Returns the existing link of `uid` for `service`; without one, links `uid` to the candidate
+ * with the lowest load (ties: the lowest pod ordinal) as `sf_set_linked_pod_if_absent` does,
+ * atomically, and returns that pod.
+ *
+ * `candidate_pods` and `candidate_loads`: two caller arrays of `candidate_count` entries, pod
+ * `candidate_pods[i]` having load `candidate_loads[i]` (any figure where lower is better). With
+ * `candidate_count == 0` both may be NULL: the existing link is returned, or `SF_NO_POD` and
+ * nothing is written. On success `*out_pod` receives the pod; on failure it is set to
+ * `SF_NO_POD`. A NULL array with `candidate_count > 0` or a negative candidate pod fails with
+ * `SF_INVALID_ARGUMENT`; `persist_seconds` as for `sf_set_linked_pod`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; the candidate arrays
+ * are NULL or hold `candidate_count` entries; `out_pod` is NULL or writable; `err` is NULL or
+ * points to a writable `sf_error`.
+ */
+enum sf_status sf_compute_linked_pod(struct sf_executor *ex,
+                                     const char *ns,
+                                     const char *uid,
+                                     const char *service,
+                                     const int32_t *candidate_pods,
+                                     const int64_t *candidate_loads,
+                                     size_t candidate_count,
+                                     int32_t persist_seconds,
+                                     int32_t *out_pod,
+                                     struct sf_error *err);
+
+/**
+ * The number of entries; 0 when `s` is NULL. Thread-safe (the object is immutable).
+ *
+ * # Safety
+ * `s` is NULL or a live `sf_pod_states`.
+ */
+size_t sf_pod_states_len(const struct sf_pod_states *s);
+
+/**
+ * The pod ordinal of entry `i` (entries are sorted by pod ordinal); `SF_NO_POD` when `s` is NULL
+ * or `i` is out of range. Thread-safe (the object is immutable).
+ *
+ * # Safety
+ * `s` is NULL or a live `sf_pod_states`.
+ */
+int32_t sf_pod_states_pod(const struct sf_pod_states *s, size_t i);
+
+/**
+ * The state of entry `i` as a NUL-terminated UTF-8 string; NULL when `s` is NULL or `i` is out
+ * of range. The string belongs to `s`: it stays valid until `sf_pod_states_free(s)` and must not
+ * be freed by the caller. Thread-safe (the object is immutable).
+ *
+ * # Safety
+ * `s` is NULL or a live `sf_pod_states`.
+ */
+const char *sf_pod_states_state(const struct sf_pod_states *s, size_t i);
+
+/**
+ * Frees pod states and every string they hold. NULL is accepted and does nothing. Must not be
+ * called while another thread still reads `s`.
+ *
+ * # Safety
+ * `s` is NULL or a live `sf_pod_states`, not used afterwards.
+ */
+void sf_pod_states_free(struct sf_pod_states *s);
+
+/**
+ * The number of entries; 0 when `l` is NULL. Thread-safe (the object is immutable).
+ *
+ * # Safety
+ * `l` is NULL or a live `sf_service_links`.
+ */
+size_t sf_service_links_len(const struct sf_service_links *l);
+
+/**
+ * The service name of entry `i` (entries are sorted by service name) as a NUL-terminated
+ * string; NULL when `l` is NULL or `i` is out of range. The string belongs to `l`: it stays
+ * valid until `sf_service_links_free(l)` and must not be freed by the caller. Thread-safe (the
+ * object is immutable).
+ *
+ * # Safety
+ * `l` is NULL or a live `sf_service_links`.
+ */
+const char *sf_service_links_service(const struct sf_service_links *l, size_t i);
+
+/**
+ * The pod of entry `i`; `SF_NO_POD` when `l` is NULL or `i` is out of range. Thread-safe (the
+ * object is immutable).
+ *
+ * # Safety
+ * `l` is NULL or a live `sf_service_links`.
+ */
+int32_t sf_service_links_pod(const struct sf_service_links *l, size_t i);
+
+/**
+ * Frees service links and every string they hold. NULL is accepted and does nothing. Must not
+ * be called while another thread still reads `l`.
+ *
+ * # Safety
+ * `l` is NULL or a live `sf_service_links`, not used afterwards.
+ */
+void sf_service_links_free(struct sf_service_links *l);
+
+/**
+ * Frees a string returned by the library (`sf_get_workload_state`, `sf_get_workload_states`).
+ * NULL is accepted and does nothing. Never pass it a string that belongs to a result object
+ * (`sf_pod_states_state`, `sf_service_links_service`) or one the library did not allocate.
+ * Thread-safe (each string is freed once, by whichever thread owns it).
+ *
+ * # Safety
+ * `s` is NULL or a string returned by the library as caller-owned, not yet freed.
+ */
+void sf_string_free(char *s);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* STATEFUL_EXECUTOR_H */

@@ -1,0 +1,1246 @@
+/*
+ * Tests of the C API through the public header, against real redis-server processes started
+ * on free loopback ports (never 6379). Every function, and every status code a C caller can
+ * provoke: SF_INTERNAL (a caught panic) cannot be provoked through the API and is covered by
+ * the Rust unit tests of src/ffi/.
+ *
+ * Run by `make c-test`, also under valgrind (SF_TEST_SLOW=1 widens the time bounds there).
+ * Closes with "N passed, M failed".
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "stateful_executor.h"
+
+#ifndef SF_EXPECTED_VERSION
+#error "compile with -DSF_EXPECTED_VERSION=\"x.y.z\" (the crate version)"
+#endif
+
+static server main_server;
+static char main_url[64];
+static sf_executor *ex; /* shared by the tests on main_server */
+
+/* Shorthands; each test declares `sf_error err;`. */
+#define OK(expr) CHECK_STATUS((expr), SF_OK, &err)
+#define FAILS(expr, status) CHECK_STATUS((expr), (status), &err)
+#define INVALID(expr) CHECK_STATUS((expr), SF_INVALID_ARGUMENT, &err)
+
+#define DUMMY_PTR ((void *)&main_server) /* a non-NULL value that outputs must overwrite */
+
+static const char BAD_UTF8[] = "ab\xff\xfe";
+
+/* Garbage in err, so that every call must overwrite it. */
+static void scribble(sf_error *err) {
+  memset(err, 'x', sizeof *err);
+  err->code = SF_INTERNAL;
+}
+
+/* Opens an executor on url with the given timeouts (0: default) and pool max size (0: default). */
+static sf_status open_executor(const char *url, uint32_t connect_ms, uint32_t command_ms,
+                               uint32_t wait_ms, uint32_t max_size, sf_executor **out,
+                               sf_error *err) {
+  sf_config *cfg = NULL;
+  sf_status status = sf_config_new(url, &cfg, err);
+  *out = NULL;
+  if (status != SF_OK) return status;
+  if (connect_ms > 0) sf_config_set_connect_timeout_ms(cfg, connect_ms, NULL);
+  if (command_ms > 0) sf_config_set_command_timeout_ms(cfg, command_ms, NULL);
+  if (wait_ms > 0) sf_config_set_pool_wait_timeout_ms(cfg, wait_ms, NULL);
+  if (max_size > 0) sf_config_set_pool_max_size(cfg, max_size, NULL);
+  status = sf_executor_open(cfg, out, err);
+  sf_config_free(cfg); /* the executor does not need it any more */
+  return status;
+}
+
+static int32_t get_pod(const char *ns, const char *uid, const char *service) {
+  int32_t pod = 12345;
+  if (sf_get_linked_pod(ex, ns, uid, service, &pod, NULL) != SF_OK) return -100;
+  return pod;
+}
+
+static long ttl_of(const char *key) {
+  char reply[64];
+  if (raw(&main_server, reply, sizeof reply, "TTL", key, NULL) != ':') return -100;
+  return strtol(reply, NULL, 10);
+}
+
+static int key_exists(const char *key) {
+  char reply[64];
+  raw(&main_server, reply, sizeof reply, "EXISTS", key, NULL);
+  return strcmp(reply, "1") == 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_version_and_status_names(void) {
+  static const char *const names[] = {
+      "SF_OK",        "SF_INVALID_ARGUMENT", "SF_CONNECTION",       "SF_TIMEOUT", "SF_POOL_TIMEOUT",
+      "SF_AUTH",      "SF_REDIS",            "SF_UNEXPECTED_REPLY", "SF_CONFIG",  "SF_INTERNAL"};
+  int i;
+  sf_error e;
+  CHECK(sf_version() != NULL);
+  CHECK(strcmp(sf_version(), SF_EXPECTED_VERSION) == 0);
+  CHECK(sf_version() == sf_version()); /* static storage */
+  for (i = 0; i <= 9; i++) CHECK(strcmp(sf_status_name((sf_status)i), names[i]) == 0);
+  CHECK(SF_OK == 0 && SF_INVALID_ARGUMENT == 1 && SF_CONNECTION == 2 && SF_TIMEOUT == 3);
+  CHECK(SF_POOL_TIMEOUT == 4 && SF_AUTH == 5 && SF_REDIS == 6 && SF_UNEXPECTED_REPLY == 7);
+  CHECK(SF_CONFIG == 8 && SF_INTERNAL == 9);
+  CHECK(strcmp(sf_status_name((sf_status)10), "SF_UNKNOWN") == 0);
+  CHECK(strcmp(sf_status_name((sf_status)-1), "SF_UNKNOWN") == 0);
+  CHECK(strcmp(sf_status_name((sf_status)123456), "SF_UNKNOWN") == 0);
+  CHECK(SF_NO_POD == -1);
+  CHECK(sizeof e.message == 256);
+  CHECK(-SF_NO_POD == 1); /* the macro is parenthesized */
+}
+
+static void test_config(void) {
+  static const char *const malformed[] = {"http://127.0.0.1:1",
+                                          "",
+                                          "not a url",
+                                          "redis://127.0.0.1:notaport",
+                                          "redis://127.0.0.1:99999",
+                                          "redis://[::1",
+                                          NULL};
+  sf_error err;
+  sf_config *cfg = DUMMY_PTR;
+  int i;
+
+  scribble(&err);
+  INVALID(sf_config_new(NULL, &cfg, &err));
+  CHECK(cfg == NULL);
+  CHECK(strstr(err.message, "url") != NULL);
+  INVALID(sf_config_new(main_url, NULL, &err));
+  cfg = DUMMY_PTR;
+  INVALID(sf_config_new(BAD_UTF8, &cfg, &err));
+  CHECK(cfg == NULL);
+  CHECK(strstr(err.message, "UTF-8") != NULL);
+  for (i = 0; malformed[i] != NULL; i++) {
+    cfg = DUMMY_PTR;
+    scribble(&err);
+    FAILS(sf_config_new(malformed[i], &cfg, &err), SF_CONFIG);
+    CHECK(cfg == NULL);
+  }
+  /* The password never shows in a message. */
+  FAILS(sf_config_new("http://app:hunter2@127.0.0.1:1", &cfg, &err), SF_CONFIG);
+  CHECK(strstr(err.message, "hunter2") == NULL);
+  /* err is optional. */
+  CHECK(sf_config_new("nope", &cfg, NULL) == SF_CONFIG);
+  CHECK(cfg == NULL);
+
+  scribble(&err);
+  OK(sf_config_new("redis://app:secret@127.0.0.1:1/2", &cfg, &err));
+  CHECK(cfg != NULL);
+  CHECK(err.code == SF_OK && err.message[0] == '\0');
+  sf_config_free(cfg);
+  OK(sf_config_new("unix:///tmp/redis.sock", &cfg, &err));
+  sf_config_free(cfg);
+
+  OK(sf_config_new(main_url, &cfg, &err));
+  INVALID(sf_config_set_pool_max_size(NULL, 4, &err));
+  INVALID(sf_config_set_pool_min_idle(NULL, 1, &err));
+  INVALID(sf_config_set_connect_timeout_ms(NULL, 10, &err));
+  INVALID(sf_config_set_command_timeout_ms(NULL, 10, &err));
+  INVALID(sf_config_set_pool_wait_timeout_ms(NULL, 10, &err));
+  INVALID(sf_config_set_pool_max_size(cfg, 0, &err));
+  INVALID(sf_config_set_pool_min_idle(cfg, 17, &err)); /* above the default max of 16 */
+  OK(sf_config_set_pool_min_idle(cfg, 2, &err));
+  INVALID(sf_config_set_pool_max_size(cfg, 1, &err)); /* below min idle */
+  OK(sf_config_set_pool_max_size(cfg, 2, &err));
+  INVALID(sf_config_set_connect_timeout_ms(cfg, 0, &err));
+  INVALID(sf_config_set_command_timeout_ms(cfg, 0, &err));
+  INVALID(sf_config_set_pool_wait_timeout_ms(cfg, 0, &err));
+  OK(sf_config_set_connect_timeout_ms(cfg, 2000, &err));
+  OK(sf_config_set_command_timeout_ms(cfg, 2000, &err));
+  OK(sf_config_set_pool_wait_timeout_ms(cfg, 2000, &err));
+  CHECK(sf_config_set_pool_max_size(cfg, 0, NULL) == SF_INVALID_ARGUMENT);
+  CHECK(sf_config_set_pool_max_size(cfg, 3, NULL) == SF_OK);
+  {
+    /* The configured pool works: min idle 2 of max 3. */
+    sf_executor *e2 = DUMMY_PTR;
+    OK(sf_executor_open(cfg, &e2, &err));
+    OK(sf_ping(e2, &err));
+    sf_executor_close(e2);
+  }
+  sf_config_free(cfg);
+  sf_config_free(NULL);
+}
+
+/* Cluster, Sentinel and TLS configuration: argument checks and config errors (the topologies
+ * themselves run in the Rust suites tests/cluster.rs, sentinel.rs and tls.rs). */
+static void test_topology_configs(void) {
+  const char *seeds[] = {"redis://127.0.0.1:7000", "redis://127.0.0.1:7001"};
+  const char *with_null[] = {"redis://127.0.0.1:7000", NULL};
+  const char *with_bad_utf8[] = {BAD_UTF8};
+  const char *unix_seed[] = {"unix:///tmp/redis.sock"};
+  const char *mixed[] = {"redis://127.0.0.1:7000", "rediss://127.0.0.1:7001"};
+  const char *one_server[] = {main_url};
+  char not_pem[] = "/tmp/sf-c-test-not-pem-XXXXXX";
+  sf_error err;
+  sf_config *cfg = DUMMY_PTR;
+  sf_executor *e2 = DUMMY_PTR;
+  int fd;
+
+  /* Cluster. */
+  INVALID(sf_config_new_cluster(seeds, 2, NULL, &err));
+  INVALID(sf_config_new_cluster(NULL, 2, &cfg, &err));
+  CHECK(cfg == NULL);
+  cfg = DUMMY_PTR;
+  INVALID(sf_config_new_cluster(with_null, 2, &cfg, &err));
+  CHECK(cfg == NULL);
+  CHECK(strstr(err.message, "seed_urls[1]") != NULL);
+  INVALID(sf_config_new_cluster(with_bad_utf8, 1, &cfg, &err));
+  FAILS(sf_config_new_cluster(NULL, 0, &cfg, &err), SF_CONFIG);
+  FAILS(sf_config_new_cluster(unix_seed, 1, &cfg, &err), SF_CONFIG);
+  FAILS(sf_config_new_cluster(mixed, 2, &cfg, &err), SF_CONFIG);
+  OK(sf_config_new_cluster(seeds, 2, &cfg, &err));
+  CHECK(cfg != NULL);
+  OK(sf_config_set_pool_max_size(cfg, 4, &err));
+  FAILS(sf_config_set_sentinel_master_auth(cfg, NULL, "pw", &err), SF_CONFIG);
+  sf_config_free(cfg);
+  /* A server without cluster support is not a cluster: opening fails and says why. */
+  OK(sf_config_new_cluster(one_server, 1, &cfg, &err));
+  scribble(&err);
+  CHECK(sf_executor_open(cfg, &e2, &err) != SF_OK);
+  CHECK(e2 == NULL);
+  CHECK(err.code != SF_OK && err.message[0] != '\0');
+  sf_config_free(cfg);
+
+  /* Sentinel. */
+  INVALID(sf_config_new_sentinel(seeds, 2, NULL, &cfg, &err));
+  INVALID(sf_config_new_sentinel(seeds, 2, "mymaster", NULL, &err));
+  INVALID(sf_config_new_sentinel(NULL, 1, "mymaster", &cfg, &err));
+  INVALID(sf_config_new_sentinel(seeds, 2, BAD_UTF8, &cfg, &err));
+  FAILS(sf_config_new_sentinel(seeds, 0, "mymaster", &cfg, &err), SF_CONFIG);
+  FAILS(sf_config_new_sentinel(seeds, 2, "", &cfg, &err), SF_CONFIG);
+  FAILS(sf_config_new_sentinel(seeds, 2, "my master", &cfg, &err), SF_CONFIG);
+  OK(sf_config_new_sentinel(seeds, 2, "mymaster", &cfg, &err));
+  INVALID(sf_config_set_sentinel_master_auth(NULL, NULL, NULL, &err));
+  INVALID(sf_config_set_sentinel_master_auth(cfg, BAD_UTF8, "pw", &err));
+  OK(sf_config_set_sentinel_master_auth(cfg, "app", "pw", &err));
+  OK(sf_config_set_sentinel_master_auth(cfg, NULL, NULL, &err));
+  sf_config_free(cfg);
+  /* A plain server is no sentinel: opening fails. */
+  OK(sf_config_new_sentinel(one_server, 1, "mymaster", &cfg, &err));
+  OK(sf_config_set_connect_timeout_ms(cfg, 500, &err));
+  e2 = DUMMY_PTR;
+  CHECK(sf_executor_open(cfg, &e2, &err) != SF_OK);
+  CHECK(e2 == NULL);
+  sf_config_free(cfg);
+
+  /* TLS files are read and checked when set. */
+  fd = mkstemp(not_pem);
+  CHECK(fd >= 0);
+  CHECK(write(fd, "hello\n", 6) == 6);
+  close(fd);
+  OK(sf_config_new("rediss://127.0.0.1:1", &cfg, &err));
+  INVALID(sf_config_set_tls_ca_file(NULL, not_pem, &err));
+  INVALID(sf_config_set_tls_ca_file(cfg, NULL, &err));
+  INVALID(sf_config_set_tls_ca_file(cfg, BAD_UTF8, &err));
+  FAILS(sf_config_set_tls_ca_file(cfg, "/nonexistent/ca.pem", &err), SF_CONFIG);
+  FAILS(sf_config_set_tls_ca_file(cfg, not_pem, &err), SF_CONFIG);
+  INVALID(sf_config_set_tls_client_cert(NULL, not_pem, not_pem, &err));
+  INVALID(sf_config_set_tls_client_cert(cfg, NULL, not_pem, &err));
+  INVALID(sf_config_set_tls_client_cert(cfg, not_pem, NULL, &err));
+  FAILS(sf_config_set_tls_client_cert(cfg, "/nonexistent/c.pem", not_pem, &err), SF_CONFIG);
+  FAILS(sf_config_set_tls_client_cert(cfg, not_pem, not_pem, &err), SF_CONFIG);
+  sf_config_free(cfg);
+  unlink(not_pem);
+}
+
+static void test_open_close_ping(void) {
+  sf_error err;
+  sf_config *cfg = NULL;
+  sf_executor *e2 = DUMMY_PTR;
+  OK(sf_config_new(main_url, &cfg, &err));
+  INVALID(sf_executor_open(NULL, &e2, &err));
+  CHECK(e2 == NULL);
+  INVALID(sf_executor_open(cfg, NULL, &err));
+  scribble(&err);
+  OK(sf_executor_open(cfg, &e2, &err));
+  CHECK(e2 != NULL);
+  sf_config_free(cfg); /* the caller's to free, at any time */
+  scribble(&err);
+  OK(sf_ping(e2, &err));
+  CHECK(sf_ping(e2, NULL) == SF_OK);
+  INVALID(sf_ping(NULL, &err));
+  CHECK(sf_ping(NULL, NULL) == SF_INVALID_ARGUMENT);
+  sf_executor_close(e2);
+  sf_executor_close(NULL);
+}
+
+static void test_connection_errors(void) {
+  sf_error err;
+  sf_executor *e2 = DUMMY_PTR;
+  server doomed;
+  char url[64];
+  int port = free_port();
+  long long started;
+  int32_t pod = 7;
+
+  /* Nothing listens on the port: refused at once, well within the connect timeout. */
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+  started = now_ms();
+  FAILS(open_executor(url, 500, 0, 0, 0, &e2, &err), SF_CONNECTION);
+  CHECK(e2 == NULL);
+  CHECK(now_ms() - started < 3000LL * slow_factor());
+
+  /* A server that dies under an open executor. */
+  if (server_start(&doomed, NULL) != 0) {
+    CHECK(!"server started");
+    return;
+  }
+  server_url(&doomed, url, sizeof url);
+  OK(open_executor(url, 500, 500, 500, 0, &e2, &err));
+  OK(sf_ping(e2, &err));
+  server_kill(&doomed);
+  started = now_ms();
+  FAILS(sf_ping(e2, &err), SF_CONNECTION);
+  FAILS(sf_get_linked_pod(e2, "ns", "u", "chat", &pod, &err), SF_CONNECTION);
+  CHECK(pod == SF_NO_POD);
+  CHECK(now_ms() - started < 5000LL * slow_factor());
+  sf_executor_close(e2);
+  server_stop(&doomed);
+}
+
+static void test_auth(void) {
+  static const char *const args[] = {"--requirepass", "s3cret-pw", NULL};
+  sf_error err;
+  server locked;
+  sf_executor *e2 = DUMMY_PTR;
+  char url[128];
+  if (server_start(&locked, args) != 0) {
+    CHECK(!"server started");
+    return;
+  }
+  /* No password: the server answers NOAUTH. */
+  server_url(&locked, url, sizeof url);
+  FAILS(open_executor(url, 0, 0, 0, 0, &e2, &err), SF_AUTH);
+  CHECK(e2 == NULL);
+  /* A wrong password: refused, and not shown. */
+  snprintf(url, sizeof url, "redis://:wrong-pw@127.0.0.1:%d", locked.port);
+  FAILS(open_executor(url, 0, 0, 0, 0, &e2, &err), SF_AUTH);
+  CHECK(e2 == NULL);
+  CHECK(strstr(err.message, "wrong-pw") == NULL);
+  snprintf(url, sizeof url, "redis://default:wrong-pw@127.0.0.1:%d", locked.port);
+  FAILS(open_executor(url, 0, 0, 0, 0, &e2, &err), SF_AUTH);
+  /* The right one. */
+  snprintf(url, sizeof url, "redis://:s3cret-pw@127.0.0.1:%d", locked.port);
+  OK(open_executor(url, 0, 0, 0, 0, &e2, &err));
+  OK(sf_ping(e2, &err));
+  OK(sf_set_workload_state(e2, "auth", "chat", "Available", &err));
+  sf_executor_close(e2);
+  server_stop(&locked);
+}
+
+static void test_service_states(void) {
+  sf_error err;
+  sf_pod_states *s = DUMMY_PTR;
+  char big[4098];
+  char reply[64];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = '\0'; /* 4097 bytes */
+
+  OK(sf_set_service_state(ex, "st", "chat", 2, "Running", &err));
+  OK(sf_set_service_state(ex, "st", "chat", 0, "Pending", &err));
+  OK(sf_set_service_state(ex, "st", "chat", 10, "3-100", &err));
+  OK(sf_set_service_state(ex, "st", "chat", 0, "Running", &err)); /* overwrite */
+  big[4096] = '\0';
+  OK(sf_set_service_state(ex, "st", "chat", 2147483647, big, &err)); /* 4096 bytes: the limit */
+  big[4096] = 'a';
+  raw(&main_server, reply, sizeof reply, "HSET", "sf:{st:state:chat}", "not-a-pod", "x", NULL);
+  scribble(&err);
+  OK(sf_get_service_state(ex, "st", "chat", &s, &err));
+  CHECK(s != NULL);
+  CHECK(sf_pod_states_len(s) == 4); /* the non-numeric field is skipped */
+  CHECK(sf_pod_states_pod(s, 0) == 0 && strcmp(sf_pod_states_state(s, 0), "Running") == 0);
+  CHECK(sf_pod_states_pod(s, 1) == 2 && strcmp(sf_pod_states_state(s, 1), "Running") == 0);
+  CHECK(sf_pod_states_pod(s, 2) == 10 && strcmp(sf_pod_states_state(s, 2), "3-100") == 0);
+  CHECK(sf_pod_states_pod(s, 3) == 2147483647 && strlen(sf_pod_states_state(s, 3)) == 4096);
+  CHECK(sf_pod_states_pod(s, 4) == SF_NO_POD);
+  CHECK(sf_pod_states_state(s, 4) == NULL);
+  CHECK(sf_pod_states_pod(s, (size_t)-1) == SF_NO_POD);
+  CHECK(sf_pod_states_state(s, (size_t)-1) == NULL);
+  sf_pod_states_free(s);
+  CHECK(sf_pod_states_len(NULL) == 0);
+  CHECK(sf_pod_states_pod(NULL, 0) == SF_NO_POD);
+  CHECK(sf_pod_states_state(NULL, 0) == NULL);
+  sf_pod_states_free(NULL);
+
+  /* A service without states: an empty result, not an error. */
+  s = NULL;
+  OK(sf_get_service_state(ex, "st", "nothing", &s, &err));
+  CHECK(s != NULL && sf_pod_states_len(s) == 0 && sf_pod_states_state(s, 0) == NULL);
+  sf_pod_states_free(s);
+
+  /* Invalid arguments: nothing is written. */
+  INVALID(sf_set_service_state(NULL, "st", "inv", 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, NULL, "inv", 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, "st", NULL, 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, "st", "inv", 0, NULL, &err));
+  INVALID(sf_set_service_state(ex, "bad ns", "inv", 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, "st", "in:v", 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, "st", "in{v}", 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, "", "inv", 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, BAD_UTF8, "inv", 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, "st", BAD_UTF8, 0, "Running", &err));
+  INVALID(sf_set_service_state(ex, "st", "inv", -1, "Running", &err));
+  INVALID(sf_set_service_state(ex, "st", "inv", 0, "", &err));
+  INVALID(sf_set_service_state(ex, "st", "inv", 0, big, &err));
+  INVALID(sf_set_service_state(ex, "st", "inv", 0, BAD_UTF8, &err));
+  CHECK(strstr(err.message, "UTF-8") != NULL);
+  CHECK(sf_set_service_state(ex, "st", "inv", -1, "Running", NULL) == SF_INVALID_ARGUMENT);
+  CHECK(!key_exists("sf:{st:state:inv}"));
+  {
+    char name[300];
+    memset(name, 'n', 254);
+    name[254] = '\0'; /* 254 bytes: one too many */
+    INVALID(sf_set_service_state(ex, "st", name, 0, "Running", &err));
+    name[253] = '\0';
+    OK(sf_set_service_state(ex, "st", name, 0, "Running", &err));
+  }
+
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(NULL, "st", "chat", &s, &err));
+  CHECK(s == NULL);
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(ex, NULL, "chat", &s, &err));
+  CHECK(s == NULL);
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(ex, "st", NULL, &s, &err));
+  CHECK(s == NULL);
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(ex, "st", "ch at", &s, &err));
+  CHECK(s == NULL);
+  INVALID(sf_get_service_state(ex, "st", "chat", NULL, &err));
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(ex, "st", BAD_UTF8, &s, &err));
+  CHECK(s == NULL);
+  s = DUMMY_PTR;
+  INVALID(sf_get_service_state(ex, BAD_UTF8, "chat", &s, &err));
+  CHECK(s == NULL);
+
+  /* Corrupt data: a state that is not UTF-8, or that holds a NUL byte. */
+  {
+    const char *argv[4] = {"HSET", "sf:{st:state:corrupt}", "1", "\xff\xfe"};
+    const char *argv_nul[4] = {"HSET", "sf:{st:state:nul}", "1", "a\0b"};
+    size_t lens_nul[4] = {4, 17, 1, 3};
+    raw_commandv(&main_server, 4, argv, NULL, reply, sizeof reply);
+    raw_commandv(&main_server, 4, argv_nul, lens_nul, reply, sizeof reply);
+    s = DUMMY_PTR;
+    FAILS(sf_get_service_state(ex, "st", "corrupt", &s, &err), SF_UNEXPECTED_REPLY);
+    CHECK(s == NULL);
+    s = DUMMY_PTR;
+    FAILS(sf_get_service_state(ex, "st", "nul", &s, &err), SF_UNEXPECTED_REPLY);
+    CHECK(s == NULL);
+    CHECK(strstr(err.message, "NUL") != NULL);
+  }
+
+  /* Corrupt data: the key holds another type (WRONGTYPE). */
+  raw(&main_server, reply, sizeof reply, "SET", "sf:{st:state:wrongtype}", "x", NULL);
+  FAILS(sf_set_service_state(ex, "st", "wrongtype", 0, "Running", &err), SF_UNEXPECTED_REPLY);
+  CHECK(strstr(err.message, "WRONGTYPE") != NULL);
+  s = DUMMY_PTR;
+  FAILS(sf_get_service_state(ex, "st", "wrongtype", &s, &err), SF_UNEXPECTED_REPLY);
+  CHECK(s == NULL);
+}
+
+static void test_workload_states(void) {
+  sf_error err;
+  char *state = DUMMY_PTR;
+  char *states[4];
+  const char *services[4];
+  char reply[64];
+  int i;
+
+  OK(sf_set_workload_state(ex, "wl", "chat", "Available", &err));
+  scribble(&err);
+  OK(sf_get_workload_state(ex, "wl", "chat", &state, &err));
+  CHECK(state != NULL && strcmp(state, "Available") == 0);
+  sf_string_free(state);
+  OK(sf_set_workload_state(ex, "wl", "chat", "Degraded", &err));
+  OK(sf_get_workload_state(ex, "wl", "chat", &state, &err));
+  CHECK(state != NULL && strcmp(state, "Degraded") == 0);
+  sf_string_free(state);
+  CHECK(ttl_of("sf:{wl:workload:chat}") == -1); /* no expiry */
+  state = DUMMY_PTR;
+  OK(sf_get_workload_state(ex, "wl", "absent", &state, &err));
+  CHECK(state == NULL); /* absence is SF_OK with NULL */
+  sf_string_free(NULL);
+
+  INVALID(sf_set_workload_state(NULL, "wl", "chat", "x", &err));
+  INVALID(sf_set_workload_state(ex, NULL, "chat", "x", &err));
+  INVALID(sf_set_workload_state(ex, "wl", NULL, "x", &err));
+  INVALID(sf_set_workload_state(ex, "wl", "chat", NULL, &err));
+  INVALID(sf_set_workload_state(ex, "wl", "chat", "", &err));
+  INVALID(sf_set_workload_state(ex, "wl", "chat", BAD_UTF8, &err));
+  INVALID(sf_set_workload_state(ex, "w l", "chat", "x", &err));
+  INVALID(sf_set_workload_state(ex, "wl", "c}hat", "x", &err));
+  state = DUMMY_PTR;
+  INVALID(sf_get_workload_state(NULL, "wl", "chat", &state, &err));
+  CHECK(state == NULL);
+  state = DUMMY_PTR;
+  INVALID(sf_get_workload_state(ex, NULL, "chat", &state, &err));
+  CHECK(state == NULL);
+  state = DUMMY_PTR;
+  INVALID(sf_get_workload_state(ex, "wl", NULL, &state, &err));
+  CHECK(state == NULL);
+  state = DUMMY_PTR;
+  INVALID(sf_get_workload_state(ex, "wl", BAD_UTF8, &state, &err));
+  CHECK(state == NULL);
+  INVALID(sf_get_workload_state(ex, "wl", "chat", NULL, &err));
+
+  /* Batch, in input order, NULL for absent. */
+  OK(sf_set_workload_state(ex, "wl", "video", "READY", &err));
+  services[0] = "chat";
+  services[1] = "absent";
+  services[2] = "video";
+  for (i = 0; i < 3; i++) states[i] = DUMMY_PTR;
+  scribble(&err);
+  OK(sf_get_workload_states(ex, "wl", services, 3, states, &err));
+  CHECK(states[0] != NULL && strcmp(states[0], "Degraded") == 0);
+  CHECK(states[1] == NULL);
+  CHECK(states[2] != NULL && strcmp(states[2], "READY") == 0);
+  for (i = 0; i < 3; i++) sf_string_free(states[i]);
+
+  /* count == 0: success, arrays untouched and may be NULL. */
+  OK(sf_get_workload_states(ex, "wl", NULL, 0, NULL, &err));
+  states[0] = DUMMY_PTR;
+  OK(sf_get_workload_states(ex, "wl", services, 0, states, &err));
+  CHECK(states[0] == DUMMY_PTR);
+  INVALID(sf_get_workload_states(ex, NULL, NULL, 0, NULL, &err));
+  INVALID(sf_get_workload_states(NULL, "wl", NULL, 0, NULL, &err));
+
+  /* Failures leave every entry NULL. */
+  for (i = 0; i < 3; i++) states[i] = DUMMY_PTR;
+  INVALID(sf_get_workload_states(ex, "wl", NULL, 3, states, &err));
+  CHECK(states[0] == NULL && states[1] == NULL && states[2] == NULL);
+  INVALID(sf_get_workload_states(ex, "wl", services, 3, NULL, &err));
+  for (i = 0; i < 3; i++) states[i] = DUMMY_PTR;
+  INVALID(sf_get_workload_states(NULL, "wl", services, 3, states, &err));
+  CHECK(states[0] == NULL && states[1] == NULL && states[2] == NULL);
+  for (i = 0; i < 3; i++) states[i] = DUMMY_PTR;
+  INVALID(sf_get_workload_states(ex, NULL, services, 3, states, &err));
+  CHECK(states[0] == NULL && states[2] == NULL);
+  services[1] = NULL;
+  for (i = 0; i < 3; i++) states[i] = DUMMY_PTR;
+  INVALID(sf_get_workload_states(ex, "wl", services, 3, states, &err));
+  CHECK(states[0] == NULL && states[1] == NULL && states[2] == NULL);
+  CHECK(strstr(err.message, "services[1]") != NULL);
+  services[1] = "bad name";
+  INVALID(sf_get_workload_states(ex, "wl", services, 3, states, &err));
+  services[1] = BAD_UTF8;
+  INVALID(sf_get_workload_states(ex, "wl", services, 3, states, &err));
+  CHECK(states[0] == NULL && states[1] == NULL && states[2] == NULL);
+
+  /* Corrupt data in one entry: the whole call fails, nothing is handed out (or leaked). */
+  {
+    const char *argv[3] = {"SET", "sf:{wl:workload:corrupt}", "\xff"};
+    raw_commandv(&main_server, 3, argv, NULL, reply, sizeof reply);
+  }
+  services[1] = "corrupt";
+  for (i = 0; i < 3; i++) states[i] = DUMMY_PTR;
+  FAILS(sf_get_workload_states(ex, "wl", services, 3, states, &err), SF_UNEXPECTED_REPLY);
+  CHECK(states[0] == NULL && states[1] == NULL && states[2] == NULL);
+  state = DUMMY_PTR;
+  FAILS(sf_get_workload_state(ex, "wl", "corrupt", &state, &err), SF_UNEXPECTED_REPLY);
+  CHECK(state == NULL);
+  {
+    const char *argv[3] = {"SET", "sf:{wl:workload:nul}", "a\0b"};
+    size_t lens[3] = {3, 20, 3};
+    raw_commandv(&main_server, 3, argv, lens, reply, sizeof reply);
+  }
+  FAILS(sf_get_workload_state(ex, "wl", "nul", &state, &err), SF_UNEXPECTED_REPLY);
+  CHECK(state == NULL);
+
+  /* A server error. */
+  raw(&main_server, reply, sizeof reply, "HSET", "sf:{wl:workload:wrongtype}", "f", "v", NULL);
+  FAILS(sf_get_workload_state(ex, "wl", "wrongtype", &state, &err), SF_UNEXPECTED_REPLY);
+  CHECK(state == NULL);
+}
+
+static void test_links(void) {
+  sf_error err;
+  int32_t pod = 42, current = 42;
+  bool linked = true, removed = true;
+  long ttl;
+
+  OK(sf_set_linked_pod(ex, "lk", "u1", "chat", 3, -1, &pod, &err));
+  CHECK(pod == SF_NO_POD);
+  CHECK(ttl_of("sf:{lk:lk:u1}chat") == -1);
+  OK(sf_set_linked_pod(ex, "lk", "u1", "chat", 4, 30, &pod, &err));
+  CHECK(pod == 3);
+  ttl = ttl_of("sf:{lk:lk:u1}chat");
+  CHECK(ttl > 0 && ttl <= 30);
+  CHECK(get_pod("lk", "u1", "chat") == 4);
+  OK(sf_get_linked_pod_if_persist(ex, "lk", "u1", "chat", &pod, &err));
+  CHECK(pod == SF_NO_POD); /* temporary */
+  OK(sf_set_linked_pod(ex, "lk", "u1", "chat", 5, -1, &pod, &err));
+  CHECK(pod == 4);
+  OK(sf_get_linked_pod_if_persist(ex, "lk", "u1", "chat", &pod, &err));
+  CHECK(pod == 5);
+  OK(sf_get_linked_pod(ex, "lk", "nobody", "chat", &pod, &err));
+  CHECK(pod == SF_NO_POD);
+  OK(sf_get_linked_pod_if_persist(ex, "lk", "nobody", "chat", &pod, &err));
+  CHECK(pod == SF_NO_POD);
+
+  /* try set: refused only by a persistent link to another pod. */
+  OK(sf_try_set_linked_pod(ex, "lk", "u1", "chat", 6, -1, &linked, &current, &err));
+  CHECK(!linked && current == 5);
+  CHECK(get_pod("lk", "u1", "chat") == 5);
+  OK(sf_try_set_linked_pod(ex, "lk", "u1", "chat", 5, 60, &linked, &current, &err));
+  CHECK(linked && current == 5);
+  OK(sf_try_set_linked_pod(ex, "lk", "u1", "chat", 6, -1, &linked, &current, &err));
+  CHECK(linked && current == 6); /* the link was temporary */
+  OK(sf_try_set_linked_pod(ex, "lk", "u2", "chat", 7, -1, &linked, &current, &err));
+  CHECK(linked && current == 7);
+
+  /* if absent */
+  OK(sf_set_linked_pod_if_absent(ex, "lk", "u1", "chat", 9, -1, &current, &err));
+  CHECK(current == 6);
+  OK(sf_set_linked_pod_if_absent(ex, "lk", "u3", "chat", 9, 60, &current, &err));
+  CHECK(current == 9);
+  OK(sf_set_linked_pod_if_absent(ex, "lk", "u3", "chat", 1, -1, &current, &err));
+  CHECK(current == 9); /* a temporary link counts too */
+  OK(sf_get_linked_pod_if_persist(ex, "lk", "u3", "chat", &pod, &err));
+  CHECK(pod == SF_NO_POD);
+
+  /* remove: at once, or with a grace period. */
+  OK(sf_remove_linked_pod(ex, "lk", "u1", "chat", -1, &removed, &err));
+  CHECK(removed);
+  CHECK(get_pod("lk", "u1", "chat") == SF_NO_POD);
+  removed = true;
+  OK(sf_remove_linked_pod(ex, "lk", "u1", "chat", -1, &removed, &err));
+  CHECK(!removed);
+  OK(sf_set_linked_pod(ex, "lk", "u4", "chat", 2, -1, &pod, &err));
+  OK(sf_remove_linked_pod(ex, "lk", "u4", "chat", 30, &removed, &err));
+  CHECK(removed);
+  CHECK(get_pod("lk", "u4", "chat") == 2); /* kept for the grace period */
+  OK(sf_get_linked_pod_if_persist(ex, "lk", "u4", "chat", &pod, &err));
+  CHECK(pod == SF_NO_POD);
+  ttl = ttl_of("sf:{lk:lk:u4}chat");
+  CHECK(ttl > 0 && ttl <= 30);
+  OK(sf_remove_linked_pod(ex, "lk", "u4", "chat", 0, &removed, &err));
+  CHECK(removed && get_pod("lk", "u4", "chat") == SF_NO_POD);
+
+  /* remove with id: only when the link points to that pod. */
+  removed = true;
+  OK(sf_remove_linked_pod_with_id(ex, "lk", "u2", "chat", -1, 99, &removed, &err));
+  CHECK(!removed && get_pod("lk", "u2", "chat") == 7);
+  OK(sf_remove_linked_pod_with_id(ex, "lk", "u2", "chat", 20, 7, &removed, &err));
+  CHECK(removed && get_pod("lk", "u2", "chat") == 7);
+  ttl = ttl_of("sf:{lk:lk:u2}chat");
+  CHECK(ttl > 0 && ttl <= 20);
+  OK(sf_remove_linked_pod_with_id(ex, "lk", "u2", "chat", 0, 7, &removed, &err));
+  CHECK(removed && get_pod("lk", "u2", "chat") == SF_NO_POD);
+}
+
+static void test_link_services(void) {
+  sf_error err;
+  sf_service_links *l = DUMMY_PTR;
+  int32_t pod;
+  char reply[64];
+
+  OK(sf_set_linked_pod(ex, "ls", "u1", "video", 2, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "ls", "u1", "chat", 1, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "ls", "u1", "audio", 0, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "ls", "u1", "temp", 8, 60, &pod, &err)); /* not listed */
+  scribble(&err);
+  OK(sf_get_link_services(ex, "ls", "u1", &l, &err));
+  CHECK(l != NULL && sf_service_links_len(l) == 3);
+  CHECK(strcmp(sf_service_links_service(l, 0), "audio") == 0 && sf_service_links_pod(l, 0) == 0);
+  CHECK(strcmp(sf_service_links_service(l, 1), "chat") == 0 && sf_service_links_pod(l, 1) == 1);
+  CHECK(strcmp(sf_service_links_service(l, 2), "video") == 0 && sf_service_links_pod(l, 2) == 2);
+  CHECK(sf_service_links_service(l, 3) == NULL && sf_service_links_pod(l, 3) == SF_NO_POD);
+  CHECK(sf_service_links_service(l, (size_t)-1) == NULL);
+  sf_service_links_free(l);
+  CHECK(sf_service_links_len(NULL) == 0);
+  CHECK(sf_service_links_service(NULL, 0) == NULL);
+  CHECK(sf_service_links_pod(NULL, 0) == SF_NO_POD);
+  sf_service_links_free(NULL);
+
+  l = NULL;
+  OK(sf_get_link_services(ex, "ls", "nobody", &l, &err));
+  CHECK(l != NULL && sf_service_links_len(l) == 0);
+  sf_service_links_free(l);
+
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(NULL, "ls", "u1", &l, &err));
+  CHECK(l == NULL);
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(ex, NULL, "u1", &l, &err));
+  CHECK(l == NULL);
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(ex, "ls", NULL, &l, &err));
+  CHECK(l == NULL);
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(ex, "ls", "u{1}", &l, &err));
+  CHECK(l == NULL);
+  INVALID(sf_get_link_services(ex, "ls", "u1", NULL, &err));
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(ex, "ls", BAD_UTF8, &l, &err));
+  CHECK(l == NULL);
+  l = DUMMY_PTR;
+  INVALID(sf_get_link_services(ex, "l s", "u1", &l, &err));
+  CHECK(l == NULL);
+  CHECK(sf_get_link_services(ex, "ls", "", &l, NULL) == SF_INVALID_ARGUMENT && l == NULL);
+
+  /* Corrupt data: a pod that is not a pod ordinal. */
+  raw(&main_server, reply, sizeof reply, "HSET", "sf:{ls:lk:bad}", "chat", "x1", NULL);
+  l = DUMMY_PTR;
+  FAILS(sf_get_link_services(ex, "ls", "bad", &l, &err), SF_UNEXPECTED_REPLY);
+  CHECK(l == NULL);
+  raw(&main_server, reply, sizeof reply, "SET", "sf:{ls:lk:wrongtype}", "x", NULL);
+  l = DUMMY_PTR;
+  FAILS(sf_get_link_services(ex, "ls", "wrongtype", &l, &err), SF_UNEXPECTED_REPLY);
+  CHECK(l == NULL);
+}
+
+/* Every link function rejects each bad argument, sets its outputs to the failure values, and
+ * writes nothing. */
+static void test_link_invalid_arguments(void) {
+  static const char *const bad_uids[] = {"", "a{b", "a}b", "a\nb", "a\x7f" "b", BAD_UTF8, NULL};
+  sf_error err;
+  int32_t pod = 42, current = 42, pods[2] = {42, 42};
+  bool linked = true, removed = true;
+  sf_service_links *l = DUMMY_PTR;
+  char long_uid[514];
+  const char *uids[2];
+  int32_t cpods[2] = {0, 1};
+  int64_t cloads[2] = {0, 0};
+  int i;
+
+  memset(long_uid, 'u', 513);
+  long_uid[513] = '\0';
+
+#define RESET() (pod = 42, current = 42, linked = true, removed = true, l = DUMMY_PTR)
+#define ALL_INVALID(NS, UID, SVC)                                                             \
+  do {                                                                                      \
+    RESET();                                                                                \
+    INVALID(sf_set_linked_pod(ex, NS, UID, SVC, 1, -1, &pod, &err));                        \
+    CHECK(pod == SF_NO_POD);                                                                \
+    INVALID(sf_try_set_linked_pod(ex, NS, UID, SVC, 1, -1, &linked, &current, &err));       \
+    CHECK(!linked && current == SF_NO_POD);                                                 \
+    current = 42;                                                                           \
+    INVALID(sf_set_linked_pod_if_absent(ex, NS, UID, SVC, 1, -1, &current, &err));          \
+    CHECK(current == SF_NO_POD);                                                            \
+    pod = 42;                                                                               \
+    INVALID(sf_get_linked_pod(ex, NS, UID, SVC, &pod, &err));                               \
+    CHECK(pod == SF_NO_POD);                                                                \
+    pod = 42;                                                                               \
+    INVALID(sf_get_linked_pod_if_persist(ex, NS, UID, SVC, &pod, &err));                    \
+    CHECK(pod == SF_NO_POD);                                                                \
+    INVALID(sf_remove_linked_pod(ex, NS, UID, SVC, -1, &removed, &err));                    \
+    CHECK(!removed);                                                                        \
+    removed = true;                                                                         \
+    INVALID(sf_remove_linked_pod_with_id(ex, NS, UID, SVC, -1, 1, &removed, &err));         \
+    CHECK(!removed);                                                                        \
+    pod = 42;                                                                               \
+    INVALID(sf_compute_linked_pod(ex, NS, UID, SVC, cpods, cloads, 2, -1, &pod, &err));     \
+    CHECK(pod == SF_NO_POD);                                                                \
+  } while (0)
+
+  ALL_INVALID(NULL, "u", "chat");
+  ALL_INVALID("li", NULL, "chat");
+  ALL_INVALID("li", "u", NULL);
+  ALL_INVALID("l i", "u", "chat");
+  ALL_INVALID("li", "u", "ch:at");
+  ALL_INVALID("li", "u", "");
+  ALL_INVALID(BAD_UTF8, "u", "chat");
+  ALL_INVALID("li", long_uid, "chat");
+  for (i = 0; bad_uids[i] != NULL; i++) ALL_INVALID("li", bad_uids[i], "chat");
+  {
+    sf_executor *none = NULL;
+    sf_executor *saved = ex;
+    ex = none;
+    ALL_INVALID("li", "u", "chat");
+    ex = saved;
+  }
+  long_uid[512] = '\0'; /* 512 bytes: the limit */
+  OK(sf_set_linked_pod(ex, "li", long_uid, "chat", 1, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "li", "caf\xc3\xa9 \xe2\x9c\x93", "chat", 1, -1, &pod, &err));
+
+  /* NULL outputs. */
+  INVALID(sf_set_linked_pod(ex, "li", "u", "chat", 1, -1, NULL, &err));
+  current = 42;
+  INVALID(sf_try_set_linked_pod(ex, "li", "u", "chat", 1, -1, NULL, &current, &err));
+  CHECK(current == SF_NO_POD);
+  linked = true;
+  INVALID(sf_try_set_linked_pod(ex, "li", "u", "chat", 1, -1, &linked, NULL, &err));
+  CHECK(!linked);
+  INVALID(sf_set_linked_pod_if_absent(ex, "li", "u", "chat", 1, -1, NULL, &err));
+  INVALID(sf_get_linked_pod(ex, "li", "u", "chat", NULL, &err));
+  INVALID(sf_get_linked_pod_if_persist(ex, "li", "u", "chat", NULL, &err));
+  INVALID(sf_remove_linked_pod(ex, "li", "u", "chat", -1, NULL, &err));
+  INVALID(sf_remove_linked_pod_with_id(ex, "li", "u", "chat", -1, 1, NULL, &err));
+  INVALID(sf_compute_linked_pod(ex, "li", "u", "chat", cpods, cloads, 2, -1, NULL, &err));
+
+  /* Out-of-range numbers. */
+  RESET();
+  INVALID(sf_set_linked_pod(ex, "li", "u", "chat", -1, -1, &pod, &err));
+  INVALID(sf_set_linked_pod(ex, "li", "u", "chat", 1, 0, &pod, &err));
+  INVALID(sf_set_linked_pod(ex, "li", "u", "chat", 1, -2, &pod, &err));
+  INVALID(sf_set_linked_pod(ex, "li", "u", "chat", 1, INT32_MIN, &pod, &err));
+  INVALID(sf_try_set_linked_pod(ex, "li", "u", "chat", -5, -1, &linked, &current, &err));
+  INVALID(sf_try_set_linked_pod(ex, "li", "u", "chat", 1, 0, &linked, &current, &err));
+  INVALID(sf_set_linked_pod_if_absent(ex, "li", "u", "chat", -1, -1, &current, &err));
+  INVALID(sf_set_linked_pod_if_absent(ex, "li", "u", "chat", 1, -3, &current, &err));
+  INVALID(sf_remove_linked_pod(ex, "li", "u", "chat", -2, &removed, &err));
+  INVALID(sf_remove_linked_pod_with_id(ex, "li", "u", "chat", -2, 1, &removed, &err));
+  INVALID(sf_remove_linked_pod_with_id(ex, "li", "u", "chat", -1, -1, &removed, &err));
+  cpods[1] = -1;
+  INVALID(sf_compute_linked_pod(ex, "li", "u", "chat", cpods, cloads, 2, -1, &pod, &err));
+  cpods[1] = 1;
+  INVALID(sf_compute_linked_pod(ex, "li", "u", "chat", cpods, cloads, 2, 0, &pod, &err));
+  INVALID(sf_compute_linked_pod(ex, "li", "u", "chat", NULL, cloads, 2, -1, &pod, &err));
+  INVALID(sf_compute_linked_pod(ex, "li", "u", "chat", cpods, NULL, 2, -1, &pod, &err));
+  CHECK(sf_set_linked_pod(ex, "li", "u", "chat", -1, -1, &pod, NULL) == SF_INVALID_ARGUMENT);
+  CHECK(!key_exists("sf:{li:lk:u}chat") && !key_exists("sf:{li:lk:u}"));
+
+  /* Batch. */
+  uids[0] = "u";
+  uids[1] = NULL;
+  pods[0] = pods[1] = 42;
+  INVALID(sf_batch_get_linked_pods(ex, "li", "chat", uids, 2, pods, &err));
+  CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
+  CHECK(strstr(err.message, "uids[1]") != NULL);
+  uids[1] = "a{b";
+  pods[0] = pods[1] = 42;
+  INVALID(sf_batch_get_linked_pods(ex, "li", "chat", uids, 2, pods, &err));
+  CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
+  uids[1] = BAD_UTF8;
+  pods[0] = pods[1] = 42;
+  INVALID(sf_batch_get_linked_pods(ex, "li", "chat", uids, 2, pods, &err));
+  CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
+  uids[1] = "v";
+  INVALID(sf_batch_get_linked_pods(NULL, "li", "chat", uids, 2, pods, &err));
+  INVALID(sf_batch_get_linked_pods(ex, NULL, "chat", uids, 2, pods, &err));
+  INVALID(sf_batch_get_linked_pods(ex, "li", NULL, uids, 2, pods, &err));
+  INVALID(sf_batch_get_linked_pods(ex, "li", "c hat", uids, 2, pods, &err));
+  pods[0] = pods[1] = 42;
+  INVALID(sf_batch_get_linked_pods(ex, "li", "chat", NULL, 2, pods, &err));
+  CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
+  INVALID(sf_batch_get_linked_pods(ex, "li", "chat", uids, 2, NULL, &err));
+  INVALID(sf_batch_get_linked_pods(ex, "li", NULL, NULL, 0, NULL, &err));
+  (void)l;
+#undef ALL_INVALID
+#undef RESET
+}
+
+static void test_batch(void) {
+  sf_error err;
+  const char *uids[4] = {"b1", "nobody", "b2", "b1"};
+  int32_t pods[4] = {42, 42, 42, 42};
+  int32_t pod;
+  OK(sf_set_linked_pod(ex, "bt", "b1", "chat", 1, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "bt", "b2", "chat", 2, 60, &pod, &err));
+  scribble(&err);
+  OK(sf_batch_get_linked_pods(ex, "bt", "chat", uids, 4, pods, &err));
+  CHECK(pods[0] == 1 && pods[1] == SF_NO_POD && pods[2] == 2 && pods[3] == 1);
+  OK(sf_batch_get_linked_pods(ex, "bt", "chat", NULL, 0, NULL, &err));
+  pods[0] = 42;
+  OK(sf_batch_get_linked_pods(ex, "bt", "chat", uids, 0, pods, &err));
+  CHECK(pods[0] == 42);
+}
+
+static void test_compute(void) {
+  sf_error err;
+  int32_t cpods[3] = {0, 2, 1};
+  int64_t cloads[3] = {10, 5, 5};
+  int32_t pod = 42;
+  sf_service_links *l = NULL;
+
+  scribble(&err);
+  OK(sf_compute_linked_pod(ex, "cp", "u1", "chat", cpods, cloads, 3, -1, &pod, &err));
+  CHECK(pod == 1); /* lowest load, ties to the lowest pod */
+  cloads[0] = -100;
+  OK(sf_compute_linked_pod(ex, "cp", "u1", "chat", cpods, cloads, 3, -1, &pod, &err));
+  CHECK(pod == 1); /* the link sticks */
+  OK(sf_compute_linked_pod(ex, "cp", "u1", "chat", NULL, NULL, 0, -1, &pod, &err));
+  CHECK(pod == 1); /* no candidates: the existing link */
+  OK(sf_get_link_services(ex, "cp", "u1", &l, &err));
+  CHECK(sf_service_links_len(l) == 1 && sf_service_links_pod(l, 0) == 1);
+  sf_service_links_free(l);
+
+  /* No candidates and no link: none, nothing written. */
+  pod = 42;
+  OK(sf_compute_linked_pod(ex, "cp", "u2", "chat", NULL, NULL, 0, -1, &pod, &err));
+  CHECK(pod == SF_NO_POD);
+  CHECK(!key_exists("sf:{cp:lk:u2}chat"));
+
+  /* A temporary link. */
+  OK(sf_compute_linked_pod(ex, "cp", "u3", "chat", cpods, cloads, 3, 60, &pod, &err));
+  CHECK(pod == 0);
+  CHECK(ttl_of("sf:{cp:lk:u3}chat") > 0);
+  OK(sf_get_linked_pod_if_persist(ex, "cp", "u3", "chat", &pod, &err));
+  CHECK(pod == SF_NO_POD);
+}
+
+/* Data written by someone else in a format that is not the documented one. */
+static void test_corrupt_links(void) {
+  sf_error err;
+  char reply[64];
+  int32_t pod = 42, current = 42, pods[2] = {42, 42};
+  bool linked = true, removed = true;
+  int32_t cpods[1] = {1};
+  int64_t cloads[1] = {1};
+  const char *uids[2] = {"fine", "bad"};
+
+  raw(&main_server, reply, sizeof reply, "SET", "sf:{cr:lk:bad}chat", "abc", NULL);
+  raw(&main_server, reply, sizeof reply, "SET", "sf:{cr:lk:fine}chat", "3", NULL);
+  FAILS(sf_get_linked_pod(ex, "cr", "bad", "chat", &pod, &err), SF_UNEXPECTED_REPLY);
+  CHECK(pod == SF_NO_POD);
+  CHECK(strstr(err.message, "abc") != NULL);
+  pod = 42;
+  FAILS(sf_get_linked_pod_if_persist(ex, "cr", "bad", "chat", &pod, &err), SF_UNEXPECTED_REPLY);
+  CHECK(pod == SF_NO_POD);
+  pod = 42;
+  FAILS(sf_set_linked_pod(ex, "cr", "bad", "chat", 1, -1, &pod, &err), SF_UNEXPECTED_REPLY);
+  CHECK(pod == SF_NO_POD);
+  FAILS(sf_try_set_linked_pod(ex, "cr", "bad", "chat", 1, -1, &linked, &current, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(!linked && current == SF_NO_POD);
+  current = 42;
+  FAILS(sf_set_linked_pod_if_absent(ex, "cr", "bad", "chat", 1, -1, &current, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(current == SF_NO_POD);
+  FAILS(sf_remove_linked_pod(ex, "cr", "bad", "chat", 10, &removed, &err), SF_UNEXPECTED_REPLY);
+  CHECK(!removed);
+  removed = true;
+  FAILS(sf_remove_linked_pod_with_id(ex, "cr", "bad", "chat", 10, 1, &removed, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(!removed);
+  pod = 42;
+  FAILS(sf_compute_linked_pod(ex, "cr", "bad", "chat", cpods, cloads, 1, -1, &pod, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(pod == SF_NO_POD);
+  FAILS(sf_batch_get_linked_pods(ex, "cr", "chat", uids, 2, pods, &err), SF_UNEXPECTED_REPLY);
+  CHECK(pods[0] == SF_NO_POD && pods[1] == SF_NO_POD);
+  /* Nothing was changed. */
+  raw(&main_server, reply, sizeof reply, "GET", "sf:{cr:lk:bad}chat", NULL);
+  CHECK(strcmp(reply, "abc") == 0);
+
+  /* Corrupt data: the link key holds a hash (WRONGTYPE). */
+  raw(&main_server, reply, sizeof reply, "HSET", "sf:{cr:lk:wt}chat", "f", "v", NULL);
+  FAILS(sf_get_linked_pod(ex, "cr", "wt", "chat", &pod, &err), SF_UNEXPECTED_REPLY);
+  FAILS(sf_set_linked_pod(ex, "cr", "wt", "chat", 1, -1, &pod, &err), SF_UNEXPECTED_REPLY);
+  CHECK(pod == SF_NO_POD);
+  FAILS(sf_batch_get_linked_pods(ex, "cr", "chat", uids, 1, pods, &err), SF_OK);
+  CHECK(pods[0] == 3);
+}
+
+/* A command that does not complete within the command timeout. */
+static void test_timeout(void) {
+  sf_error err;
+  sf_executor *e2 = NULL;
+  char reply[64];
+  long long started, elapsed;
+  OK(open_executor(main_url, 0, 300, 0, 0, &e2, &err));
+  OK(sf_ping(e2, &err)); /* a pooled connection, ready before the pause */
+  CHECK(raw(&main_server, reply, sizeof reply, "CLIENT", "PAUSE", "2500", "ALL", NULL) == '+');
+  started = now_ms();
+  FAILS(sf_ping(e2, &err), SF_TIMEOUT);
+  elapsed = now_ms() - started;
+  if (slow_factor() == 1) CHECK(elapsed >= 250 && elapsed < 2000);
+  /* Wait out the pause; then the executor works again on a new connection. */
+  while (now_ms() - started < 2600) sleep_ms(50);
+  raw(&main_server, reply, sizeof reply, "PING", NULL);
+  OK(sf_ping(e2, &err));
+  sf_executor_close(e2);
+}
+
+struct ping_job {
+  sf_executor *ex;
+  sf_status status;
+  sf_error err;
+};
+
+static void *ping_thread(void *arg) {
+  struct ping_job *job = arg;
+  job->status = sf_ping(job->ex, &job->err);
+  return NULL;
+}
+
+/* No pooled connection becomes free within the pool wait timeout. */
+static void test_pool_timeout(void) {
+  sf_error err;
+  sf_executor *e2 = NULL;
+  char reply[64];
+  struct ping_job jobs[2];
+  pthread_t threads[2];
+  long long started;
+  int i, ok = 0, pool_timeouts = 0;
+  /* One connection; a command timeout longer than the pause; a short pool wait. */
+  OK(open_executor(main_url, 0, 5000, 300, 1, &e2, &err));
+  OK(sf_ping(e2, &err));
+  CHECK(raw(&main_server, reply, sizeof reply, "CLIENT", "PAUSE", "2000", "ALL", NULL) == '+');
+  started = now_ms();
+  for (i = 0; i < 2; i++) {
+    jobs[i].ex = e2;
+    pthread_create(&threads[i], NULL, ping_thread, &jobs[i]);
+  }
+  for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+  /* One thread holds the only connection until the pause ends; the other gives up. */
+  for (i = 0; i < 2; i++) {
+    if (jobs[i].status == SF_OK) ok++;
+    if (jobs[i].status == SF_POOL_TIMEOUT) {
+      pool_timeouts++;
+      CHECK(jobs[i].err.code == SF_POOL_TIMEOUT && jobs[i].err.message[0] != '\0');
+    }
+  }
+  if (ok != 1 || pool_timeouts != 1)
+    fprintf(stderr, "    statuses: %s (%s), %s (%s)\n", sf_status_name(jobs[0].status),
+            jobs[0].err.message, sf_status_name(jobs[1].status), jobs[1].err.message);
+  CHECK(ok == 1 && pool_timeouts == 1);
+  while (now_ms() - started < 2100) sleep_ms(50);
+  sf_executor_close(e2);
+}
+
+/* A server error: writes to a read-only replica are refused (READONLY), also after the core's
+ * one retry on a fresh connection. */
+static void test_readonly_replica(void) {
+  sf_error err;
+  server primary, replica;
+  char url[64], port[16], info[4096];
+  const char *replica_args[4];
+  sf_executor *e2 = NULL;
+  int32_t pod = 42;
+  char *state = NULL;
+  long long deadline;
+  if (server_start(&primary, NULL) != 0) {
+    CHECK(!"primary started");
+    return;
+  }
+  snprintf(port, sizeof port, "%d", primary.port);
+  replica_args[0] = "--replicaof";
+  replica_args[1] = "127.0.0.1";
+  replica_args[2] = port;
+  replica_args[3] = NULL;
+  if (server_start(&replica, replica_args) != 0) {
+    CHECK(!"replica started");
+    server_stop(&primary);
+    return;
+  }
+  deadline = now_ms() + 10000LL * slow_factor();
+  while (now_ms() < deadline) {
+    raw(&replica, info, sizeof info, "INFO", "replication", NULL);
+    if (strstr(info, "master_link_status:up") != NULL) break;
+    sleep_ms(50);
+  }
+  CHECK(strstr(info, "master_link_status:up") != NULL);
+  server_url(&primary, url, sizeof url);
+  OK(open_executor(url, 0, 0, 0, 0, &e2, &err));
+  OK(sf_set_workload_state(e2, "ro", "chat", "Available", &err));
+  sf_executor_close(e2);
+
+  server_url(&replica, url, sizeof url);
+  OK(open_executor(url, 0, 0, 0, 0, &e2, &err));
+  FAILS(sf_set_service_state(e2, "ro", "chat", 0, "Running", &err), SF_REDIS);
+  CHECK(strstr(err.message, "read only replica") != NULL);
+  FAILS(sf_set_workload_state(e2, "ro", "chat", "Down", &err), SF_REDIS);
+  FAILS(sf_set_linked_pod(e2, "ro", "u", "chat", 1, -1, &pod, &err), SF_REDIS);
+  CHECK(pod == SF_NO_POD);
+  /* Reads work, and see the primary's data once replicated. */
+  deadline = now_ms() + 5000LL * slow_factor();
+  do {
+    sf_string_free(state);
+    state = NULL;
+    OK(sf_get_workload_state(e2, "ro", "chat", &state, &err));
+  } while (state == NULL && now_ms() < deadline && (sleep_ms(20), 1));
+  CHECK(state != NULL && strcmp(state, "Available") == 0);
+  sf_string_free(state);
+  sf_executor_close(e2);
+  server_stop(&replica);
+  server_stop(&primary);
+}
+
+/* ---- one executor, 16 threads ---- */
+
+#define THREADS 16
+#define ROUNDS 12
+
+struct worker {
+  int id;
+  int failures;
+  int32_t shared_pod;
+  pthread_barrier_t *barrier;
+};
+
+#define W_CHECK(cond)                                                                     \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
+      w->failures++;                                                                      \
+      fprintf(stderr, "    thread %d round %d: %s failed (%s)\n", w->id, round, #cond,     \
+              err.message);                                                               \
+    }                                                                                     \
+  } while (0)
+
+static void *worker_main(void *arg) {
+  struct worker *w = arg;
+  sf_error err;
+  int round = -1;
+  char svc[32], uid[48], other[48], state[48];
+  char *got = NULL;
+  char *gots[2];
+  const char *names[2];
+  const char *uids[2];
+  int32_t pod, current, pods[2];
+  int32_t cpods[3];
+  int64_t cloads[3];
+  bool flag;
+  sf_pod_states *s;
+  sf_service_links *l;
+  size_t i;
+  int seen;
+
+  /* Every thread races to link the same uid: exactly one pod wins and all see it. */
+  pthread_barrier_wait(w->barrier);
+  W_CHECK(sf_set_linked_pod_if_absent(ex, "mt", "shared-user", "chat", w->id, -1, &w->shared_pod,
+                                      &err) == SF_OK);
+
+  snprintf(svc, sizeof svc, "svc-%d", w->id);
+  for (round = 0; round < ROUNDS; round++) {
+    snprintf(uid, sizeof uid, "user-%d-%d", w->id, round);
+    snprintf(other, sizeof other, "nobody-%d-%d", w->id, round);
+    snprintf(state, sizeof state, "state-%d-%d", w->id, round);
+
+    W_CHECK(sf_set_service_state(ex, "mt", "chat", w->id, state, &err) == SF_OK);
+    s = NULL;
+    W_CHECK(sf_get_service_state(ex, "mt", "chat", &s, &err) == SF_OK);
+    seen = 0;
+    for (i = 0; i < sf_pod_states_len(s); i++)
+      if (sf_pod_states_pod(s, i) == w->id) seen = strcmp(sf_pod_states_state(s, i), state) == 0;
+    W_CHECK(seen);
+    sf_pod_states_free(s);
+
+    W_CHECK(sf_set_workload_state(ex, "mt", svc, state, &err) == SF_OK);
+    W_CHECK(sf_get_workload_state(ex, "mt", svc, &got, &err) == SF_OK);
+    W_CHECK(got != NULL && strcmp(got, state) == 0);
+    sf_string_free(got);
+    names[0] = svc;
+    names[1] = "never-set";
+    W_CHECK(sf_get_workload_states(ex, "mt", names, 2, gots, &err) == SF_OK);
+    W_CHECK(gots[0] != NULL && strcmp(gots[0], state) == 0 && gots[1] == NULL);
+    sf_string_free(gots[0]);
+    sf_string_free(gots[1]);
+
+    W_CHECK(sf_set_linked_pod(ex, "mt", uid, "chat", w->id, -1, &pod, &err) == SF_OK);
+    W_CHECK(pod == SF_NO_POD);
+    W_CHECK(sf_set_linked_pod(ex, "mt", uid, "chat", w->id, -1, &pod, &err) == SF_OK);
+    W_CHECK(pod == w->id);
+    W_CHECK(sf_get_linked_pod(ex, "mt", uid, "chat", &pod, &err) == SF_OK && pod == w->id);
+    W_CHECK(sf_try_set_linked_pod(ex, "mt", uid, "chat", w->id + 100, -1, &flag, &current,
+                                  &err) == SF_OK);
+    W_CHECK(!flag && current == w->id);
+    W_CHECK(sf_set_linked_pod_if_absent(ex, "mt", uid, "chat", 999, 30, &current, &err) ==
+            SF_OK);
+    W_CHECK(current == w->id);
+    cpods[0] = 1;
+    cpods[1] = 2;
+    cpods[2] = 3;
+    cloads[0] = cloads[1] = cloads[2] = 0;
+    W_CHECK(sf_compute_linked_pod(ex, "mt", uid, "chat", cpods, cloads, 3, -1, &pod, &err) ==
+            SF_OK);
+    W_CHECK(pod == w->id);
+    W_CHECK(sf_compute_linked_pod(ex, "mt", other, "video", cpods, cloads, 3, 60, &pod, &err) ==
+            SF_OK);
+    W_CHECK(pod == 1);
+    uids[0] = uid;
+    uids[1] = other;
+    W_CHECK(sf_batch_get_linked_pods(ex, "mt", "chat", uids, 2, pods, &err) == SF_OK);
+    W_CHECK(pods[0] == w->id && pods[1] == SF_NO_POD);
+    l = NULL;
+    W_CHECK(sf_get_link_services(ex, "mt", uid, &l, &err) == SF_OK);
+    W_CHECK(sf_service_links_len(l) == 1 && sf_service_links_pod(l, 0) == w->id &&
+            strcmp(sf_service_links_service(l, 0), "chat") == 0);
+    sf_service_links_free(l);
+    W_CHECK(sf_get_linked_pod_if_persist(ex, "mt", uid, "chat", &pod, &err) == SF_OK &&
+            pod == w->id);
+    W_CHECK(sf_remove_linked_pod_with_id(ex, "mt", uid, "chat", -1, w->id + 1, &flag, &err) ==
+                SF_OK &&
+            !flag);
+    W_CHECK(sf_remove_linked_pod_with_id(ex, "mt", uid, "chat", 30, w->id, &flag, &err) ==
+                SF_OK &&
+            flag);
+    W_CHECK(sf_get_linked_pod_if_persist(ex, "mt", uid, "chat", &pod, &err) == SF_OK &&
+            pod == SF_NO_POD);
+    W_CHECK(sf_remove_linked_pod(ex, "mt", uid, "chat", 0, &flag, &err) == SF_OK && flag);
+    W_CHECK(sf_get_linked_pod(ex, "mt", uid, "chat", &pod, &err) == SF_OK && pod == SF_NO_POD);
+    W_CHECK(sf_ping(ex, &err) == SF_OK);
+    /* A rejected call in the mix changes nothing for the others. */
+    W_CHECK(sf_set_linked_pod(ex, "mt", "bad{uid}", "chat", 1, -1, &pod, &err) ==
+            SF_INVALID_ARGUMENT);
+  }
+  return NULL;
+}
+
+static void test_threads_share_one_executor(void) {
+  pthread_t threads[THREADS];
+  struct worker workers[THREADS];
+  pthread_barrier_t barrier;
+  int i, total = 0;
+  int32_t winner;
+  pthread_barrier_init(&barrier, NULL, THREADS);
+  for (i = 0; i < THREADS; i++) {
+    workers[i].id = i;
+    workers[i].failures = 0;
+    workers[i].shared_pod = -7;
+    workers[i].barrier = &barrier;
+    CHECK(pthread_create(&threads[i], NULL, worker_main, &workers[i]) == 0);
+  }
+  for (i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
+  pthread_barrier_destroy(&barrier);
+  winner = workers[0].shared_pod;
+  CHECK(winner >= 0 && winner < THREADS);
+  for (i = 0; i < THREADS; i++) {
+    total += workers[i].failures;
+    CHECK(workers[i].shared_pod == winner);
+  }
+  CHECK(get_pod("mt", "shared-user", "chat") == winner);
+  CHECK(total == 0);
+}
+
+int main(void) {
+  sf_error err;
+  int code;
+  atexit(servers_stop_all);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  printf("C API tests, stateful-executor %s\n", sf_version());
+
+  run_test("version_and_status_names", test_version_and_status_names);
+  if (server_start(&main_server, NULL) != 0) {
+    printf("cannot start redis-server\n0 passed, 1 failed\n");
+    return 1;
+  }
+  server_url(&main_server, main_url, sizeof main_url);
+  if (open_executor(main_url, 0, 0, 0, 0, &ex, &err) != SF_OK) {
+    printf("cannot open the executor: %s\n0 passed, 1 failed\n", err.message);
+    return 1;
+  }
+  run_test("config", test_config);
+  run_test("topology_configs", test_topology_configs);
+  run_test("open_close_ping", test_open_close_ping);
+  run_test("connection_errors", test_connection_errors);
+  run_test("auth", test_auth);
+  run_test("service_states", test_service_states);
+  run_test("workload_states", test_workload_states);
+  run_test("links", test_links);
+  run_test("link_services", test_link_services);
+  run_test("link_invalid_arguments", test_link_invalid_arguments);
+  run_test("batch", test_batch);
+  run_test("compute", test_compute);
+  run_test("corrupt_links", test_corrupt_links);
+  run_test("timeout", test_timeout);
+  run_test("pool_timeout", test_pool_timeout);
+  run_test("readonly_replica", test_readonly_replica);
+  run_test("threads_share_one_executor", test_threads_share_one_executor);
+
+  sf_executor_close(ex);
+  servers_stop_all();
+  code = harness_summary();
+  return code;
+}
