@@ -269,7 +269,11 @@ pub unsafe extern "C" fn sf_config_set_tls_ca_file(
     err: *mut sf_error,
 ) -> sf_status {
     // SAFETY: per this function's contract.
-    unsafe { set(cfg, err, |c| c.set_tls_ca_file(text(path, "path")?).map(drop)) }
+    unsafe {
+        set(cfg, err, |c| {
+            c.set_tls_ca_file(text(path, "path")?).map(drop)
+        })
+    }
 }
 
 /// TLS: presents the client certificate chain at `cert_path` and its private key at `key_path`
