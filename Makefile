@@ -40,3 +40,15 @@ demo-rust: deps
 
 clean:
 	$(CARGO) clean
+
+# Throughput of every operation through the C and Rust APIs beside redis-benchmark on the same
+# server (a throwaway one unless REDIS_URL is set); table printed, target/bench/results.json.
+.PHONY: bench bench-build
+bench: deps bench-build
+	scripts/with-redis.sh python3 bench/run.py
+
+bench-build:
+	$(CARGO) build --release --lib --example bench_ops
+	mkdir -p target/bench
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/driver.c \
+		target/release/libstateful_executor.a -lpthread -ldl -lm -o target/bench/driver
