@@ -8,6 +8,7 @@
 #                              lib/libstateful_executor.{so,a}, include/stateful_executor.h,
 #                              lib/pkgconfig/stateful_executor.pc
 #   make header                regenerate include/stateful_executor.h from the Rust source
+#   make bench                 throughput of every operation (C and Rust APIs) beside redis-benchmark
 
 CARGO ?= cargo
 CC ?= cc
@@ -143,3 +144,15 @@ install: lib
 clean:
 	$(CARGO) clean
 	rm -rf $(DEMO_OUT)
+
+# Throughput of every operation through the C and Rust APIs beside redis-benchmark on the same
+# server (a throwaway one unless REDIS_URL is set); table printed, target/bench/results.json.
+.PHONY: bench bench-build
+bench: deps bench-build
+	scripts/with-redis.sh python3 bench/run.py
+
+bench-build: lib
+	$(CARGO) build --release --example bench_ops
+	mkdir -p target/bench
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/driver.c \
+		$(STATIC_LIB) $(STATIC_DEPS) -o target/bench/driver

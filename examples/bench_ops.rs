@@ -1,0 +1,175 @@
+//! Throughput driver for `make bench`: runs one operation through the Rust API from N threads
+//! for a fixed time against $REDIS_URL and prints one JSON line with the rate.
+//!
+//! usage: bench_ops <op> <threads> <seconds>
+//! ops: get set set_if_absent try_set remove compute8 service_state32 batch1000 batch10000
+//!      workload100 setup
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stateful_executor::{Candidate, Config, Executor, Grace, Persistence, Pod};
+
+/// Namespace, service and key spread shared with bench/run.py and bench/driver.c.
+const NS: &str = "bench";
+const SERVICE: &str = "chat";
+const KEYSPACE: usize = 100_000;
+const PODS: i32 = 32;
+const WORKLOAD_SERVICES: usize = 100;
+
+struct Plan {
+    uids: Vec<String>,
+    services: Vec<String>,
+    candidates: Vec<Candidate>,
+}
+
+/// A tiny xorshift generator: cheap, per thread, and good enough to spread keys.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 as usize
+    }
+}
+
+fn setup(executor: &Executor, plan: &Plan) -> stateful_executor::Result<()> {
+    for pod in 0..PODS {
+        executor.set_service_state(NS, SERVICE, pod, "Running")?;
+    }
+    for service in &plan.services {
+        executor.set_workload_state(NS, service, "Available")?;
+    }
+    for (i, uid) in plan.uids.iter().enumerate() {
+        if i % 2 == 0 {
+            executor.set_linked_pod(NS, uid, SERVICE, i as Pod % PODS, Persistence::Persistent)?;
+        }
+    }
+    Ok(())
+}
+
+fn one_call(
+    executor: &Executor,
+    plan: &Plan,
+    op: &str,
+    rng: &mut Rng,
+) -> stateful_executor::Result<usize> {
+    let uid = &plan.uids[rng.next() % KEYSPACE];
+    let pod = (rng.next() % PODS as usize) as Pod;
+    let mut batch = |n: usize| {
+        let start = rng_start(rng.next(), n);
+        executor
+            .batch_get_linked_pods(NS, SERVICE, &plan.uids[start..start + n])
+            .map(|v| v.len())
+    };
+    match op {
+        "get" => executor.get_linked_pod(NS, uid, SERVICE).map(|_| 1),
+        "set" => executor
+            .set_linked_pod(NS, uid, SERVICE, pod, Persistence::Persistent)
+            .map(|_| 1),
+        "set_if_absent" => executor
+            .set_linked_pod_if_absent(NS, uid, SERVICE, pod, Persistence::Persistent)
+            .map(|_| 1),
+        "try_set" => executor
+            .try_set_linked_pod(NS, uid, SERVICE, pod, Persistence::Persistent)
+            .map(|_| 1),
+        "remove" => executor
+            .remove_linked_pod(NS, uid, SERVICE, Grace::Immediate)
+            .map(|_| 1),
+        "compute8" => executor
+            .compute_linked_pod(NS, uid, SERVICE, Persistence::Persistent, &plan.candidates)
+            .map(|_| 1),
+        "service_state32" => executor.get_service_state(NS, SERVICE).map(|_| 1),
+        "batch1000" => batch(1000),
+        "batch10000" => batch(10_000),
+        "workload100" => executor
+            .get_workload_states(NS, &plan.services)
+            .map(|v| v.len()),
+        other => Err(stateful_executor::Error::new(
+            stateful_executor::ErrorKind::InvalidArgument,
+            format!("unknown op {other}"),
+        )),
+    }
+}
+
+fn rng_start(random: usize, n: usize) -> usize {
+    random % (KEYSPACE - n + 1)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (op, threads, seconds) = match args.as_slice() {
+        [op, threads, seconds] => (
+            op.clone(),
+            threads.parse::<usize>().unwrap_or(1),
+            seconds.parse::<f64>().unwrap_or(2.0),
+        ),
+        [op] if op == "setup" => (op.clone(), 1, 0.0),
+        _ => {
+            eprintln!("usage: bench_ops <op> <threads> <seconds>");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut config = Config::new(&url).expect("REDIS_URL");
+    config.set_pool_max_size(threads.max(1) as u32).unwrap();
+    let executor = Arc::new(Executor::open(&config).expect("open"));
+    let plan = Arc::new(Plan {
+        uids: (0..KEYSPACE).map(|i| format!("u{i}")).collect(),
+        services: (0..WORKLOAD_SERVICES).map(|i| format!("svc-{i}")).collect(),
+        candidates: (0..8)
+            .map(|p| Candidate::new(p, 100 - i64::from(p)))
+            .collect(),
+    });
+    if op == "setup" {
+        setup(&executor, &plan).expect("setup");
+        return ExitCode::SUCCESS;
+    }
+    // Warm the pool so connection set-up is not measured.
+    one_call(&executor, &plan, &op, &mut Rng(1)).expect("first call");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let items = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (executor, plan, op) = (Arc::clone(&executor), Arc::clone(&plan), op.clone());
+            let (stop, calls, items, errors) =
+                (stop.clone(), calls.clone(), items.clone(), errors.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1));
+                let (mut n, mut k, mut e) = (0u64, 0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    match one_call(&executor, &plan, &op, &mut rng) {
+                        Ok(count) => k += count as u64,
+                        Err(_) => e += 1,
+                    }
+                    n += 1;
+                }
+                calls.fetch_add(n, Ordering::Relaxed);
+                items.fetch_add(k, Ordering::Relaxed);
+                errors.fetch_add(e, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let calls = calls.load(Ordering::Relaxed);
+    println!(
+        "{{\"driver\":\"rust\",\"op\":\"{op}\",\"threads\":{threads},\"calls\":{calls},\"errors\":{},\"ops_per_sec\":{:.1},\"items_per_sec\":{:.1}}}",
+        errors.load(Ordering::Relaxed),
+        calls as f64 / elapsed,
+        items.load(Ordering::Relaxed) as f64 / elapsed
+    );
+    ExitCode::SUCCESS
+}
