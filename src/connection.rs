@@ -22,6 +22,7 @@ use crate::cluster::{ClusterLink, NodeAddr};
 use crate::config::{is_tls, Config, Topology};
 use crate::error::{leaves_connection_usable, Error, ErrorKind, Result};
 use crate::sentinel::SentinelConnector;
+use crate::wire::{Address, Wire};
 
 /// A live connection of whichever topology the config names.
 pub(crate) enum Link {
@@ -29,6 +30,8 @@ pub(crate) enum Link {
     Single(redis::Connection),
     /// A connection per cluster node, with the slot map.
     Cluster(Box<ClusterLink>),
+    /// One plain (TCP or unix socket, RESP2) server through the lean codec of `wire.rs`.
+    Wire(Box<Wire>),
 }
 
 /// How to open a connection to one server: the settings of a URL (credentials, database, TLS
@@ -73,6 +76,27 @@ impl NodeOpener {
             redis::ConnectionAddr::Tcp(host.to_string(), port)
         };
         self.open_info(self.template.clone().set_addr(addr))
+    }
+
+    /// Opens the template's own server through the lean codec, when it can speak to it: a plain
+    /// TCP or unix socket with RESP2. `None` for TLS or RESP3, which redis-rs handles.
+    fn open_wire(&self) -> Option<Result<Wire>> {
+        let settings = self.template.redis_settings();
+        if settings.protocol() != redis::ProtocolVersion::RESP2 {
+            return None;
+        }
+        let address = match self.template.addr() {
+            redis::ConnectionAddr::Tcp(host, port) => Address::Tcp(host.clone(), *port),
+            #[cfg(unix)]
+            redis::ConnectionAddr::Unix(path) => Address::Unix(path.clone()),
+            _ => return None,
+        };
+        Some(Wire::connect(
+            &address,
+            settings,
+            self.connect_timeout,
+            self.command_timeout,
+        ))
     }
 
     fn open_info(&self, info: redis::ConnectionInfo) -> redis::RedisResult<redis::Connection> {
@@ -150,6 +174,10 @@ impl Connection {
     /// Sends one command and reads its reply.
     pub(crate) fn query(&mut self, cmd: &redis::Cmd) -> Result<Value> {
         let outcome = match &mut self.link {
+            Link::Wire(wire) => {
+                let outcome = wire.query(cmd);
+                return self.settle_wire(outcome);
+            }
             Link::Single(conn) => conn.req_command(cmd),
             Link::Cluster(cluster) => cluster.query(cmd),
         }
@@ -165,7 +193,7 @@ impl Connection {
     /// a single server; on a cluster one MGET per slot, pipelined per node (never CROSSSLOT).
     pub(crate) fn get_many(&mut self, keys: &[String]) -> Result<Vec<Value>> {
         match &mut self.link {
-            Link::Single(_) => {
+            Link::Single(_) | Link::Wire(_) => {
                 let mut mget = redis::cmd("MGET");
                 for key in keys {
                     mget.arg(key);
@@ -184,7 +212,7 @@ impl Connection {
     /// node's outcome, for loading scripts.
     pub(crate) fn query_all_primaries(&mut self, cmd: &redis::Cmd) -> Vec<(String, Result<Value>)> {
         match &mut self.link {
-            Link::Single(_) => vec![(String::from("server"), self.query(cmd))],
+            Link::Single(_) | Link::Wire(_) => vec![(String::from("server"), self.query(cmd))],
             Link::Cluster(cluster) => cluster
                 .on_all_primaries(cmd)
                 .into_iter()
@@ -210,6 +238,17 @@ impl Connection {
             }
             Error::from(err)
         })
+    }
+
+    /// As `settle`, for the lean codec, whose errors are already ours: only a complete error
+    /// reply with nothing left unread keeps the connection in step.
+    fn settle_wire<T>(&mut self, outcome: Result<T>) -> Result<T> {
+        if let (Err(err), Link::Wire(wire)) = (&outcome, &self.link) {
+            if !err.server_reply || wire.has_unread() {
+                self.broken = true;
+            }
+        }
+        outcome
     }
 
     /// Forces the pool to drop this connection when it is returned.
@@ -353,11 +392,23 @@ impl Manager {
     pub(crate) fn open(&self) -> Result<Connection> {
         let generation = self.generation.current();
         let link = match &self.connector {
-            Connector::Standalone(opener) => Link::Single(
-                opener
-                    .open_configured()
-                    .map_err(|e| connect_error(&self.target, e))?,
-            ),
+            Connector::Standalone(opener) => match opener.open_wire() {
+                Some(wire) => Link::Wire(Box::new(wire.map_err(|e| {
+                    let kind = match e.kind() {
+                        ErrorKind::Timeout => ErrorKind::Connection,
+                        kind => kind,
+                    };
+                    Error::new(
+                        kind,
+                        format!("cannot connect to {}: {}", self.target, e.message()),
+                    )
+                })?)),
+                None => Link::Single(
+                    opener
+                        .open_configured()
+                        .map_err(|e| connect_error(&self.target, e))?,
+                ),
+            },
             Connector::Cluster { opener, seeds } => Link::Cluster(Box::new(ClusterLink::connect(
                 Arc::clone(opener),
                 Arc::clone(seeds),

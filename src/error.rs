@@ -58,6 +58,8 @@ pub struct Error {
     /// The server is no longer (or not yet) the primary (READONLY, MASTERDOWN): a failover
     /// happened, so every pooled connection may point at the wrong node.
     pub(crate) topology_changed: bool,
+    /// A complete error reply from the server: the connection is still in step and reusable.
+    pub(crate) server_reply: bool,
 }
 
 /// The result type of every fallible operation of the library.
@@ -72,6 +74,7 @@ impl Error {
             rejected_before_running: false,
             missing_script: false,
             topology_changed: false,
+            server_reply: false,
         }
     }
 
@@ -127,40 +130,40 @@ pub(crate) fn leaves_connection_usable(err: &redis::RedisError) -> bool {
 
 impl From<redis::RedisError> for Error {
     fn from(err: redis::RedisError) -> Self {
-        let kind = classify(&err);
-        let message = match kind {
-            ErrorKind::UnexpectedReply if err.code() == Some(CORRUPT_DATA_CODE) => {
-                // Drop the " script: <sha>, on @user_script:N." suffix Redis appends.
-                let detail = err.detail().unwrap_or("corrupt data");
-                detail
-                    .split(" script: ")
-                    .next()
-                    .unwrap_or(detail)
-                    .to_string()
-            }
-            _ => err.to_string(),
+        if let (true, Some(code)) = (leaves_connection_usable(&err), err.code()) {
+            return Error::from_server_reply(code, err.detail().unwrap_or(""));
+        }
+        Error::new(classify(&err), err.to_string())
+    }
+}
+
+impl Error {
+    /// The error for an error reply `CODE detail` of the server, with the same kinds and flags
+    /// whichever connection (redis-rs or the lean `wire` one) read it.
+    pub(crate) fn from_server_reply(code: &str, detail: &str) -> Error {
+        // Scripts' errors end with " script: <sha>, on @user_script:N.": noise for a reader.
+        let detail = detail.split(" script: ").next().unwrap_or(detail);
+        let kind = match code {
+            // WRONGTYPE: one of our keys holds another type: data not in the documented format.
+            CORRUPT_DATA_CODE | "WRONGTYPE" => ErrorKind::UnexpectedReply,
+            "NOAUTH" | "WRONGPASS" | "NOPERM" => ErrorKind::Auth,
+            // An ACL refusal inside a script (Redis 7.0: "ERR The user executing the script
+            // can't run this command or subcommand", "... can't access at least one of the keys").
+            "ERR" if detail.starts_with("The user executing the script can't") => ErrorKind::Auth,
+            _ => ErrorKind::Redis,
+        };
+        let message = match code {
+            CORRUPT_DATA_CODE => detail.to_string(),
+            _ => format!("{code} {detail}"),
         };
         let mut error = Error::new(kind, message);
+        error.server_reply = true;
         error.rejected_before_running = matches!(
-            err.kind(),
-            redis::ErrorKind::Server(
-                redis::ServerErrorKind::ReadOnly
-                    | redis::ServerErrorKind::BusyLoading
-                    | redis::ServerErrorKind::MasterDown
-                    | redis::ServerErrorKind::TryAgain
-                    | redis::ServerErrorKind::ClusterDown
-            )
+            code,
+            "READONLY" | "LOADING" | "MASTERDOWN" | "TRYAGAIN" | "CLUSTERDOWN"
         );
-        error.topology_changed = matches!(
-            err.kind(),
-            redis::ErrorKind::Server(
-                redis::ServerErrorKind::ReadOnly | redis::ServerErrorKind::MasterDown
-            )
-        );
-        error.missing_script = matches!(
-            err.kind(),
-            redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
-        );
+        error.topology_changed = matches!(code, "READONLY" | "MASTERDOWN");
+        error.missing_script = code == "NOSCRIPT";
         error
     }
 }
@@ -169,21 +172,6 @@ fn classify(err: &redis::RedisError) -> ErrorKind {
     use redis::ErrorKind as K;
     if err.is_timeout() {
         return ErrorKind::Timeout;
-    }
-    match err.code() {
-        // WRONGTYPE: one of our keys holds another type: data not in the documented format.
-        Some(CORRUPT_DATA_CODE | "WRONGTYPE") => return ErrorKind::UnexpectedReply,
-        Some("NOAUTH" | "WRONGPASS" | "NOPERM") => return ErrorKind::Auth,
-        // An ACL refusal inside a script (Redis 7.0: "ERR The user executing the script can't
-        // run this command or subcommand", "... can't access at least one of the keys ...").
-        Some("ERR")
-            if err
-                .detail()
-                .is_some_and(|d| d.starts_with("The user executing the script can't")) =>
-        {
-            return ErrorKind::Auth
-        }
-        _ => {}
     }
     match err.kind() {
         K::AuthenticationFailed => ErrorKind::Auth,

@@ -30,7 +30,6 @@ mod reply;
 mod scripts;
 mod sentinel;
 mod types;
-#[allow(dead_code)] // wired into connection.rs once the topology branch lands
 mod wire;
 
 pub use config::{Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT};

@@ -12,7 +12,9 @@ use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::error::{Error, ErrorKind, Result, CORRUPT_DATA_CODE};
+use redis::Value;
+
+use crate::error::{Error, ErrorKind, Result};
 
 enum Stream {
     Tcp(TcpStream),
@@ -216,25 +218,45 @@ impl Wire {
             start: 0,
             end: 0,
         };
+        wire.handshake(redis).map_err(|err| match err.kind() {
+            // The server refused the session itself ("ERR max number of clients reached", a
+            // server still loading, ...): a failure to connect, with the server's words.
+            ErrorKind::Redis | ErrorKind::UnexpectedReply => Error::new(
+                ErrorKind::Connection,
+                format!("the server refused the connection: {}", err.message()),
+            ),
+            _ => err,
+        })?;
+        Ok(wire)
+    }
+
+    /// Authenticates and selects the database as the URL says, then PINGs: a server at its
+    /// `maxclients` limit answers the first request with an error and closes, and that must
+    /// show up here, not as the first operation's answer.
+    fn handshake(&mut self, redis: &redis::RedisConnectionInfo) -> Result<()> {
         if let Some(password) = redis.password() {
             let user = redis.username();
-            wire.send(|a| {
+            self.send(|a| {
                 a.bytes(b"AUTH");
                 if let Some(user) = user {
                     a.bytes(user.as_bytes());
                 }
                 a.bytes(password.as_bytes());
             })?;
-            wire.expect_ok("AUTH")?;
+            self.expect_ok("AUTH")?;
         }
         if redis.db() != 0 {
-            wire.send(|a| {
+            self.send(|a| {
                 a.bytes(b"SELECT");
                 a.int(redis.db());
             })?;
-            wire.expect_ok("SELECT")?;
+            self.expect_ok("SELECT")?;
         }
-        Ok(wire)
+        self.send(|a| a.bytes(b"PING"))?;
+        match self.frame()? {
+            Frame::Status(b"PONG") => Ok(()),
+            other => Err(Error::unexpected(format!("PING answered {other:?}"))),
+        }
     }
 
     fn expect_ok(&mut self, what: &str) -> Result<()> {
@@ -354,6 +376,35 @@ impl Wire {
         }
     }
 
+    /// Sends a redis-rs command and reads its reply as a redis-rs value (for the operations
+    /// that are not worth a hand-written encoding).
+    pub(crate) fn query(&mut self, cmd: &redis::Cmd) -> Result<Value> {
+        self.out.clear();
+        cmd.write_packed_command(&mut self.out);
+        self.stream
+            .write_all(&self.out)
+            .map_err(|e| io_error(e, "write"))?;
+        self.value()
+    }
+
+    /// Reads the next whole reply as a redis-rs value.
+    pub(crate) fn value(&mut self) -> Result<Value> {
+        Ok(match self.frame()? {
+            Frame::Status(b"OK") => Value::Okay,
+            Frame::Status(text) => Value::SimpleString(String::from_utf8_lossy(text).into_owned()),
+            Frame::Int(n) => Value::Int(n),
+            Frame::Bulk(None) | Frame::Array(None) => Value::Nil,
+            Frame::Bulk(Some(bytes)) => Value::BulkString(bytes.to_vec()),
+            Frame::Array(Some(n)) => {
+                let mut items = Vec::with_capacity(n.min(1 << 16));
+                for _ in 0..n {
+                    items.push(self.value()?);
+                }
+                Value::Array(items)
+            }
+        })
+    }
+
     /// Whether bytes of an unread reply are buffered (then the connection must not be reused).
     pub(crate) fn has_unread(&self) -> bool {
         self.start != self.end
@@ -382,31 +433,11 @@ fn io_error(err: io::Error, doing: &str) -> Error {
     Error::new(kind, format!("{doing}: {err}"))
 }
 
-/// Maps an error reply ("CODE message") to our error, with the same kinds as redis-rs errors.
+/// Maps an error reply line ("CODE detail") to our error.
 fn server_error(line: &[u8]) -> Error {
     let text = String::from_utf8_lossy(line);
     let (code, detail) = text.split_once(' ').unwrap_or((&text, ""));
-    let kind = match code {
-        CORRUPT_DATA_CODE => ErrorKind::UnexpectedReply,
-        "NOAUTH" | "WRONGPASS" | "NOPERM" => ErrorKind::Auth,
-        _ => ErrorKind::Redis,
-    };
-    let message = if code == CORRUPT_DATA_CODE {
-        detail
-            .split(" script: ")
-            .next()
-            .unwrap_or(detail)
-            .to_string()
-    } else {
-        text.to_string()
-    };
-    let mut error = Error::new(kind, message);
-    error.rejected_before_running = matches!(
-        code,
-        "READONLY" | "LOADING" | "MASTERDOWN" | "TRYAGAIN" | "CLUSTERDOWN"
-    );
-    error.missing_script = code == "NOSCRIPT";
-    error
+    Error::from_server_reply(code, detail)
 }
 
 #[cfg(test)]
@@ -442,6 +473,7 @@ mod tests {
         assert!(server_error(b"NOSCRIPT No matching script.").missing_script);
         assert!(server_error(b"READONLY You can't write").rejected_before_running);
         let corrupt = server_error(b"SFCORRUPT key k holds \"x\" script: abc, on @user_script:1.");
+        assert!(corrupt.server_reply);
         assert_eq!(corrupt.kind(), ErrorKind::UnexpectedReply);
         assert_eq!(corrupt.message(), "key k holds \"x\"");
         assert_eq!(
