@@ -22,7 +22,7 @@ use crate::cluster::{ClusterLink, NodeAddr};
 use crate::config::{is_tls, Config, Topology};
 use crate::error::{leaves_connection_usable, Error, ErrorKind, Result};
 use crate::sentinel::SentinelConnector;
-use crate::wire::{Address, Wire};
+use crate::wire::{Address, Args, Wire};
 
 /// A live connection of whichever topology the config names.
 pub(crate) enum Link {
@@ -187,6 +187,49 @@ impl Connection {
             value => Ok(value),
         });
         self.settle(outcome)
+    }
+
+    /// Sends the command that `build` encodes and reads its reply. On the lean codec the
+    /// command goes straight into the connection's buffer; otherwise it becomes a redis-rs
+    /// command. `build` may run twice (to count the arguments first).
+    pub(crate) fn call(&mut self, build: impl Fn(&mut dyn Args)) -> Result<Value> {
+        if let Link::Wire(wire) = &mut self.link {
+            let outcome = wire.send(&build).and_then(|()| wire.value());
+            return self.settle_wire(outcome);
+        }
+        let mut cmd = redis::Cmd::new();
+        build(&mut cmd);
+        self.query(&cmd)
+    }
+
+    /// Reads `count` string keys in one round trip per node and hands each value (or `None`
+    /// when absent) to `each` in input order. `key` writes key `i`; `key_name` spells it for
+    /// the cluster's routing. On the lean codec values are decoded straight from the read
+    /// buffer, without a value tree.
+    pub(crate) fn get_each(
+        &mut self,
+        count: usize,
+        key: impl Fn(usize, &mut dyn Args),
+        key_name: impl Fn(usize) -> String,
+        mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+    ) -> Result<()> {
+        if let Link::Wire(wire) = &mut self.link {
+            let outcome = wire.mget_each(count, key, &mut each);
+            return self.settle_wire(outcome);
+        }
+        let keys: Vec<String> = (0..count).map(key_name).collect();
+        for (i, value) in self.get_many(&keys)?.into_iter().enumerate() {
+            match value {
+                Value::Nil => each(i, None)?,
+                Value::BulkString(bytes) => each(i, Some(&bytes))?,
+                other => {
+                    return Err(Error::unexpected(format!(
+                        "MGET entry {i}: expected a string, got {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads many string keys in one round trip per node, replies in input order: one MGET on

@@ -9,10 +9,13 @@ use redis::Value;
 use crate::config::Config;
 use crate::connection::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
 use crate::error::{Error, ErrorKind, Result};
-use crate::keys::{self, check_namespace, check_pod, check_service, check_state, check_uid};
+use crate::keys::{
+    self, check_namespace, check_pod, check_service, check_state, check_uid, KeyPieces,
+};
 use crate::reply;
 use crate::scripts::{self, Script};
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
+use crate::wire::Args;
 
 /// Whether sending an operation twice could change its outcome. Only reads are retried after a
 /// connection error, because the first attempt may have reached the server: even an idempotent
@@ -43,22 +46,23 @@ impl std::fmt::Debug for Executor {
     }
 }
 
-/// The arguments of a link script: the uid's two keys plus the service.
+/// The arguments of a link script: the uid's two keys plus the service, as key pieces (no
+/// allocation on the hot path).
 struct LinkKeys<'a> {
-    uid_hash: String,
-    link: String,
+    uid_hash: KeyPieces<'a, 5>,
+    link: KeyPieces<'a, 6>,
     service: &'a str,
 }
 
 impl<'a> LinkKeys<'a> {
-    /// Validates the identifiers and builds the keys; nothing is sent yet.
-    fn new(ns: &str, uid: &str, service: &'a str) -> Result<Self> {
+    /// Validates the identifiers; nothing is sent yet.
+    fn new(ns: &'a str, uid: &'a str, service: &'a str) -> Result<Self> {
         check_namespace(ns)?;
         check_uid(uid)?;
         check_service(service)?;
         Ok(LinkKeys {
-            uid_hash: keys::uid_links_key(ns, uid),
-            link: keys::link_key(ns, uid, service),
+            uid_hash: keys::uid_links_key_pieces(ns, uid),
+            link: keys::link_key_pieces(ns, uid, service),
             service,
         })
     }
@@ -180,10 +184,15 @@ impl Executor {
         check_service(service)?;
         check_pod(pod)?;
         check_state("pod state", state)?;
-        let key = keys::service_state_key(ns, service);
+        let key = keys::service_state_key_pieces(ns, service);
         self.run("set service state", Repeat::Unsafe, |conn| {
-            conn.query(redis::cmd("HSET").arg(&key).arg(pod).arg(state))
-                .map(drop)
+            conn.call(|a| {
+                a.bytes(b"HSET");
+                a.pieces(key.pieces());
+                a.int(pod.into());
+                a.bytes(state.as_bytes());
+            })
+            .map(drop)
         })
     }
 
@@ -192,10 +201,14 @@ impl Executor {
     pub fn get_service_state(&self, ns: &str, service: &str) -> Result<BTreeMap<Pod, String>> {
         check_namespace(ns)?;
         check_service(service)?;
-        let key = keys::service_state_key(ns, service);
+        let key = keys::service_state_key_pieces(ns, service);
         let entries = self.run("get service state", Repeat::Safe, |conn| {
-            conn.query(redis::cmd("HGETALL").arg(&key))
+            conn.call(|a| {
+                a.bytes(b"HGETALL");
+                a.pieces(key.pieces());
+            })
         })?;
+        let key = key.to_string();
         let mut states = BTreeMap::new();
         for (field, value) in reply::hash_entries(entries, &key)? {
             let Some(pod) = keys::parse_pod(&field) else {
@@ -214,9 +227,14 @@ impl Executor {
         check_namespace(ns)?;
         check_service(service)?;
         check_state("workload state", state)?;
-        let key = keys::workload_key(ns, service);
+        let key = keys::workload_key_pieces(ns, service);
         self.run("set workload state", Repeat::Unsafe, |conn| {
-            conn.query(redis::cmd("SET").arg(&key).arg(state)).map(drop)
+            conn.call(|a| {
+                a.bytes(b"SET");
+                a.pieces(key.pieces());
+                a.bytes(state.as_bytes());
+            })
+            .map(drop)
         })
     }
 
@@ -224,11 +242,14 @@ impl Executor {
     pub fn get_workload_state(&self, ns: &str, service: &str) -> Result<Option<String>> {
         check_namespace(ns)?;
         check_service(service)?;
-        let key = keys::workload_key(ns, service);
+        let key = keys::workload_key_pieces(ns, service);
         let value = self.run("get workload state", Repeat::Safe, |conn| {
-            conn.query(redis::cmd("GET").arg(&key))
+            conn.call(|a| {
+                a.bytes(b"GET");
+                a.pieces(key.pieces());
+            })
         })?;
-        reply::stored_string(value, &key)
+        reply::stored_string(value, &key.to_string())
     }
 
     /// The workload states of many services, in input order (`None` where absent), in one round
@@ -239,24 +260,27 @@ impl Executor {
         services: &[S],
     ) -> Result<Vec<Option<String>>> {
         check_namespace(ns)?;
-        let keys = services
-            .iter()
-            .map(|service| {
-                check_service(service.as_ref())?;
-                Ok(keys::workload_key(ns, service.as_ref()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if keys.is_empty() {
+        for service in services {
+            check_service(service.as_ref())?;
+        }
+        if services.is_empty() {
             return Ok(Vec::new());
         }
-        let values = self.run("get workload states", Repeat::Safe, |conn| {
-            conn.get_many(&keys)
+        let key = |i: usize| keys::workload_key_pieces(ns, services[i].as_ref());
+        let mut states = Vec::with_capacity(services.len());
+        self.run("get workload states", Repeat::Safe, |conn| {
+            states.clear();
+            conn.get_each(
+                services.len(),
+                |i, a| a.pieces(key(i).pieces()),
+                |i| key(i).to_string(),
+                |i, value| {
+                    states.push(reply::stored_text(value, || key(i).to_string())?);
+                    Ok(())
+                },
+            )
         })?;
-        values
-            .into_iter()
-            .zip(&keys)
-            .map(|(value, key)| reply::stored_string(value, key))
-            .collect()
+        Ok(states)
     }
 
     // ---- links ----
@@ -268,24 +292,12 @@ impl Executor {
         keys: &LinkKeys,
         args: &[i32],
     ) -> Result<Value> {
-        let build = |head: &str, body: &str| {
-            let mut cmd = redis::cmd(head);
-            cmd.arg(body)
-                .arg(2)
-                .arg(&keys.uid_hash)
-                .arg(&keys.link)
-                .arg(keys.service);
-            for arg in args {
-                cmd.arg(*arg);
-            }
-            cmd
-        };
-        match conn.query(&build("EVALSHA", script.sha1())) {
+        match conn.call(|a| script_command(a, b"EVALSHA", script.sha1(), keys, args)) {
             Err(err) if err.missing_script => {
                 // The server lost its script cache (SCRIPT FLUSH, restart, failover): EVAL runs
                 // the script and caches it again, in the same single round trip.
                 log::warn!("script {} missing on the server; reloading it", script.name);
-                conn.query(&build("EVAL", script.source))
+                conn.call(|a| script_command(a, b"EVAL", script.source, keys, args))
             }
             outcome => outcome,
         }
@@ -381,9 +393,12 @@ impl Executor {
     pub fn get_linked_pod(&self, ns: &str, uid: &str, service: &str) -> Result<Option<Pod>> {
         let keys = LinkKeys::new(ns, uid, service)?;
         let value = self.run("get linked pod", Repeat::Safe, |conn| {
-            conn.query(redis::cmd("GET").arg(&keys.link))
+            conn.call(|a| {
+                a.bytes(b"GET");
+                a.pieces(keys.link.pieces());
+            })
         })?;
-        reply::stored_pod(&value, &keys.link)
+        reply::stored_pod(&value, &keys.link.to_string())
     }
 
     /// The pod the uid is linked to for `service`, only when the link is persistent.
@@ -410,24 +425,27 @@ impl Executor {
     ) -> Result<Vec<Option<Pod>>> {
         check_namespace(ns)?;
         check_service(service)?;
-        let keys = uids
-            .iter()
-            .map(|uid| {
-                check_uid(uid.as_ref())?;
-                Ok(keys::link_key(ns, uid.as_ref(), service))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if keys.is_empty() {
+        for uid in uids {
+            check_uid(uid.as_ref())?;
+        }
+        if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let values = self.run("batch get linked pods", Repeat::Safe, |conn| {
-            conn.get_many(&keys)
+        let key = |i: usize| keys::link_key_pieces(ns, uids[i].as_ref(), service);
+        let mut pods = Vec::with_capacity(uids.len());
+        self.run("batch get linked pods", Repeat::Safe, |conn| {
+            pods.clear();
+            conn.get_each(
+                uids.len(),
+                |i, a| a.pieces(key(i).pieces()),
+                |i| key(i).to_string(),
+                |i, value| {
+                    pods.push(reply::stored_pod_bytes(value, || key(i).to_string())?);
+                    Ok(())
+                },
+            )
         })?;
-        values
-            .iter()
-            .zip(&keys)
-            .map(|(value, key)| reply::stored_pod(value, key))
-            .collect()
+        Ok(pods)
     }
 
     /// Like [`batch_get_linked_pods`](Self::batch_get_linked_pods), grouped by pod: the uids
@@ -592,6 +610,19 @@ fn load_scripts(conn: &mut Connection) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `EVALSHA sha 2 uid_hash link service args...` (or `EVAL source ...`).
+fn script_command(a: &mut dyn Args, head: &[u8], body: &str, keys: &LinkKeys, args: &[i32]) {
+    a.bytes(head);
+    a.bytes(body.as_bytes());
+    a.int(2);
+    a.pieces(keys.uid_hash.pieces());
+    a.pieces(keys.link.pieces());
+    a.bytes(keys.service.as_bytes());
+    for arg in args {
+        a.int((*arg).into());
+    }
 }
 
 fn ping(conn: &mut Connection) -> Result<()> {

@@ -125,24 +125,78 @@ pub fn parse_pod(bytes: &[u8]) -> Option<i32> {
     i32::try_from(value).ok()
 }
 
+/// A key as the pieces it is made of, so the hot path can write it into a request without
+/// building a `String`. `Display` gives the key itself (for messages).
+#[derive(Clone, Copy)]
+pub struct KeyPieces<'a, const N: usize>(pub(crate) [&'a [u8]; N]);
+
+impl<const N: usize> KeyPieces<'_, N> {
+    /// The pieces, in order.
+    pub fn pieces(&self) -> &[&[u8]] {
+        &self.0
+    }
+}
+
+impl<const N: usize> std::fmt::Display for KeyPieces<'_, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Identifiers are checked UTF-8 before keys are built.
+        self.0
+            .iter()
+            .try_for_each(|piece| f.write_str(&String::from_utf8_lossy(piece)))
+    }
+}
+
 /// `sf:{NS:state:SVC}`: hash of pod ordinal -> pod state.
-pub fn service_state_key(ns: &str, service: &str) -> String {
-    format!("sf:{{{ns}:state:{service}}}")
+pub fn service_state_key_pieces<'a>(ns: &'a str, service: &'a str) -> KeyPieces<'a, 5> {
+    KeyPieces([b"sf:{", ns.as_bytes(), b":state:", service.as_bytes(), b"}"])
 }
 
 /// `sf:{NS:workload:SVC}`: string holding the workload state.
-pub fn workload_key(ns: &str, service: &str) -> String {
-    format!("sf:{{{ns}:workload:{service}}}")
+pub fn workload_key_pieces<'a>(ns: &'a str, service: &'a str) -> KeyPieces<'a, 5> {
+    KeyPieces([
+        b"sf:{",
+        ns.as_bytes(),
+        b":workload:",
+        service.as_bytes(),
+        b"}",
+    ])
 }
 
 /// `sf:{NS:lk:UID}`: hash of service -> pod, persistent links only.
-pub fn uid_links_key(ns: &str, uid: &str) -> String {
-    format!("sf:{{{ns}:lk:{uid}}}")
+pub fn uid_links_key_pieces<'a>(ns: &'a str, uid: &'a str) -> KeyPieces<'a, 5> {
+    KeyPieces([b"sf:{", ns.as_bytes(), b":lk:", uid.as_bytes(), b"}"])
 }
 
 /// `sf:{NS:lk:UID}SVC`: string holding the pod; a TTL makes the link temporary.
+pub fn link_key_pieces<'a>(ns: &'a str, uid: &'a str, service: &'a str) -> KeyPieces<'a, 6> {
+    KeyPieces([
+        b"sf:{",
+        ns.as_bytes(),
+        b":lk:",
+        uid.as_bytes(),
+        b"}",
+        service.as_bytes(),
+    ])
+}
+
+/// `sf:{NS:state:SVC}` as a string.
+pub fn service_state_key(ns: &str, service: &str) -> String {
+    service_state_key_pieces(ns, service).to_string()
+}
+
+/// `sf:{NS:workload:SVC}` as a string.
+pub fn workload_key(ns: &str, service: &str) -> String {
+    workload_key_pieces(ns, service).to_string()
+}
+
+/// `sf:{NS:lk:UID}` as a string.
+pub fn uid_links_key(ns: &str, uid: &str) -> String {
+    uid_links_key_pieces(ns, uid).to_string()
+}
+
+/// `sf:{NS:lk:UID}SVC` as a string.
 pub fn link_key(ns: &str, uid: &str, service: &str) -> String {
-    format!("sf:{{{ns}:lk:{uid}}}{service}")
+    link_key_pieces(ns, uid, service).to_string()
 }
 
 #[cfg(test)]

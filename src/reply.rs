@@ -15,21 +15,48 @@ fn shape(value: &Value) -> String {
     }
 }
 
-/// A pod ordinal stored at `key` (a GET or MGET entry): nil is absence.
-pub(crate) fn stored_pod(value: &Value, key: &str) -> Result<Option<Pod>> {
+/// A pod ordinal stored at a key (a GET or MGET entry): nil is absence. `key` names the key,
+/// only when the value is rejected.
+pub(crate) fn stored_pod_bytes(
+    value: Option<&[u8]>,
+    key: impl FnOnce() -> String,
+) -> Result<Option<Pod>> {
     match value {
-        Value::Nil => Ok(None),
-        Value::BulkString(bytes) => parse_pod(bytes).map(Some).ok_or_else(|| {
+        None => Ok(None),
+        Some(bytes) => parse_pod(bytes).map(Some).ok_or_else(|| {
             Error::unexpected(format!(
-                "key {key} holds {:?}, which is not a pod ordinal",
+                "key {} holds {:?}, which is not a pod ordinal",
+                key(),
                 String::from_utf8_lossy(&bytes[..bytes.len().min(64)])
             ))
         }),
+    }
+}
+
+/// As [`stored_pod_bytes`], for a redis-rs value.
+pub(crate) fn stored_pod(value: &Value, key: &str) -> Result<Option<Pod>> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => stored_pod_bytes(Some(bytes), || key.to_string()),
         other => Err(Error::unexpected(format!(
             "key {key}: expected a pod ordinal, got {}",
             shape(other)
         ))),
     }
+}
+
+/// A UTF-8 string stored at a key (an MGET entry): nil is absence.
+pub(crate) fn stored_text(
+    value: Option<&[u8]>,
+    key: impl FnOnce() -> String,
+) -> Result<Option<String>> {
+    value
+        .map(|bytes| {
+            std::str::from_utf8(bytes).map(str::to_string).map_err(|_| {
+                Error::unexpected(format!("key {} holds a value that is not UTF-8", key()))
+            })
+        })
+        .transpose()
 }
 
 /// A pod returned by one of our scripts, where -1 means none.

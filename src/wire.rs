@@ -387,6 +387,42 @@ impl Wire {
         self.value()
     }
 
+    /// One MGET of `count` keys written by `key`, each value handed to `each` as it is
+    /// decoded. After an error the rest of the reply may be unread: the caller drops the
+    /// connection then (`has_unread`, or an error that is not a server reply).
+    pub(crate) fn mget_each(
+        &mut self,
+        count: usize,
+        key: impl Fn(usize, &mut dyn Args),
+        mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+    ) -> Result<()> {
+        self.send(|a| {
+            a.bytes(b"MGET");
+            for i in 0..count {
+                key(i, a);
+            }
+        })?;
+        match self.frame()? {
+            Frame::Array(Some(n)) if n == count => {}
+            other => {
+                return Err(Error::unexpected(format!(
+                    "MGET of {count} keys answered {other:?}"
+                )))
+            }
+        }
+        for i in 0..count {
+            match self.frame()? {
+                Frame::Bulk(value) => each(i, value)?,
+                other => {
+                    return Err(Error::unexpected(format!(
+                        "MGET entry {i}: expected a string, got {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the next whole reply as a redis-rs value.
     pub(crate) fn value(&mut self) -> Result<Value> {
         Ok(match self.frame()? {

@@ -477,3 +477,31 @@ fn keys_of_the_wrong_type_are_corrupt_data_and_no_write_is_half_done() {
         "after refused writes on foreign data",
     );
 }
+
+#[test]
+fn a_corrupt_entry_mid_batch_leaves_no_unread_reply_for_the_next_call() {
+    let server = RedisServer::start();
+    // One connection, so the next calls reuse it unless it was dropped.
+    let ex = executor_with(&server, |c| {
+        c.set_pool_max_size(1).unwrap();
+    });
+    let mut raw = server.raw();
+    let uids: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
+    for (i, uid) in uids.iter().enumerate() {
+        java_persistent(&mut raw, uid, SVC, &i.to_string());
+    }
+    raw_cmd(
+        &mut raw,
+        &["SET", &format!("sf:{{{NS}:lk:u7}}{SVC}"), "seven"],
+    );
+    let err = ex.batch_get_linked_pods(NS, SVC, &uids).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnexpectedReply, "{err}");
+    assert!(err.message().contains("u7"), "{err}");
+    // Had the rest of the MGET reply stayed in the connection, these would read it.
+    for (i, uid) in uids.iter().enumerate().filter(|(i, _)| *i != 7) {
+        assert_eq!(ex.get_linked_pod(NS, uid, SVC).unwrap(), Some(i as i32));
+    }
+    raw_cmd(&mut raw, &["SET", &format!("sf:{{{NS}:lk:u7}}{SVC}"), "7"]);
+    let pods = ex.batch_get_linked_pods(NS, SVC, &uids).unwrap();
+    assert_eq!(pods, (0..200).map(Some).collect::<Vec<_>>());
+}
