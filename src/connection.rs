@@ -232,6 +232,27 @@ impl Connection {
         Ok(())
     }
 
+    /// Reads a whole hash and hands each (field, value) pair to `each`, decoded in place on the
+    /// lean codec.
+    pub(crate) fn hgetall_each(
+        &mut self,
+        key: impl Fn(&mut dyn Args),
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        if let Link::Wire(wire) = &mut self.link {
+            let outcome = wire.hgetall_each(key, &mut each);
+            return self.settle_wire(outcome);
+        }
+        let reply = self.call(|a| {
+            a.bytes(b"HGETALL");
+            key(a);
+        })?;
+        for (field, value) in crate::reply::hash_entries(reply, "HGETALL")? {
+            each(&field, &value)?;
+        }
+        Ok(())
+    }
+
     /// Reads many string keys in one round trip per node, replies in input order: one MGET on
     /// a single server; on a cluster one MGET per slot, pipelined per node (never CROSSSLOT).
     pub(crate) fn get_many(&mut self, keys: &[String]) -> Result<Vec<Value>> {

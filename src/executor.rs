@@ -202,23 +202,23 @@ impl Executor {
         check_namespace(ns)?;
         check_service(service)?;
         let key = keys::service_state_key_pieces(ns, service);
-        let entries = self.run("get service state", Repeat::Safe, |conn| {
-            conn.call(|a| {
-                a.bytes(b"HGETALL");
-                a.pieces(key.pieces());
-            })
-        })?;
-        let key = key.to_string();
         let mut states = BTreeMap::new();
-        for (field, value) in reply::hash_entries(entries, &key)? {
-            let Some(pod) = keys::parse_pod(&field) else {
-                continue;
-            };
-            let state = String::from_utf8(value).map_err(|_| {
-                Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
-            })?;
-            states.insert(pod, state);
-        }
+        self.run("get service state", Repeat::Safe, |conn| {
+            states.clear();
+            conn.hgetall_each(
+                |a| a.pieces(key.pieces()),
+                |field, value| {
+                    let Some(pod) = keys::parse_pod(field) else {
+                        return Ok(());
+                    };
+                    let state = std::str::from_utf8(value).map_err(|_| {
+                        Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
+                    })?;
+                    states.insert(pod, state.to_string());
+                    Ok(())
+                },
+            )
+        })?;
         Ok(states)
     }
 
@@ -530,25 +530,28 @@ impl Executor {
     pub fn get_link_services(&self, ns: &str, uid: &str) -> Result<BTreeMap<String, Pod>> {
         check_namespace(ns)?;
         check_uid(uid)?;
-        let key = keys::uid_links_key(ns, uid);
-        let entries = self.run("get link services", Repeat::Safe, |conn| {
-            conn.query(redis::cmd("HGETALL").arg(&key))
+        let key = keys::uid_links_key_pieces(ns, uid);
+        let mut links = BTreeMap::new();
+        self.run("get link services", Repeat::Safe, |conn| {
+            links.clear();
+            conn.hgetall_each(
+                |a| a.pieces(key.pieces()),
+                |service, pod| {
+                    let service = std::str::from_utf8(service).map_err(|_| {
+                        Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
+                    })?;
+                    let pod = keys::parse_pod(pod).ok_or_else(|| {
+                        Error::unexpected(format!(
+                            "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
+                            String::from_utf8_lossy(&pod[..pod.len().min(64)])
+                        ))
+                    })?;
+                    links.insert(service.to_string(), pod);
+                    Ok(())
+                },
+            )
         })?;
-        reply::hash_entries(entries, &key)?
-            .into_iter()
-            .map(|(service, pod)| {
-                let service = String::from_utf8(service).map_err(|_| {
-                    Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
-                })?;
-                let pod = keys::parse_pod(&pod).ok_or_else(|| {
-                    Error::unexpected(format!(
-                        "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
-                        String::from_utf8_lossy(&pod[..pod.len().min(64)])
-                    ))
-                })?;
-                Ok((service, pod))
-            })
-            .collect()
+        Ok(links)
     }
 
     /// Returns the uid's existing link for `service`; without one, links it to the least-loaded

@@ -423,6 +423,39 @@ impl Wire {
         Ok(())
     }
 
+    /// One HGETALL of the key `key` writes, each (field, value) pair handed to `each` as it is
+    /// decoded. As with `mget_each`, an error may leave the reply partly unread.
+    pub(crate) fn hgetall_each(
+        &mut self,
+        key: impl Fn(&mut dyn Args),
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.send(|a| {
+            a.bytes(b"HGETALL");
+            key(a);
+        })?;
+        let pairs = match self.frame()? {
+            Frame::Array(Some(n)) if n % 2 == 0 => n / 2,
+            other => return Err(Error::unexpected(format!("HGETALL answered {other:?}"))),
+        };
+        // The field is copied out: reading the value may move the read buffer.
+        let mut field = Vec::new();
+        for _ in 0..pairs {
+            match self.frame()? {
+                Frame::Bulk(Some(bytes)) => {
+                    field.clear();
+                    field.extend_from_slice(bytes);
+                }
+                other => return Err(Error::unexpected(format!("HGETALL field: {other:?}"))),
+            }
+            match self.frame()? {
+                Frame::Bulk(Some(value)) => each(&field, value)?,
+                other => return Err(Error::unexpected(format!("HGETALL value: {other:?}"))),
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the next whole reply as a redis-rs value.
     pub(crate) fn value(&mut self) -> Result<Value> {
         Ok(match self.frame()? {
