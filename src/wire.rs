@@ -480,16 +480,35 @@ impl Wire {
     }
 }
 
+/// A RESP integer: an optional '-' and decimal digits (hand-rolled: this runs for every reply
+/// element, and `str::parse` would first validate UTF-8).
 fn parse_int(digits: &[u8]) -> Result<i64> {
-    std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            Error::unexpected(format!(
-                "{:?} is not an integer",
-                String::from_utf8_lossy(digits)
-            ))
-        })
+    let (negative, body) = match digits {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, digits),
+    };
+    let mut value: i64 = 0;
+    let valid = !body.is_empty()
+        && body.iter().all(|&b| {
+            let digit = b.wrapping_sub(b'0');
+            let next = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(i64::from(digit)));
+            match (digit < 10, next) {
+                (true, Some(next)) => {
+                    value = next;
+                    true
+                }
+                _ => false,
+            }
+        });
+    if !valid {
+        return Err(Error::unexpected(format!(
+            "{:?} is not an integer",
+            String::from_utf8_lossy(digits)
+        )));
+    }
+    Ok(if negative { -value } else { value })
 }
 
 fn io_error(err: io::Error, doing: &str) -> Error {
@@ -520,6 +539,16 @@ mod tests {
         assert_eq!(format_int(-1, &mut buf), b"-1");
         assert_eq!(format_int(i64::MAX, &mut buf), b"9223372036854775807");
         assert_eq!(format_int(i64::MIN, &mut buf), b"-9223372036854775808");
+    }
+
+    #[test]
+    fn resp_integers_parse_strictly() {
+        assert_eq!(parse_int(b"0").unwrap(), 0);
+        assert_eq!(parse_int(b"-1").unwrap(), -1);
+        assert_eq!(parse_int(b"9223372036854775807").unwrap(), i64::MAX);
+        for bad in [&b""[..], b"-", b"+1", b"1x", b"9223372036854775808", b" 1"] {
+            assert!(parse_int(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
