@@ -146,10 +146,11 @@ clean:
 	rm -rf $(DEMO_OUT)
 
 # Throughput of every operation through the C and Rust APIs beside redis-benchmark on the same
-# server (a throwaway one unless REDIS_URL is set); table printed, target/bench/results.json.
+# server (a throwaway one unless REDIS_URL is set), then the C layer's per-call instructions
+# under callgrind; table printed, target/bench/results.json.
 .PHONY: bench bench-build
 bench: deps bench-build
-	scripts/with-redis.sh python3 bench/run.py
+	scripts/with-redis.sh sh -c 'python3 bench/run.py && python3 bench/ffi_overhead.py'
 
 bench-build: lib
 	$(CARGO) build --release --example bench_ops

@@ -100,19 +100,10 @@ def main():
             row["rust_ratio"] = row["rust_ops"] / row["redis_benchmark_ops"]
             results.append(row)
             print_row(row, header=len(results) == 1)
-    overhead = c_overhead_ns(results)
     os.makedirs(os.path.join(ROOT, "target/bench"), exist_ok=True)
     with open(os.path.join(ROOT, "target/bench/results.json"), "w") as f:
-        json.dump({"seconds_per_run": SECONDS, "runs": RUNS, "results": results,
-                   "c_overhead_ns_per_call": overhead}, f, indent=2)
-    print("\nC-layer overhead over the Rust API at 1 thread (median latency difference): "
-          + (", ".join(f"{k} {v:+.0f} ns" for k, v in overhead.items()) or "n/a"))
+        json.dump({"seconds_per_run": SECONDS, "runs": RUNS, "results": results}, f, indent=2)
     print("written: target/bench/results.json")
-
-
-def c_overhead_ns(results):
-    return {r["op"]: 1e9 / r["c_ops"] - 1e9 / r["rust_ops"]
-            for r in results if r["threads"] == 1 and r["c_ops"]}
 
 
 def fmt_rate(ops, items):
