@@ -171,6 +171,31 @@ impl Executor {
         outcome
     }
 
+    /// Reads `count` string keys (`key(i)`) in one round trip per node and decodes each value
+    /// (`None` when absent) in input order; `decode` names the key only when it rejects a value.
+    fn read_many<'k, const N: usize, T>(
+        &self,
+        op: &'static str,
+        count: usize,
+        key: impl Fn(usize) -> KeyPieces<'k, N>,
+        decode: impl Fn(Option<&[u8]>, &dyn Fn() -> String) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut values = Vec::with_capacity(count);
+        self.run(op, Repeat::Safe, |conn| {
+            values.clear();
+            conn.get_each(
+                count,
+                |i, a| a.pieces(key(i).pieces()),
+                |i| key(i).to_string(),
+                |i, value| {
+                    values.push(decode(value, &|| key(i).to_string())?);
+                    Ok(())
+                },
+            )
+        })?;
+        Ok(values)
+    }
+
     /// Checks that the server answers.
     pub fn ping(&self) -> Result<()> {
         self.run("ping", Repeat::Safe, ping)
@@ -266,21 +291,12 @@ impl Executor {
         if services.is_empty() {
             return Ok(Vec::new());
         }
-        let key = |i: usize| keys::workload_key_pieces(ns, services[i].as_ref());
-        let mut states = Vec::with_capacity(services.len());
-        self.run("get workload states", Repeat::Safe, |conn| {
-            states.clear();
-            conn.get_each(
-                services.len(),
-                |i, a| a.pieces(key(i).pieces()),
-                |i| key(i).to_string(),
-                |i, value| {
-                    states.push(reply::stored_text(value, || key(i).to_string())?);
-                    Ok(())
-                },
-            )
-        })?;
-        Ok(states)
+        self.read_many(
+            "get workload states",
+            services.len(),
+            |i| keys::workload_key_pieces(ns, services[i].as_ref()),
+            reply::stored_text,
+        )
     }
 
     // ---- links ----
@@ -431,21 +447,12 @@ impl Executor {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let key = |i: usize| keys::link_key_pieces(ns, uids[i].as_ref(), service);
-        let mut pods = Vec::with_capacity(uids.len());
-        self.run("batch get linked pods", Repeat::Safe, |conn| {
-            pods.clear();
-            conn.get_each(
-                uids.len(),
-                |i, a| a.pieces(key(i).pieces()),
-                |i| key(i).to_string(),
-                |i, value| {
-                    pods.push(reply::stored_pod_bytes(value, || key(i).to_string())?);
-                    Ok(())
-                },
-            )
-        })?;
-        Ok(pods)
+        self.read_many(
+            "batch get linked pods",
+            uids.len(),
+            |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
+            reply::stored_pod_bytes,
+        )
     }
 
     /// Like [`batch_get_linked_pods`](Self::batch_get_linked_pods), grouped by pod: the uids

@@ -19,7 +19,7 @@ fn shape(value: &Value) -> String {
 /// only when the value is rejected.
 pub(crate) fn stored_pod_bytes(
     value: Option<&[u8]>,
-    key: impl FnOnce() -> String,
+    key: &dyn Fn() -> String,
 ) -> Result<Option<Pod>> {
     match value {
         None => Ok(None),
@@ -37,7 +37,7 @@ pub(crate) fn stored_pod_bytes(
 pub(crate) fn stored_pod(value: &Value, key: &str) -> Result<Option<Pod>> {
     match value {
         Value::Nil => Ok(None),
-        Value::BulkString(bytes) => stored_pod_bytes(Some(bytes), || key.to_string()),
+        Value::BulkString(bytes) => stored_pod_bytes(Some(bytes), &|| key.to_string()),
         other => Err(Error::unexpected(format!(
             "key {key}: expected a pod ordinal, got {}",
             shape(other)
@@ -48,7 +48,7 @@ pub(crate) fn stored_pod(value: &Value, key: &str) -> Result<Option<Pod>> {
 /// A UTF-8 string stored at a key (an MGET entry): nil is absence.
 pub(crate) fn stored_text(
     value: Option<&[u8]>,
-    key: impl FnOnce() -> String,
+    key: &dyn Fn() -> String,
 ) -> Result<Option<String>> {
     value
         .map(|bytes| {
