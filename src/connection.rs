@@ -22,7 +22,7 @@ use crate::cluster::{ClusterLink, NodeAddr};
 use crate::config::{is_tls, Config, Topology};
 use crate::error::{leaves_connection_usable, Error, ErrorKind, Result};
 use crate::sentinel::SentinelConnector;
-use crate::wire::{Address, Args, Wire};
+use crate::wire::{Address, Args, Frame, Wire};
 
 /// A live connection of whichever topology the config names.
 pub(crate) enum Link {
@@ -230,6 +230,31 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// Sends a command whose reply is one string or nil (GET) and decodes it with `decode`, in
+    /// place on the lean codec (no allocation for the reply).
+    pub(crate) fn call_bulk<T>(
+        &mut self,
+        build: impl Fn(&mut dyn Args),
+        decode: impl FnOnce(Option<&[u8]>) -> Result<T>,
+    ) -> Result<T> {
+        if let Link::Wire(wire) = &mut self.link {
+            let outcome = wire.send(&build).and_then(|()| match wire.frame()? {
+                Frame::Bulk(value) => decode(value),
+                other => Err(Error::unexpected(format!(
+                    "expected a string, got {other:?}"
+                ))),
+            });
+            return self.settle_wire(outcome);
+        }
+        match self.call(build)? {
+            Value::Nil => decode(None),
+            Value::BulkString(bytes) => decode(Some(&bytes)),
+            other => Err(Error::unexpected(format!(
+                "expected a string, got {other:?}"
+            ))),
+        }
     }
 
     /// Reads a whole hash and hands each (field, value) pair to `each`, decoded in place on the

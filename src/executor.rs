@@ -268,13 +268,15 @@ impl Executor {
         check_namespace(ns)?;
         check_service(service)?;
         let key = keys::workload_key_pieces(ns, service);
-        let value = self.run("get workload state", Repeat::Safe, |conn| {
-            conn.call(|a| {
-                a.bytes(b"GET");
-                a.pieces(key.pieces());
-            })
-        })?;
-        reply::stored_string(value, &key.to_string())
+        self.run("get workload state", Repeat::Safe, |conn| {
+            conn.call_bulk(
+                |a| {
+                    a.bytes(b"GET");
+                    a.pieces(key.pieces());
+                },
+                |value| reply::stored_text(value, &|| key.to_string()),
+            )
+        })
     }
 
     /// The workload states of many services, in input order (`None` where absent), in one round
@@ -408,13 +410,15 @@ impl Executor {
     /// The pod the uid is linked to for `service`, persistent or temporary.
     pub fn get_linked_pod(&self, ns: &str, uid: &str, service: &str) -> Result<Option<Pod>> {
         let keys = LinkKeys::new(ns, uid, service)?;
-        let value = self.run("get linked pod", Repeat::Safe, |conn| {
-            conn.call(|a| {
-                a.bytes(b"GET");
-                a.pieces(keys.link.pieces());
-            })
-        })?;
-        reply::stored_pod(&value, &keys.link.to_string())
+        self.run("get linked pod", Repeat::Safe, |conn| {
+            conn.call_bulk(
+                |a| {
+                    a.bytes(b"GET");
+                    a.pieces(keys.link.pieces());
+                },
+                |value| reply::stored_pod_bytes(value, &|| keys.link.to_string()),
+            )
+        })
     }
 
     /// The pod the uid is linked to for `service`, only when the link is persistent.

@@ -33,18 +33,6 @@ pub(crate) fn stored_pod_bytes(
     }
 }
 
-/// As [`stored_pod_bytes`], for a redis-rs value.
-pub(crate) fn stored_pod(value: &Value, key: &str) -> Result<Option<Pod>> {
-    match value {
-        Value::Nil => Ok(None),
-        Value::BulkString(bytes) => stored_pod_bytes(Some(bytes), &|| key.to_string()),
-        other => Err(Error::unexpected(format!(
-            "key {key}: expected a pod ordinal, got {}",
-            shape(other)
-        ))),
-    }
-}
-
 /// A UTF-8 string stored at a key (an MGET entry): nil is absence.
 pub(crate) fn stored_text(
     value: Option<&[u8]>,
@@ -83,20 +71,6 @@ pub(crate) fn script_flag(value: &Value, script: &str) -> Result<bool> {
         other => Err(Error::unexpected(format!(
             "script {script}: expected 0 or 1, got {}",
             shape(other)
-        ))),
-    }
-}
-
-/// A UTF-8 string stored at `key`: nil is absence.
-pub(crate) fn stored_string(value: Value, key: &str) -> Result<Option<String>> {
-    match value {
-        Value::Nil => Ok(None),
-        Value::BulkString(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| Error::unexpected(format!("key {key} holds a value that is not UTF-8"))),
-        other => Err(Error::unexpected(format!(
-            "key {key}: expected a string, got {}",
-            shape(&other)
         ))),
     }
 }
