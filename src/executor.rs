@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redis::Value;
 
@@ -100,8 +100,13 @@ impl Executor {
     }
 
     fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        self.checkout_within(self.config.pool_wait_timeout)
+    }
+
+    /// Waits at most `wait` for a pooled connection.
+    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Manager>> {
         let started = Instant::now();
-        self.pool.get().map_err(|_| {
+        self.pool.get_timeout(wait).map_err(|_| {
             // While the pool is below its size, a timeout means connecting failed, not that
             // every connection was busy: report the connect error itself.
             let below_max = self.pool.state().connections < self.config.pool_max_size;
@@ -140,17 +145,31 @@ impl Executor {
         mut call: impl FnMut(&mut Connection) -> Result<T>,
     ) -> Result<T> {
         log::debug!("{op}");
-        let mut conn = self.checkout()?;
+        // The retry must not stretch a call past pool wait + connect + command timeout.
+        let deadline = Instant::now()
+            + self.config.pool_wait_timeout
+            + self.config.connect_timeout
+            + self.config.command_timeout;
+        let mut conn = self.checkout().map_err(|err| err.context(op))?;
         let outcome = call(&mut conn);
         match self.watch(&conn, outcome) {
             Err(err)
                 if err.rejected_before_running
                     || (repeat == Repeat::Safe && err.kind() == ErrorKind::Connection) =>
             {
-                log::warn!("{op}: {err}; retrying once on a new connection");
                 conn.discard();
                 drop(conn);
-                let mut conn = self.checkout()?;
+                // Time for a new connection, leaving a whole command timeout for the command.
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .saturating_sub(self.config.command_timeout);
+                if left.is_zero() {
+                    return Err(err.context(op));
+                }
+                log::warn!("{op}: {err}; retrying once on a new connection");
+                let mut conn = self
+                    .checkout_within(left.min(self.config.pool_wait_timeout))
+                    .map_err(|err| err.context(op))?;
                 let outcome = call(&mut conn);
                 self.watch(&conn, outcome)
             }
