@@ -3,7 +3,8 @@
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
 #   make test                  the whole test suite: lint, header check, Rust tests, C tests (also
-#                              under valgrind); installs redis-server, valgrind, ... when run as root
+#                              under valgrind and sanitizers), a short fuzz run; installs
+#                              redis-server, valgrind, clang-14, ... when run as root
 #   make install PREFIX=/usr/local
 #                              lib/libstateful_executor.{so,a}, include/stateful_executor.h,
 #                              lib/pkgconfig/stateful_executor.pc
@@ -66,7 +67,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++
 
-test: deps lint check-header rust-test c-test
+test: deps lint check-header rust-test c-test fuzz-smoke
 
 rust-test:
 	$(CARGO) test --all-targets
@@ -164,3 +165,50 @@ install: lib
 clean:
 	$(CARGO) clean
 	rm -rf $(DEMO_OUT)
+
+# ---- fuzzing ----
+
+# libFuzzer (clang's -fsanitize=fuzzer) drives the C API with arbitrary bytes against a throwaway
+# redis-server; fuzz/fuzz_c_api.c says what it checks. The library is built separately, into
+# target/fuzz, with SanitizerCoverage instrumentation on stable rustc (so that coverage of the
+# Rust side guides the fuzzer too) and with debug assertions and overflow checks on. The explicit
+# --target keeps the instrumentation away from build scripts and proc macros.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_OUT := target/fuzz
+FUZZ_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+FUZZ_LIB := $(FUZZ_OUT)/$(FUZZ_TRIPLE)/release/libstateful_executor.a
+FUZZ_RUSTFLAGS := -C passes=sancov-module -C llvm-args=-sanitizer-coverage-level=3 \
+	-C llvm-args=-sanitizer-coverage-inline-8bit-counters \
+	-C llvm-args=-sanitizer-coverage-pc-table \
+	-C llvm-args=-sanitizer-coverage-trace-compares \
+	-C debug-assertions=on -C overflow-checks=on
+FUZZ_BIN := $(FUZZ_OUT)/fuzz_c_api
+
+deps-fuzz:
+	@scripts/ensure-deps.sh clang-14 libclang-rt-14-dev
+
+fuzz-lib:
+	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) rustc --release --lib --crate-type staticlib \
+		--target $(FUZZ_TRIPLE) --target-dir $(FUZZ_OUT)
+
+fuzz-build: deps-fuzz fuzz-lib
+	$(FUZZ_CC) -std=c99 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude \
+		-o $(FUZZ_BIN) fuzz/fuzz_c_api.c $(FUZZ_LIB) $(STATIC_DEPS)
+
+# Runs the fuzzer for FUZZ_SECONDS on a throwaway redis-server (never $REDIS_URL: the fuzzer
+# flushes its database), from the committed seeds (fuzz/seeds, read only) plus what earlier runs
+# found (target/fuzz/corpus). A crash or broken invariant leaves its input in
+# target/fuzz/artifacts and fails the run.
+FUZZ_RUN = env -u REDIS_URL ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	scripts/fuzz-run.sh $(FUZZ_BIN) $(1) $(FUZZ_OUT)/corpus fuzz/seeds $(FUZZ_OUT)/artifacts/
+
+fuzz: deps fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+# The short run make test does.
+fuzz-smoke: deps fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
