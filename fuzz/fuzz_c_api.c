@@ -181,37 +181,52 @@ static void raw_line(char *line, size_t size) {
   line[used] = '\0';
 }
 
-/* Sends a command of C strings (NULL-terminated list) and returns its reply: the line, or the
- * bulk string's bytes (truncated to `size`). */
-static char raw_command(char *reply, size_t size, ...) {
-  const char *argv[8];
+/* Sends a command (arguments with explicit lengths) and returns its reply's type character:
+ * the line after it, or the bulk string's bytes (truncated to `size`; their full length goes to
+ * *reply_len when not NULL, -1 for nil). */
+static char raw_commandv(int argc, const char *const *argv, const size_t *lens, char *reply,
+                         size_t size, long *reply_len) {
   char header[32], line[128];
-  int argc = 0, i;
-  va_list ap;
-  va_start(ap, size);
-  while (argc < 8 && (argv[argc] = va_arg(ap, const char *)) != NULL) argc++;
-  va_end(ap);
+  int i;
   snprintf(header, sizeof header, "*%d\r\n", argc);
   raw_write(header, strlen(header));
   for (i = 0; i < argc; i++) {
-    snprintf(header, sizeof header, "$%zu\r\n", strlen(argv[i]));
+    snprintf(header, sizeof header, "$%zu\r\n", lens[i]);
     raw_write(header, strlen(header));
-    raw_write(argv[i], strlen(argv[i]));
+    raw_write(argv[i], lens[i]);
     raw_write("\r\n", 2);
   }
   raw_line(line, sizeof line);
+  if (reply_len != NULL) *reply_len = 0;
   if (line[0] == '$') {
     long len = strtol(line + 1, NULL, 10), k;
     size_t kept = 0;
-    for (k = 0; k < len + 2; k++) {
+    for (k = 0; len >= 0 && k < len + 2; k++) { /* nil ($-1) has no payload */
       int c = raw_getc();
       if (k < len && kept + 1 < size) reply[kept++] = (char)c;
     }
-    reply[len < 0 ? 0 : kept] = '\0';
+    reply[kept] = '\0';
+    if (reply_len != NULL) *reply_len = len;
   } else {
+    REQUIRE(line[0] != '*', "raw connection: arrays are not read");
     snprintf(reply, size, "%s", line + 1);
   }
   return line[0];
+}
+
+/* The same with C-string arguments, terminated by NULL. */
+static char raw_command(char *reply, size_t size, ...) {
+  const char *argv[8];
+  size_t lens[8];
+  int argc = 0;
+  va_list ap;
+  va_start(ap, size);
+  while (argc < 8 && (argv[argc] = va_arg(ap, const char *)) != NULL) {
+    lens[argc] = strlen(argv[argc]);
+    argc++;
+  }
+  va_end(ap);
+  return raw_commandv(argc, argv, lens, reply, size, NULL);
 }
 
 static char info_reply[1 << 15];
@@ -384,12 +399,25 @@ static const char *gen_url(input *in) { return gen_string(in, K_URL); }
 
 #define MAX_ENTRIES 256
 static bool model_lost; /* too much to track this input: stop comparing */
+/* Whether the current call touches keys that op_corrupt filled with foreign data: then it may
+ * also fail with SF_UNEXPECTED_REPLY, and its results are not compared with the model. */
+static bool call_tainted;
 
 static char *dup_string(const char *s) {
   char *d = strdup(s);
   REQUIRE(d != NULL, "out of memory");
   return d;
 }
+
+/* Keys that op_corrupt wrote behind the library's back: 'L' (ns, uid): the uid's link keys;
+ * 'S' (ns, service): the pod-state hash; 'W' (ns, service): the workload key. */
+#define MAX_TAINTS 32
+struct taint {
+  char kind;
+  const char *a, *b; /* dictionary words: static storage */
+};
+static struct taint taints[MAX_TAINTS];
+static int n_taints;
 
 /* Pod states: (ns, service, pod) -> state. */
 struct pod_state {
@@ -439,7 +467,7 @@ static void model_reset(void) {
     free(links[i].uid);
     free(links[i].svc);
   }
-  n_pod_states = n_workloads = n_links = 0;
+  n_pod_states = n_workloads = n_links = n_taints = 0;
   model_lost = false;
 }
 
@@ -496,11 +524,32 @@ static struct link *find_link(const char *ns, const char *uid, const char *svc) 
   return &links[n_links++];
 }
 
+static bool tainted(char kind, const char *a, const char *b) {
+  int i;
+  if (a == NULL || b == NULL) return false;
+  for (i = 0; i < n_taints; i++)
+    if (taints[i].kind == kind && strcmp(taints[i].a, a) == 0 && strcmp(taints[i].b, b) == 0)
+      return true;
+  return false;
+}
+
+static void taint(char kind, const char *a, const char *b) {
+  if (tainted(kind, a, b)) return;
+  if (n_taints == MAX_TAINTS) {
+    model_lost = true;
+    return;
+  }
+  taints[n_taints].kind = kind;
+  taints[n_taints].a = a;
+  taints[n_taints].b = b;
+  n_taints++;
+}
+
 /* What a link is as of now: present for sure, absent for sure, maybe expired, or unknown. */
 enum link_now { N_ABSENT, N_PRESENT, N_MAYBE, N_UNKNOWN };
 
 static enum link_now link_now(const struct link *l) {
-  if (l == NULL || model_lost) return N_UNKNOWN;
+  if (l == NULL || model_lost || call_tainted) return N_UNKNOWN;
   switch (l->known) {
     case L_ABSENT: return N_ABSENT;
     case L_UNKNOWN: return N_UNKNOWN;
@@ -592,6 +641,11 @@ static void check_status(sf_status status, const sf_error *err, bool invalid) {
     REQUIRE(status == SF_INVALID_ARGUMENT, "expected SF_INVALID_ARGUMENT, got %s: %s",
             sf_status_name(status), err != NULL ? err->message : "");
     nothing_sent("SF_INVALID_ARGUMENT");
+  } else if (call_tainted) {
+    REQUIRE(status == SF_OK || status == SF_UNEXPECTED_REPLY,
+            "foreign data: expected SF_OK or SF_UNEXPECTED_REPLY, got %s: %s",
+            sf_status_name(status), err != NULL ? err->message : "");
+    maybe_sent();
   } else {
     REQUIRE(status == SF_OK, "expected SF_OK, got %s: %s", sf_status_name(status),
             err != NULL ? err->message : "");
@@ -630,6 +684,7 @@ static void read_pod_states(sf_executor *e, const char *ns, const char *svc, boo
   size_t n, i;
   int expected = 0, j;
   current_op = "sf_get_service_state";
+  call_tainted = !invalid && tainted('S', ns, svc);
   mark();
   status = sf_get_service_state(e, ns, svc, has_out ? &s : NULL, err);
   check_status(status, err, invalid);
@@ -646,7 +701,7 @@ static void read_pod_states(sf_executor *e, const char *ns, const char *svc, boo
     REQUIRE(pod >= 0, "entry %zu: pod %d", i, pod);
     REQUIRE(string_sane(state), "entry %zu: state not valid UTF-8", i);
     REQUIRE(i == 0 || sf_pod_states_pod(s, i - 1) < pod, "entries not sorted by pod");
-    if (!model_lost) {
+    if (!model_lost && !call_tainted) {
       bool found = false;
       for (j = 0; j < n_pod_states; j++)
         if (pod_states[j].pod == pod && strcmp(pod_states[j].ns, ns) == 0 &&
@@ -660,7 +715,8 @@ static void read_pod_states(sf_executor *e, const char *ns, const char *svc, boo
   }
   for (j = 0; j < n_pod_states; j++)
     if (strcmp(pod_states[j].ns, ns) == 0 && strcmp(pod_states[j].svc, svc) == 0) expected++;
-  REQUIRE(model_lost || (size_t)expected == n, "%zu pod states, expected %d", n, expected);
+  REQUIRE(model_lost || call_tainted || (size_t)expected == n, "%zu pod states, expected %d", n,
+          expected);
   REQUIRE(sf_pod_states_pod(s, n) == SF_NO_POD && sf_pod_states_state(s, n) == NULL &&
               sf_pod_states_pod(s, SIZE_MAX) == SF_NO_POD &&
               sf_pod_states_state(s, SIZE_MAX) == NULL,
@@ -677,6 +733,7 @@ static void op_set_service_state(input *in) {
   bool invalid = e == NULL || !valid_name(ns) || !valid_name(svc) || pod < 0 ||
                  !valid_state(state);
   current_op = "sf_set_service_state";
+  call_tainted = !invalid && tainted('S', ns, svc);
   mark();
   check_status(sf_set_service_state(e, ns, svc, pod, state, err), err, invalid);
   if (!invalid) {
@@ -694,7 +751,7 @@ static void op_get_service_state(input *in) {
 
 static void check_workload(const char *ns, const char *svc, const char *got) {
   struct workload *w;
-  if (model_lost) return;
+  if (model_lost || call_tainted) return;
   w = find_workload(ns, svc, false);
   if (w == NULL || w->state == NULL)
     REQUIRE(got == NULL, "workload %s/%s: \"%s\", expected none", ns, svc, got);
@@ -709,6 +766,7 @@ static void read_workload(sf_executor *e, const char *ns, const char *svc, bool 
   bool invalid = e == NULL || !valid_name(ns) || !valid_name(svc) || !has_out;
   sf_status status;
   current_op = "sf_get_workload_state";
+  call_tainted = !invalid && tainted('W', ns, svc);
   mark();
   status = sf_get_workload_state(e, ns, svc, has_out ? &state : NULL, err);
   check_status(status, err, invalid);
@@ -729,6 +787,7 @@ static void op_set_workload_state(input *in) {
   sf_error *err = gen_err(in);
   bool invalid = e == NULL || !valid_name(ns) || !valid_name(svc) || !valid_state(state);
   current_op = "sf_set_workload_state";
+  call_tainted = !invalid && tainted('W', ns, svc);
   mark();
   check_status(sf_set_workload_state(e, ns, svc, state, err), err, invalid);
   if (!invalid) {
@@ -782,6 +841,7 @@ static void op_get_workload_states(input *in) {
   invalid = e == NULL || !valid_name(ns) || (count > 0 && (null_array || null_out));
   for (i = 0; i < n && !null_array; i++) invalid = invalid || !valid_name(services[i]);
   for (i = 0; i < MAX_BATCH; i++) out[i] = (char *)&err_storage;
+  for (i = 0; i < n && !null_array; i++) call_tainted = call_tainted || tainted('W', ns, services[i]);
   current_op = "sf_get_workload_states";
   mark();
   status = sf_get_workload_states(e, ns, null_array ? NULL : services, count,
@@ -857,6 +917,49 @@ static void gen_link_call(input *in, struct link_call *c, bool persist) {
                !valid_name(c->svc) ||
                (persist ? !valid_persist(c->seconds) : !valid_keep(c->seconds));
   c->model = c->invalid ? NULL : find_link(c->ns, c->uid, c->svc);
+  call_tainted = tainted('L', c->ns, c->uid);
+}
+
+/* Foreign data: a failed write on a uid whose keys hold it must leave both keys as they were
+ * (never half overwritten). A digest of DUMP of both keys, taken when the call is tainted. */
+static uint64_t fnv(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  while (n-- > 0) h = (h ^ *p++) * 1099511628211ULL;
+  return h;
+}
+
+static uint64_t link_keys_digest(const char *ns, const char *uid, const char *svc) {
+  static char reply[1 << 14];
+  char key[1200];
+  const char *argv[2];
+  size_t lens[2];
+  uint64_t h = 1469598103934665603ULL;
+  int k;
+  for (k = 0; k < 2; k++) {
+    long len;
+    char type;
+    snprintf(key, sizeof key, "sf:{%s:lk:%s}%s", ns, uid, k == 0 ? "" : svc);
+    argv[0] = "DUMP";
+    argv[1] = key;
+    lens[0] = 4;
+    lens[1] = strlen(key);
+    type = raw_commandv(2, argv, lens, reply, sizeof reply, &len);
+    h = fnv(h, &type, 1);
+    h = fnv(h, &len, sizeof len);
+    if (len > 0) h = fnv(h, reply, (size_t)len < sizeof reply - 1 ? (size_t)len : sizeof reply - 1);
+  }
+  maybe_sent();
+  return h;
+}
+
+static uint64_t untouched_before(const struct link_call *c) {
+  return c->invalid || !call_tainted ? 0 : link_keys_digest(c->ns, c->uid, c->svc);
+}
+
+static void untouched_after(const struct link_call *c, sf_status status, uint64_t before) {
+  if (c->invalid || !call_tainted || status == SF_OK) return;
+  REQUIRE(link_keys_digest(c->ns, c->uid, c->svc) == before,
+          "%s failed on foreign data, yet changed the uid's keys", sf_status_name(status));
 }
 
 static void op_set_linked_pod(input *in) {
@@ -865,6 +968,7 @@ static void op_set_linked_pod(input *in) {
   bool has_out;
   enum link_now before;
   long long started;
+  uint64_t snapshot;
   sf_status status;
   gen_link_call(in, &c, true);
   has_out = gen_out(in);
@@ -874,9 +978,11 @@ static void op_set_linked_pod(input *in) {
   mark();
   before = link_now(c.model);
   started = now_ms();
+  snapshot = untouched_before(&c);
   status = sf_set_linked_pod(c.e, c.ns, c.uid, c.svc, c.pod, c.seconds,
                              has_out ? &previous : NULL, c.err);
   check_status(status, c.err, c.invalid);
+  untouched_after(&c, status, snapshot);
   if (!has_out) return;
   REQUIRE(previous >= -1, "previous %d", previous);
   if (status != SF_OK) {
@@ -898,6 +1004,7 @@ static void op_try_set_linked_pod(input *in) {
   bool linked = true, has_linked, has_current;
   enum link_now before;
   long long started;
+  uint64_t snapshot;
   sf_status status;
   gen_link_call(in, &c, true);
   has_linked = gen_out(in);
@@ -908,10 +1015,12 @@ static void op_try_set_linked_pod(input *in) {
   mark();
   before = link_now(c.model);
   started = now_ms();
+  snapshot = untouched_before(&c);
   status = sf_try_set_linked_pod(c.e, c.ns, c.uid, c.svc, c.pod, c.seconds,
                                  has_linked ? &linked : NULL, has_current ? &current : NULL,
                                  c.err);
   check_status(status, c.err, c.invalid);
+  untouched_after(&c, status, snapshot);
   if (status != SF_OK) {
     REQUIRE(!has_linked || !linked, "linked after a failure");
     REQUIRE(!has_current || current == SF_NO_POD, "current %d after a failure", current);
@@ -967,6 +1076,7 @@ static void op_set_linked_pod_if_absent(input *in) {
   bool has_out;
   enum link_now before;
   long long started;
+  uint64_t snapshot;
   sf_status status;
   gen_link_call(in, &c, true);
   has_out = gen_out(in);
@@ -976,9 +1086,11 @@ static void op_set_linked_pod_if_absent(input *in) {
   mark();
   before = link_now(c.model);
   started = now_ms();
+  snapshot = untouched_before(&c);
   status = sf_set_linked_pod_if_absent(c.e, c.ns, c.uid, c.svc, c.pod, c.seconds,
                                        has_out ? &current : NULL, c.err);
   check_status(status, c.err, c.invalid);
+  untouched_after(&c, status, snapshot);
   if (!has_out) return;
   if (status != SF_OK) {
     REQUIRE(current == SF_NO_POD, "current %d after a failure", current);
@@ -1044,6 +1156,7 @@ static void op_batch_get_linked_pods(input *in) {
             (count > 0 && (null_array || null_out));
   for (i = 0; i < n && !null_array; i++) invalid = invalid || !valid_uid(uids[i]);
   for (i = 0; i < MAX_BATCH; i++) pods[i] = GARBAGE_POD;
+  for (i = 0; i < n && !null_array; i++) call_tainted = call_tainted || tainted('L', ns, uids[i]);
   current_op = "sf_batch_get_linked_pods";
   mark();
   status = sf_batch_get_linked_pods(e, ns, svc, null_array ? NULL : uids, count,
@@ -1082,6 +1195,7 @@ static void op_remove_linked_pod(input *in, bool with_id) {
   bool removed = true, has_out;
   enum link_now before;
   long long started;
+  uint64_t snapshot;
   sf_status status;
   gen_link_call(in, &c, false);
   has_out = gen_out(in);
@@ -1091,11 +1205,13 @@ static void op_remove_linked_pod(input *in, bool with_id) {
   mark();
   before = link_now(c.model);
   started = now_ms();
+  snapshot = untouched_before(&c);
   status = with_id ? sf_remove_linked_pod_with_id(c.e, c.ns, c.uid, c.svc, c.seconds, only_pod,
                                                   has_out ? &removed : NULL, c.err)
                    : sf_remove_linked_pod(c.e, c.ns, c.uid, c.svc, c.seconds,
                                           has_out ? &removed : NULL, c.err);
   check_status(status, c.err, c.invalid);
+  untouched_after(&c, status, snapshot);
   if (!has_out) return;
   if (status != SF_OK) {
     REQUIRE(!removed, "removed after a failure");
@@ -1137,6 +1253,7 @@ static void op_get_link_services(input *in) {
   size_t n, i;
   int j;
   current_op = "sf_get_link_services";
+  call_tainted = !invalid && tainted('L', ns, uid);
   mark();
   status = sf_get_link_services(e, ns, uid, has_out ? &l : NULL, err);
   check_status(status, err, invalid);
@@ -1166,7 +1283,7 @@ static void op_get_link_services(input *in) {
       case N_UNKNOWN: break;
     }
   }
-  if (!model_lost)
+  if (!model_lost && !call_tainted)
     for (j = 0; j < n_links; j++) {
       const struct link *m = &links[j];
       bool listed = false;
@@ -1190,6 +1307,7 @@ static void op_compute_linked_pod(input *in) {
   int32_t pod = GARBAGE_POD;
   enum link_now before;
   long long started;
+  uint64_t snapshot;
   sf_status status;
   gen_link_call(in, &c, true);
   n = gen_batch(in, &count, &null_array);
@@ -1209,10 +1327,12 @@ static void op_compute_linked_pod(input *in) {
   mark();
   before = link_now(c.model);
   started = now_ms();
+  snapshot = untouched_before(&c);
   status = sf_compute_linked_pod(c.e, c.ns, c.uid, c.svc, null_array ? NULL : cpods,
                                  null_loads ? NULL : cloads, count, c.seconds,
                                  has_out ? &pod : NULL, c.err);
   check_status(status, c.err, c.invalid);
+  untouched_after(&c, status, snapshot);
   if (!has_out) return;
   REQUIRE(pod >= -1, "pod %d", pod);
   if (status != SF_OK) {
@@ -1346,6 +1466,78 @@ static void op_script_flush(input *in) {
   maybe_sent();
 }
 
+/* Writes foreign data behind the library's back into keys the dictionary names meet: a link
+ * that is not a pod ordinal, keys of the wrong type, pod-state fields that are not ordinals,
+ * states that are not UTF-8 or hold a NUL. Calls on those keys may then also fail with
+ * SF_UNEXPECTED_REPLY (and their results are not compared with the model). */
+static void op_corrupt(input *in) {
+  static const char *const values[] = {"",   "abc", "-1", "+3", "3.0", "2147483648", "99999999999",
+                                       " 3", "\xff\xfe", "7", "03", "x"};
+  const char *ns = dict[K_NS][u8(in) % 4], *uid = dict[K_UID][u8(in) % 4];
+  const char *svc = dict[K_SVC][u8(in) % 4];
+  uint8_t kind = u8(in), sel = u8(in);
+  const char *field = values[u8(in) % 12];
+  char key[700], value[32], reply[256];
+  const char *argv[4];
+  size_t lens[4], vlen, i;
+  if (sel % 16 < 12) {
+    vlen = strlen(values[sel % 16]);
+    memcpy(value, values[sel % 16], vlen);
+  } else if (sel % 16 == 12) {
+    vlen = 3;
+    memcpy(value, "3\0x", 3);
+  } else {
+    vlen = u8(in) % 16;
+    for (i = 0; i < vlen; i++) value[i] = (char)u8(in);
+  }
+  current_op = "corrupt (raw write)";
+  switch (kind % 8) {
+    case 0:
+    case 1:
+      snprintf(key, sizeof key, "sf:{%s:lk:%s}%s", ns, uid, svc);
+      taint('L', ns, uid);
+      break;
+    case 2:
+    case 3:
+      snprintf(key, sizeof key, "sf:{%s:lk:%s}", ns, uid);
+      taint('L', ns, uid);
+      break;
+    case 4:
+    case 5:
+      snprintf(key, sizeof key, "sf:{%s:state:%s}", ns, svc);
+      taint('S', ns, svc);
+      break;
+    default:
+      snprintf(key, sizeof key, "sf:{%s:workload:%s}", ns, svc);
+      taint('W', ns, svc);
+      break;
+  }
+  argv[1] = key;
+  lens[1] = strlen(key);
+  if ((kind >> 3) & 1) { /* replace the key whatever its type */
+    argv[0] = "DEL";
+    lens[0] = 3;
+    raw_commandv(2, argv, lens, reply, sizeof reply, NULL);
+  }
+  /* Links and workload states are strings, the others hashes; odd kinds use the other type. */
+  if ((kind % 8 == 0 || kind % 8 == 3 || kind % 8 == 5 || kind % 8 == 6)) {
+    argv[0] = "SET";
+    lens[0] = 3;
+    argv[2] = value;
+    lens[2] = vlen;
+    raw_commandv(3, argv, lens, reply, sizeof reply, NULL);
+  } else {
+    argv[0] = "HSET";
+    lens[0] = 4;
+    argv[2] = kind % 8 == 2 ? svc : field;
+    lens[2] = strlen(argv[2]);
+    argv[3] = value;
+    lens[3] = vlen;
+    raw_commandv(4, argv, lens, reply, sizeof reply, NULL); /* WRONGTYPE on a string: fine */
+  }
+  maybe_sent();
+}
+
 /* ---- libFuzzer entry points ------------------------------------------------------------- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -1387,7 +1579,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   model_reset();
   while (in.pos < in.size && ops++ < MAX_OPS) {
     uint8_t op = u8(&in);
-    switch (op % 20) {
+    call_tainted = false;
+    switch (op % 21) {
       case 0: op_ping(&in); break;
       case 1: op_set_service_state(&in); break;
       case 2: op_get_service_state(&in); break;
@@ -1407,7 +1600,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 16: op_config(&in); break;
       case 17: op_config_topology(&in); break;
       case 18: op_misc(&in); break;
-      default: op_script_flush(&in); break;
+      case 19: op_script_flush(&in); break;
+      default: op_corrupt(&in); break;
     }
     free_strings();
   }

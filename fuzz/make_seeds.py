@@ -104,7 +104,27 @@ def config(url, setters):
     return body
 
 
+def corrupt(ns, uid, svc, kind, sel, field=0):
+    """Foreign data behind the library's back (op 20); indices into the dictionary."""
+    return bytes([20, ns, uid, svc, kind, sel, field])
+
+
 SEEDS = {
+    "foreign-data": set_link(word(0), word(0), word(0), small(2), persistent())
+    + corrupt(0, 0, 0, 0, 1)  # the link holds "abc"
+    + get_link(word(0), word(0), word(0))
+    + set_link(word(0), word(0), word(0), small(3), persistent())
+    + remove(word(0), word(0), word(0), small(5))
+    + corrupt(0, 1, 1, 3 | 8, 7)  # the uid hash becomes a string
+    + set_link(word(0), word(1), word(1), small(1), persistent())
+    + link_services(word(0), word(1))
+    + corrupt(0, 0, 0, 4, 11, 10)  # pod-state field "03"
+    + set_pod_state(word(0), word(0), small(3), word(0))
+    + get_pod_states(word(0), word(0))
+    + corrupt(0, 0, 1, 6, 8)  # workload state not UTF-8
+    + get_workload(word(0), word(1))
+    + corrupt(0, 0, 1, 6, 12)  # workload state with a NUL
+    + get_workloads(word(0), [word(1), word(0)]),
     "states": set_pod_state(word(0), word(0), small(1), word(0))
     + set_pod_state(word(0), word(0), small(3), word(1))
     + get_pod_states(word(0), word(0))
