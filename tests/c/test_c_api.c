@@ -150,6 +150,10 @@ static void test_config(void) {
   INVALID(sf_config_set_pool_min_idle(cfg, 17, &err)); /* above the default max of 16 */
   OK(sf_config_set_pool_min_idle(cfg, 2, &err));
   INVALID(sf_config_set_pool_max_size(cfg, 1, &err)); /* below min idle */
+  /* The pool reserves room for max size connections when it opens: a huge size would abort. */
+  INVALID(sf_config_set_pool_max_size(cfg, UINT32_MAX, &err));
+  INVALID(sf_config_set_pool_max_size(cfg, 10001, &err));
+  OK(sf_config_set_pool_max_size(cfg, 10000, &err));
   OK(sf_config_set_pool_max_size(cfg, 2, &err));
   INVALID(sf_config_set_connect_timeout_ms(cfg, 0, &err));
   INVALID(sf_config_set_command_timeout_ms(cfg, 0, &err));
