@@ -277,6 +277,36 @@ static void test_open_close_ping(void) {
   sf_executor_close(NULL);
 }
 
+/* The process's thread count (Linux). */
+static int thread_count(void) {
+  char line[128];
+  int threads = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL) return -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (strncmp(line, "Threads:", 8) == 0) threads = atoi(line + 8);
+  fclose(f);
+  return threads;
+}
+
+/* Closing an executor stops its pool's background threads at once (r2d2's default pool kept
+ * them until the idle reaper's next run, up to 30 s: opening and closing piled them up). */
+static void test_close_releases_threads(void) {
+  sf_error err;
+  int before = thread_count(), i;
+  long long deadline;
+  CHECK(before > 0);
+  for (i = 0; i < 20; i++) {
+    sf_executor *e2 = NULL;
+    OK(open_executor(main_url, 0, 0, 0, 0, &e2, &err));
+    OK(sf_ping(e2, &err));
+    sf_executor_close(e2);
+  }
+  deadline = now_ms() + 2000LL * slow_factor();
+  while (thread_count() > before && now_ms() < deadline) sleep_ms(20);
+  CHECK(thread_count() <= before);
+}
+
 static void test_connection_errors(void) {
   sf_error err;
   sf_executor *e2 = DUMMY_PTR;
@@ -1228,6 +1258,7 @@ int main(void) {
   run_test("config", test_config);
   run_test("topology_configs", test_topology_configs);
   run_test("open_close_ping", test_open_close_ping);
+  run_test("close_releases_threads", test_close_releases_threads);
   run_test("connection_errors", test_connection_errors);
   run_test("auth", test_auth);
   run_test("service_states", test_service_states);
