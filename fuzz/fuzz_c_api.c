@@ -1538,6 +1538,75 @@ static void op_corrupt(input *in) {
   maybe_sent();
 }
 
+/* Opens a second executor on the same server with fuzzed pool sizes and timeouts (the URL
+ * stays REDIS_URL: a fuzzed URL could point anywhere). The setters' outcomes are predicted; a
+ * valid config must open (or, with timeouts of a few milliseconds, time out) and answer. */
+static const char *redis_url;
+
+static bool transient(sf_status status) {
+  return status == SF_TIMEOUT || status == SF_CONNECTION || status == SF_POOL_TIMEOUT;
+}
+
+static void op_open(input *in) {
+  sf_config *cfg = NULL;
+  sf_executor *e2 = (sf_executor *)&err_storage;
+  sf_error err;
+  sf_status status;
+  uint32_t max_size = 16, min_idle = 0, shortest = 1000;
+  int k;
+  current_op = "sf_config_new (REDIS_URL)";
+  REQUIRE(sf_config_new(redis_url, &cfg, &err) == SF_OK, "%s", err.message);
+  for (k = u8(in) % 6; k > 0; k--) {
+    uint8_t which = u8(in) % 5, how = u8(in) % 4;
+    uint32_t value = how == 0 ? u32(in) : how == 1 ? 0 : how == 2 ? u8(in) * 64u : u8(in) % 8;
+    bool invalid;
+    current_op = "sf_config_set_* (then opened)";
+    switch (which) {
+      case 0:
+        invalid = value == 0 || value > 10000 || value < min_idle;
+        status = sf_config_set_pool_max_size(cfg, value, &err);
+        if (!invalid) max_size = value;
+        break;
+      case 1:
+        invalid = value > max_size;
+        status = sf_config_set_pool_min_idle(cfg, value, &err);
+        if (!invalid) min_idle = value;
+        break;
+      default:
+        invalid = value == 0;
+        status = which == 2   ? sf_config_set_connect_timeout_ms(cfg, value, &err)
+                 : which == 3 ? sf_config_set_command_timeout_ms(cfg, value, &err)
+                              : sf_config_set_pool_wait_timeout_ms(cfg, value, &err);
+        if (!invalid && value < shortest) shortest = value;
+        break;
+    }
+    check_error(status, &err);
+    REQUIRE(status == (invalid ? SF_INVALID_ARGUMENT : SF_OK), "setter %d with %u: %s", which,
+            value, sf_status_name(status));
+  }
+  if (min_idle > 4) { /* keep the server's connection count small */
+    sf_config_free(cfg);
+    return;
+  }
+  current_op = "sf_executor_open (fuzzed config)";
+  status = sf_executor_open(cfg, &e2, &err);
+  sf_config_free(cfg);
+  maybe_sent();
+  check_error(status, &err);
+  REQUIRE(status == SF_OK || (shortest < 100 && transient(status)), "open: %s: %s",
+          sf_status_name(status), err.message);
+  if (status != SF_OK) {
+    REQUIRE(e2 == NULL, "*out not NULL after a failure");
+    return;
+  }
+  current_op = "sf_ping (fuzzed config)";
+  status = sf_ping(e2, &err);
+  check_error(status, &err);
+  REQUIRE(status == SF_OK || (shortest < 100 && transient(status)), "ping: %s: %s",
+          sf_status_name(status), err.message);
+  sf_executor_close(e2);
+}
+
 /* ---- libFuzzer entry points ------------------------------------------------------------- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -1552,6 +1621,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     exit(2);
   }
   raw_connect(url);
+  redis_url = url;
   if (sf_config_new(url, &cfg, &err) != SF_OK ||
       /* Generous timeouts: on a healthy local server every call must succeed or be rejected. */
       sf_config_set_command_timeout_ms(cfg, 10000, &err) != SF_OK ||
@@ -1580,7 +1650,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (in.pos < in.size && ops++ < MAX_OPS) {
     uint8_t op = u8(&in);
     call_tainted = false;
-    switch (op % 21) {
+    switch (op % 22) {
       case 0: op_ping(&in); break;
       case 1: op_set_service_state(&in); break;
       case 2: op_get_service_state(&in); break;
@@ -1601,7 +1671,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 17: op_config_topology(&in); break;
       case 18: op_misc(&in); break;
       case 19: op_script_flush(&in); break;
-      default: op_corrupt(&in); break;
+      case 20: op_corrupt(&in); break;
+      default: op_open(&in); break;
     }
     free_strings();
   }

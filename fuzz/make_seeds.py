@@ -110,6 +110,10 @@ def corrupt(ns, uid, svc, kind, sel, field=0):
 
 
 SEEDS = {
+    # op 21: a second executor from fuzzed pool sizes and timeouts (then ping, close)
+    "open-configs": bytes([21, 3, 0, 3, 4, 1, 3, 2, 3, 2, 5])
+    + bytes([21, 1, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])
+    + bytes([21, 2, 0, 0, 0, 0, 0x27, 0x11, 2, 3, 1]),
     "foreign-data": set_link(word(0), word(0), word(0), small(2), persistent())
     + corrupt(0, 0, 0, 0, 1)  # the link holds "abc"
     + get_link(word(0), word(0), word(0))
