@@ -3,12 +3,17 @@
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
 #   make test                  the whole test suite: lint, header check, Rust tests, C tests (also
-#                              under valgrind); installs redis-server, valgrind, ... when run as root
+#                              under valgrind and sanitizers), a short fuzz run; installs
+#                              redis-server, valgrind, clang-14, ... when run as root
 #   make install PREFIX=/usr/local
 #                              lib/libstateful_executor.{so,a}, include/stateful_executor.h,
 #                              lib/pkgconfig/stateful_executor.pc
 #   make header                regenerate include/stateful_executor.h from the Rust source
 #   make bench                 throughput of every operation (C and Rust APIs) beside redis-benchmark
+#   make c-test-sanitize       the C suite built with AddressSanitizer and UBSan (part of make test)
+#   make fuzz                  libFuzzer on the C API against a throwaway redis-server, for
+#                              FUZZ_SECONDS (default 60); make test runs it for 20 s
+#   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
 
 CARGO ?= cargo
 CC ?= cc
@@ -40,6 +45,7 @@ VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=d
 
 .PHONY: all build release lib deps deps-c test rust-test lint fmt header check-header \
 	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check demo-c-check \
+	c-test-sanitize deps-fuzz fuzz fuzz-build fuzz-lib fuzz-smoke soak soak-build \
 	demo demo-static demo-c-build demo-rust install clean
 
 all: build
@@ -62,7 +68,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++
 
-test: deps lint check-header rust-test c-test
+test: deps lint check-header rust-test c-test fuzz-smoke
 
 rust-test:
 	$(CARGO) test --all-targets
@@ -83,7 +89,8 @@ check-header:
 
 # ---- C ----
 
-c-test: deps-c c-test-build c-test-run cpp-test c-test-valgrind install-check demo-c-check
+c-test: deps-c c-test-build c-test-run cpp-test c-test-valgrind c-test-sanitize install-check \
+	demo-c-check
 
 # The C demo builds against both libraries (-Werror); the static one runs on a throwaway server.
 demo-c-check: deps demo-c-build
@@ -105,6 +112,21 @@ cpp-test: c-test-build
 # The same suite under memcheck: no error, nothing definitely or indirectly lost.
 c-test-valgrind: deps-c c-test-build
 	SF_TEST_SLOW=1 $(VALGRIND) $(C_OUT)/test_c_api
+
+# The same suite with AddressSanitizer and UBSan on the C side (the Rust library is not
+# instrumented; ASan still checks every access the C code makes to memory the library hands
+# out, and LeakSanitizer sees every allocation, the library's too). Any report fails the run.
+SAN_CC ?= $(CC)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+c-test-sanitize: deps-c lib
+	@mkdir -p $(C_OUT)
+	$(SAN_CC) $(C_STRICT) -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
+		-DSF_EXPECTED_VERSION='"$(VERSION)"' -o $(C_OUT)/test_c_api_asan \
+		tests/c/test_c_api.c tests/c/harness.c $(LINK_SHARED) -lpthread
+	$(SAN_ENV) $(C_OUT)/test_c_api_asan
 
 # make install into a temporary prefix, then build and run programs with pkg-config, linked
 # with the shared and with the static library.
@@ -157,3 +179,63 @@ bench-build: lib
 	mkdir -p target/bench
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/driver.c \
 		$(STATIC_LIB) $(STATIC_DEPS) -o target/bench/driver
+
+# ---- fuzzing ----
+
+# libFuzzer (clang's -fsanitize=fuzzer) drives the C API with arbitrary bytes against a throwaway
+# redis-server; fuzz/fuzz_c_api.c says what it checks. The library is built separately, into
+# target/fuzz, with SanitizerCoverage instrumentation on stable rustc (so that coverage of the
+# Rust side guides the fuzzer too) and with debug assertions and overflow checks on. The explicit
+# --target keeps the instrumentation away from build scripts and proc macros.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_OUT := target/fuzz
+FUZZ_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+FUZZ_LIB := $(FUZZ_OUT)/$(FUZZ_TRIPLE)/release/libstateful_executor.a
+FUZZ_RUSTFLAGS := -C passes=sancov-module -C llvm-args=-sanitizer-coverage-level=3 \
+	-C llvm-args=-sanitizer-coverage-inline-8bit-counters \
+	-C llvm-args=-sanitizer-coverage-pc-table \
+	-C llvm-args=-sanitizer-coverage-trace-compares \
+	-C debug-assertions=on -C overflow-checks=on
+FUZZ_BIN := $(FUZZ_OUT)/fuzz_c_api
+
+deps-fuzz:
+	@scripts/ensure-deps.sh clang-14 libclang-rt-14-dev
+
+fuzz-lib:
+	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) rustc --release --lib --crate-type staticlib \
+		--target $(FUZZ_TRIPLE) --target-dir $(FUZZ_OUT)
+
+fuzz-build: deps-fuzz fuzz-lib
+	$(FUZZ_CC) -std=c99 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude \
+		-o $(FUZZ_BIN) fuzz/fuzz_c_api.c $(FUZZ_LIB) $(STATIC_DEPS)
+
+# Runs the fuzzer for FUZZ_SECONDS on a throwaway redis-server (never $REDIS_URL: the fuzzer
+# flushes its database), from the committed seeds (fuzz/seeds, read only) plus what earlier runs
+# found (target/fuzz/corpus). A crash or broken invariant leaves its input in
+# target/fuzz/artifacts and fails the run.
+FUZZ_RUN = env -u REDIS_URL ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	scripts/fuzz-run.sh $(FUZZ_BIN) $(1) $(FUZZ_OUT)/corpus fuzz/seeds $(FUZZ_OUT)/artifacts/
+
+fuzz: deps fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+# The short run make test does.
+fuzz-smoke: deps fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
+
+# ---- soak (not part of make test) ----
+
+# One million mixed calls from 16 threads on one executor, every result checked; prints the
+# throughput, the error count and VmRSS at start, after the warm-up and at the end. Fails on any
+# error or when VmRSS grows by 1 MiB or more after the warm-up. Runs against $REDIS_URL when set,
+# else a throwaway redis-server. SOAK_OPS and SOAK_THREADS change the size.
+soak-build: lib
+	@mkdir -p $(C_OUT)
+	$(CC) $(C_STRICT) -O2 -g -Iinclude -o $(C_OUT)/soak soak/soak.c $(LINK_SHARED) -lpthread
+
+soak: deps soak-build
+	scripts/with-redis.sh $(C_OUT)/soak

@@ -234,8 +234,9 @@ enum sf_status sf_config_new_sentinel(const char *const *sentinel_urls,
 
 /**
  * Sets the largest number of pooled connections (default 16). Fails with
- * `SF_INVALID_ARGUMENT` when `max_size` is 0 or below the pool's min idle, or when `cfg` is
- * NULL; the config is then unchanged. Not thread-safe for the same `cfg`.
+ * `SF_INVALID_ARGUMENT` when `max_size` is 0, above 10000 (Redis's default `maxclients`) or
+ * below the pool's min idle, or when `cfg` is NULL; the config is then unchanged. Not
+ * thread-safe for the same `cfg`.
  *
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.

@@ -81,6 +81,10 @@ pub struct Config {
 
 /// Default largest number of pooled connections.
 pub const DEFAULT_POOL_MAX_SIZE: u32 = 16;
+/// Largest accepted pool max size: Redis's default `maxclients`. The pool reserves room for
+/// this many connections up front (about 200 bytes each), so a size near `u32::MAX` would make
+/// opening the executor abort on a failed allocation of hundreds of gigabytes.
+pub const MAX_POOL_MAX_SIZE: u32 = 10_000;
 /// Default number of idle connections the pool keeps ready.
 pub const DEFAULT_POOL_MIN_IDLE: u32 = 0;
 /// Default connect, command and pool wait timeout.
@@ -339,10 +343,15 @@ impl Config {
         Ok(self)
     }
 
-    /// Largest number of connections the pool opens (default 16); at least 1.
+    /// Largest number of connections the pool opens (default 16); 1 to [`MAX_POOL_MAX_SIZE`].
     pub fn set_pool_max_size(&mut self, max_size: u32) -> Result<&mut Self> {
         if max_size == 0 {
             return Err(Error::invalid("pool max size must be at least 1"));
+        }
+        if max_size > MAX_POOL_MAX_SIZE {
+            return Err(Error::invalid(format!(
+                "pool max size {max_size} exceeds {MAX_POOL_MAX_SIZE}"
+            )));
         }
         if self.pool_min_idle > max_size {
             return Err(Error::invalid(format!(
@@ -454,6 +463,8 @@ mod tests {
     fn setters_validate() {
         let mut cfg = Config::new("redis://127.0.0.1:1").unwrap();
         assert!(cfg.set_pool_max_size(0).is_err());
+        assert!(cfg.set_pool_max_size(MAX_POOL_MAX_SIZE + 1).is_err());
+        assert!(cfg.set_pool_max_size(u32::MAX).is_err());
         assert!(cfg.set_pool_min_idle(17).is_err());
         cfg.set_pool_min_idle(4).unwrap();
         assert!(cfg.set_pool_max_size(3).is_err());

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::Value;
+use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
 
 use crate::config::Config;
 use crate::connection::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
@@ -68,6 +69,20 @@ impl<'a> LinkKeys<'a> {
     }
 }
 
+/// The pool's background threads (3, as r2d2's own), which open connections and reap idle ones.
+/// They exit as soon as the executor is dropped: r2d2's default pool would first wait for the
+/// reaper's next run, up to 30 s later, so a program that opens and closes executors would pile
+/// up threads.
+fn background_threads() -> Arc<ScheduledThreadPool> {
+    Arc::new(
+        ScheduledThreadPool::builder()
+            .num_threads(3)
+            .thread_name_pattern("r2d2-worker-{}")
+            .on_drop_behavior(OnPoolDropBehavior::DiscardPendingScheduled)
+            .build(),
+    )
+}
+
 impl Executor {
     /// Connects, checks that the server answers, and loads the Lua scripts.
     pub fn open(config: &Config) -> Result<Executor> {
@@ -84,6 +99,7 @@ impl Executor {
             // Checkout compares generations only (no I/O): see connection.rs.
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
+            .thread_pool(background_threads())
             .build_unchecked(manager);
         log::debug!("executor opened on {}", config.display);
         Ok(Executor {

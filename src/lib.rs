@@ -32,7 +32,9 @@ mod sentinel;
 mod types;
 mod wire;
 
-pub use config::{Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT};
+pub use config::{
+    Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
 pub use types::{Candidate, Grace, Persistence, Pod, TrySet};

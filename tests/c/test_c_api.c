@@ -150,6 +150,10 @@ static void test_config(void) {
   INVALID(sf_config_set_pool_min_idle(cfg, 17, &err)); /* above the default max of 16 */
   OK(sf_config_set_pool_min_idle(cfg, 2, &err));
   INVALID(sf_config_set_pool_max_size(cfg, 1, &err)); /* below min idle */
+  /* The pool reserves room for max size connections when it opens: a huge size would abort. */
+  INVALID(sf_config_set_pool_max_size(cfg, UINT32_MAX, &err));
+  INVALID(sf_config_set_pool_max_size(cfg, 10001, &err));
+  OK(sf_config_set_pool_max_size(cfg, 10000, &err));
   OK(sf_config_set_pool_max_size(cfg, 2, &err));
   INVALID(sf_config_set_connect_timeout_ms(cfg, 0, &err));
   INVALID(sf_config_set_command_timeout_ms(cfg, 0, &err));
@@ -271,6 +275,36 @@ static void test_open_close_ping(void) {
   CHECK(sf_ping(NULL, NULL) == SF_INVALID_ARGUMENT);
   sf_executor_close(e2);
   sf_executor_close(NULL);
+}
+
+/* The process's thread count (Linux). */
+static int thread_count(void) {
+  char line[128];
+  int threads = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL) return -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (strncmp(line, "Threads:", 8) == 0) threads = atoi(line + 8);
+  fclose(f);
+  return threads;
+}
+
+/* Closing an executor stops its pool's background threads at once (r2d2's default pool kept
+ * them until the idle reaper's next run, up to 30 s: opening and closing piled them up). */
+static void test_close_releases_threads(void) {
+  sf_error err;
+  int before = thread_count(), i;
+  long long deadline;
+  CHECK(before > 0);
+  for (i = 0; i < 20; i++) {
+    sf_executor *e2 = NULL;
+    OK(open_executor(main_url, 0, 0, 0, 0, &e2, &err));
+    OK(sf_ping(e2, &err));
+    sf_executor_close(e2);
+  }
+  deadline = now_ms() + 2000LL * slow_factor();
+  while (thread_count() > before && now_ms() < deadline) sleep_ms(20);
+  CHECK(thread_count() <= before);
 }
 
 static void test_connection_errors(void) {
@@ -1224,6 +1258,7 @@ int main(void) {
   run_test("config", test_config);
   run_test("topology_configs", test_topology_configs);
   run_test("open_close_ping", test_open_close_ping);
+  run_test("close_releases_threads", test_close_releases_threads);
   run_test("connection_errors", test_connection_errors);
   run_test("auth", test_auth);
   run_test("service_states", test_service_states);
