@@ -4,13 +4,14 @@
 -- Link layout (data-model.md): KEYS[1] = sf:{NS:lk:UID} (hash service -> pod, persistent links
 -- only), KEYS[2] = sf:{NS:lk:UID}SVC (string pod; a TTL makes the link temporary).
 
--- A stored pod ordinal: ASCII digits, at most 2147483647. Anything else is corrupt data and
+-- A stored pod ordinal: plain decimal (ASCII digits, no leading zero), at most 2147483647. Anything else is corrupt data and
 -- aborts the script before it writes, with an error the library reports as SF_UNEXPECTED_REPLY.
 local function stored_pod(key, value)
   if value == false then
     return false
   end
-  if #value > 10 or not string.match(value, '^%d+$') or tonumber(value) > 2147483647 then
+  if #value > 10 or not (value == '0' or string.match(value, '^[1-9]%d*$'))
+      or tonumber(value) > 2147483647 then
     error({ err = 'SFCORRUPT key ' .. key .. ' holds ' .. string.format('%q', string.sub(value, 1, 64))
       .. ', which is not a pod ordinal' })
   end

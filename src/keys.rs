@@ -108,11 +108,11 @@ pub fn check_pod(pod: i32) -> Result<()> {
     Ok(())
 }
 
-/// Parses a pod ordinal as stored in Redis: ASCII digits only, at most `i32::MAX`.
-///
-/// Stricter than `str::parse`, which would also take `+3`; the Lua scripts apply the same rule.
+/// Parses a pod ordinal as stored in Redis: plain decimal, as the data model writes it: ASCII
+/// digits without a sign or a leading zero (`"3"`, never `"03"`), at most `i32::MAX`. Stricter
+/// than `str::parse`, which would also take `+3` and `03`; the Lua scripts apply the same rule.
 pub fn parse_pod(bytes: &[u8]) -> Option<i32> {
-    if bytes.is_empty() || bytes.len() > 10 {
+    if bytes.is_empty() || bytes.len() > 10 || (bytes.len() > 1 && bytes[0] == b'0') {
         return None;
     }
     let mut value: i64 = 0;

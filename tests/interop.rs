@@ -505,3 +505,29 @@ fn a_corrupt_entry_mid_batch_leaves_no_unread_reply_for_the_next_call() {
     let pods = ex.batch_get_linked_pods(NS, SVC, &uids).unwrap();
     assert_eq!(pods, (0..200).map(Some).collect::<Vec<_>>());
 }
+
+#[test]
+fn leading_zeros_are_not_pod_ordinals() {
+    let server = RedisServer::start();
+    let ex = server.executor();
+    let mut raw = server.raw();
+    java_persistent(&mut raw, "u1", SVC, "03");
+    let before = snapshot(&mut raw);
+    for outcome in [
+        ex.get_linked_pod(NS, "u1", SVC).map(drop),
+        ex.set_linked_pod(NS, "u1", SVC, 3, Persistence::Persistent)
+            .map(drop),
+        ex.get_link_services(NS, "u1").map(drop),
+    ] {
+        assert_eq!(outcome.unwrap_err().kind(), ErrorKind::UnexpectedReply);
+    }
+    assert_same_data(&before, &snapshot(&mut raw), "after reading \"03\"");
+    // In the pod-state hash a field "03" is not pod 3: it is skipped, and cannot shadow "3".
+    let key = format!("sf:{{{NS}:state:{SVC}}}");
+    raw_cmd(
+        &mut raw,
+        &["HSET", &key, "3", "Running", "03", "Stale", "00", "x"],
+    );
+    let states = ex.get_service_state(NS, SVC).unwrap();
+    assert_eq!(states, BTreeMap::from([(3, "Running".to_string())]));
+}
