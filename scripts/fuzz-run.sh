@@ -11,7 +11,7 @@ set -euo pipefail
 
 bin=$1 seconds=$2 corpus=$3 seeds=$4 artifacts=$5
 log=target/fuzz/last-run.log
-mkdir -p "$(dirname "$log")" "$corpus"
+mkdir -p "$(dirname "$log")" "$corpus" "$artifacts"
 
 set +e
 scripts/with-redis.sh "$bin" -max_total_time="$seconds" -print_final_stats=1 -max_len=4096 \
