@@ -50,6 +50,9 @@ impl NodeOpener {
     fn new(template: redis::ConnectionInfo, config: &Config) -> NodeOpener {
         let certificates =
             (is_tls(&template) && config.tls.is_set()).then(|| config.tls.certificates());
+        // Requests are written whole, so Nagle's algorithm could only delay them.
+        let template =
+            template.set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
         NodeOpener {
             template,
             certificates,
