@@ -274,7 +274,7 @@ impl Executor {
                     let state = std::str::from_utf8(value).map_err(|_| {
                         Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
                     })?;
-                    states.insert(pod, state.to_string());
+                    states.insert(pod, reply::owned_text(state));
                     Ok(())
                 },
             )
@@ -592,7 +592,7 @@ impl Executor {
                             String::from_utf8_lossy(&pod[..pod.len().min(64)])
                         ))
                     })?;
-                    links.insert(service.to_string(), pod);
+                    links.insert(reply::owned_text(service), pod);
                     Ok(())
                 },
             )

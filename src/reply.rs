@@ -40,7 +40,7 @@ pub(crate) fn stored_text(
 ) -> Result<Option<String>> {
     value
         .map(|bytes| {
-            std::str::from_utf8(bytes).map(str::to_string).map_err(|_| {
+            std::str::from_utf8(bytes).map(owned_text).map_err(|_| {
                 Error::unexpected(format!("key {} holds a value that is not UTF-8", key()))
             })
         })
@@ -113,4 +113,12 @@ pub(crate) fn hash_entries(value: Value, key: &str) -> Result<Vec<(Vec<u8>, Vec<
             shape(&other)
         ))),
     }
+}
+
+/// An owned copy of `text` with one spare byte of capacity, so that the C layer can add its NUL
+/// terminator without reallocating (a realloc per state in every batch otherwise).
+pub(crate) fn owned_text(text: &str) -> String {
+    let mut owned = String::with_capacity(text.len() + 1);
+    owned.push_str(text);
+    owned
 }

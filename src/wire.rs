@@ -270,9 +270,14 @@ impl Wire {
     pub(crate) fn send(&mut self, build: impl Fn(&mut dyn Args)) -> Result<()> {
         let mut count = Counter(0);
         build(&mut count);
+        self.send_counted(count.0, build)
+    }
+
+    /// As `send`, when the caller knows the number of arguments (`build` then runs once).
+    fn send_counted(&mut self, argc: usize, build: impl Fn(&mut dyn Args)) -> Result<()> {
         self.out.clear();
         let mut request = Request { out: &mut self.out };
-        request.header(b'*', count.0);
+        request.header(b'*', argc);
         build(&mut request);
         self.stream
             .write_all(&self.out)
@@ -396,7 +401,7 @@ impl Wire {
         key: impl Fn(usize, &mut dyn Args),
         mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
     ) -> Result<()> {
-        self.send(|a| {
+        self.send_counted(1 + count, |a| {
             a.bytes(b"MGET");
             for i in 0..count {
                 key(i, a);
