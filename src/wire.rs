@@ -118,9 +118,14 @@ pub(crate) fn format_int(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[pos..]
 }
 
-/// Encodes one command's arguments as RESP into a reused buffer.
+/// Room left at the front of the request buffer for the array header `*N\r\n`, which can only
+/// be written once the arguments are counted (20 digits at most, plus 3 bytes).
+const HEADER_ROOM: usize = 23;
+
+/// Encodes one command's arguments as RESP into a reused buffer, counting them.
 struct Request<'a> {
     out: &'a mut Vec<u8>,
+    count: usize,
 }
 
 impl Request<'_> {
@@ -133,8 +138,26 @@ impl Request<'_> {
     }
 }
 
+/// Encodes the command `build` writes into `out` in one pass: the arguments after a gap, then
+/// the array header right-aligned into the gap. Returns where the request starts in `out`.
+fn encode(out: &mut Vec<u8>, build: impl FnOnce(&mut dyn Args)) -> usize {
+    out.clear();
+    out.resize(HEADER_ROOM, 0);
+    let mut request = Request { out, count: 0 };
+    build(&mut request);
+    let count = request.count;
+    let mut digits = [0u8; 20];
+    let digits = format_int(count as i64, &mut digits);
+    let start = HEADER_ROOM - digits.len() - 3;
+    out[start] = b'*';
+    out[start + 1..HEADER_ROOM - 2].copy_from_slice(digits);
+    out[HEADER_ROOM - 2..HEADER_ROOM].copy_from_slice(b"\r\n");
+    start
+}
+
 impl Args for Request<'_> {
     fn pieces(&mut self, pieces: &[&[u8]]) {
+        self.count += 1;
         self.header(b'$', pieces.iter().map(|p| p.len()).sum());
         for piece in pieces {
             self.out.extend_from_slice(piece);
@@ -153,15 +176,6 @@ impl Args for redis::Cmd {
                 self.arg(pieces.concat());
             }
         }
-    }
-}
-
-/// Counts arguments, so the array header can be written before them.
-struct Counter(usize);
-
-impl Args for Counter {
-    fn pieces(&mut self, _: &[&[u8]]) {
-        self.0 += 1;
     }
 }
 
@@ -267,20 +281,10 @@ impl Wire {
     }
 
     /// Encodes one command with `build` and writes it.
-    pub(crate) fn send(&mut self, build: impl Fn(&mut dyn Args)) -> Result<()> {
-        let mut count = Counter(0);
-        build(&mut count);
-        self.send_counted(count.0, build)
-    }
-
-    /// As `send`, when the caller knows the number of arguments (`build` then runs once).
-    fn send_counted(&mut self, argc: usize, build: impl Fn(&mut dyn Args)) -> Result<()> {
-        self.out.clear();
-        let mut request = Request { out: &mut self.out };
-        request.header(b'*', argc);
-        build(&mut request);
+    pub(crate) fn send(&mut self, build: impl FnOnce(&mut dyn Args)) -> Result<()> {
+        let start = encode(&mut self.out, build);
         self.stream
-            .write_all(&self.out)
+            .write_all(&self.out[start..])
             .map_err(|e| io_error(e, "write"))
     }
 
@@ -401,7 +405,7 @@ impl Wire {
         key: impl Fn(usize, &mut dyn Args),
         mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
     ) -> Result<()> {
-        self.send_counted(1 + count, |a| {
+        self.send(|a| {
             a.bytes(b"MGET");
             for i in 0..count {
                 key(i, a);
@@ -559,12 +563,21 @@ mod tests {
     #[test]
     fn requests_are_resp_arrays() {
         let mut out = Vec::new();
-        let mut request = Request { out: &mut out };
-        request.header(b'*', 3);
-        request.bytes(b"GET");
-        request.pieces(&[b"sf:{", b"ns", b"}"]);
-        request.int(-1);
-        assert_eq!(out, b"*3\r\n$3\r\nGET\r\n$7\r\nsf:{ns}\r\n$2\r\n-1\r\n");
+        let start = encode(&mut out, |a| {
+            a.bytes(b"GET");
+            a.pieces(&[b"sf:{", b"ns", b"}"]);
+            a.int(-1);
+        });
+        assert_eq!(
+            &out[start..],
+            b"*3\r\n$3\r\nGET\r\n$7\r\nsf:{ns}\r\n$2\r\n-1\r\n"
+        );
+        let start = encode(&mut out, |a| {
+            for _ in 0..12 {
+                a.bytes(b"x");
+            }
+        });
+        assert!(out[start..].starts_with(b"*12\r\n$1\r\nx\r\n"));
     }
 
     #[test]
