@@ -20,7 +20,7 @@ use redis::{ConnectionLike, Value};
 
 use crate::cluster::{ClusterLink, NodeAddr};
 use crate::config::{is_tls, Config, Topology};
-use crate::error::{leaves_connection_usable, Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::sentinel::SentinelConnector;
 use crate::wire::{Address, Args, Frame, Wire};
 
@@ -179,7 +179,7 @@ impl Connection {
         let outcome = match &mut self.link {
             Link::Wire(wire) => {
                 let outcome = wire.query(cmd);
-                return self.settle_wire(outcome);
+                return self.settle(outcome);
             }
             Link::Single(conn) => conn.req_command(cmd),
             Link::Cluster(cluster) => cluster.query(cmd),
@@ -189,7 +189,7 @@ impl Connection {
             Value::ServerError(err) => Err(err.into()),
             value => Ok(value),
         });
-        self.settle(outcome)
+        self.settle(outcome.map_err(Error::from))
     }
 
     /// Sends the command that `build` encodes and reads its reply. On the lean codec the
@@ -198,7 +198,7 @@ impl Connection {
     pub(crate) fn call(&mut self, build: impl Fn(&mut dyn Args)) -> Result<Value> {
         if let Link::Wire(wire) = &mut self.link {
             let outcome = wire.send(&build).and_then(|()| wire.value());
-            return self.settle_wire(outcome);
+            return self.settle(outcome);
         }
         let mut cmd = redis::Cmd::new();
         build(&mut cmd);
@@ -218,7 +218,7 @@ impl Connection {
     ) -> Result<()> {
         if let Link::Wire(wire) = &mut self.link {
             let outcome = wire.mget_each(count, key, &mut each);
-            return self.settle_wire(outcome);
+            return self.settle(outcome);
         }
         let keys: Vec<String> = (0..count).map(key_name).collect();
         for (i, value) in self.get_many(&keys)?.into_iter().enumerate() {
@@ -249,7 +249,7 @@ impl Connection {
                     "expected a string, got {other:?}"
                 ))),
             });
-            return self.settle_wire(outcome);
+            return self.settle(outcome);
         }
         match self.call(build)? {
             Value::Nil => decode(None),
@@ -269,7 +269,7 @@ impl Connection {
     ) -> Result<()> {
         if let Link::Wire(wire) = &mut self.link {
             let outcome = wire.hgetall_each(key, &mut each);
-            return self.settle_wire(outcome);
+            return self.settle(outcome);
         }
         let reply = self.call(|a| {
             a.bytes(b"HGETALL");
@@ -295,7 +295,7 @@ impl Connection {
             }
             Link::Cluster(cluster) => {
                 let outcome = cluster.get_many(keys);
-                self.settle(outcome)
+                self.settle(outcome.map_err(Error::from))
             }
         }
     }
@@ -323,20 +323,12 @@ impl Connection {
         matches!(self.link, Link::Cluster(_))
     }
 
-    fn settle<T>(&mut self, outcome: redis::RedisResult<T>) -> Result<T> {
-        outcome.map_err(|err| {
-            if !leaves_connection_usable(&err) {
-                self.broken = true;
-            }
-            Error::from(err)
-        })
-    }
-
-    /// As `settle`, for the lean codec, whose errors are already ours: only a complete error
-    /// reply with nothing left unread keeps the connection in step.
-    fn settle_wire<T>(&mut self, outcome: Result<T>) -> Result<T> {
-        if let (Err(err), Link::Wire(wire)) = (&outcome, &self.link) {
-            if !err.server_reply || wire.has_unread() {
+    /// Keeps the connection only when a failure was a complete error reply from the server with
+    /// nothing left unread: after anything else a reply may still be in flight.
+    fn settle<T>(&mut self, outcome: Result<T>) -> Result<T> {
+        if let Err(err) = &outcome {
+            let unread = matches!(&self.link, Link::Wire(wire) if wire.has_unread());
+            if !err.server_reply || unread {
                 self.broken = true;
             }
         }

@@ -121,7 +121,7 @@ pub(crate) const CORRUPT_DATA_CODE: &str = "SFCORRUPT";
 /// Whether a redis-rs error leaves the connection usable: only a well-formed error reply from the
 /// server does. After anything else (I/O error, timeout, unparsable reply) a reply may still be in
 /// flight, so the connection must be dropped, never reused.
-pub(crate) fn leaves_connection_usable(err: &redis::RedisError) -> bool {
+fn leaves_connection_usable(err: &redis::RedisError) -> bool {
     matches!(
         err.kind(),
         redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
