@@ -2,15 +2,13 @@
 //! key, validation agrees with the rules of data-model.md, and a rejected call leaves Redis
 //! untouched (nothing is even sent).
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::keys::{
     check_namespace, check_service, check_uid, link_key, service_state_key, uid_links_key,
     workload_key,
