@@ -1,5 +1,6 @@
 # stateful-executor: build, test, demo, install.
 #
+#   make check                 the quick check, no Redis needed: format, clippy, unit tests, header
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
 #   make test                  the whole test suite: lint, header check, Rust tests, C tests (also
@@ -43,7 +44,7 @@ LINK_SHARED := -L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lstateful_executor
 VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	--show-leak-kinds=definite,indirect --error-exitcode=1 --quiet
 
-.PHONY: all build release lib deps deps-c test rust-test lint fmt header check-header \
+.PHONY: all build release lib deps deps-c check unit-test test rust-test lint fmt header check-header \
 	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check demo-c-check \
 	c-test-sanitize deps-fuzz fuzz fuzz-build fuzz-lib fuzz-smoke soak soak-build \
 	demo demo-static demo-c-build demo-rust install clean
@@ -70,8 +71,23 @@ deps-c:
 
 test: deps lint check-header rust-test c-test fuzz-smoke
 
+# The quick check before a commit: no redis-server, under a minute on a warm build.
+check: lint unit-test check-header
+
+# The unit tests inside src/ and the documentation examples (none of them needs a server).
+unit-test:
+	$(CARGO) test --lib
+	$(CARGO) test --doc
+
+# Every Rust test: the unit tests and the integration tests (tests/it, one binary, each test on
+# its own throwaway redis-server). The integration tests mostly wait on their servers, so they
+# run on more threads than cores; the ones that measure timings run alone (see
+# tests/it/harness/server.rs).
+TEST_THREADS ?= 4
+
 rust-test:
-	$(CARGO) test --all-targets
+	$(CARGO) test --all-targets -- --test-threads=$(TEST_THREADS)
+	$(CARGO) test --doc
 
 lint:
 	$(CARGO) fmt --check
