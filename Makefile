@@ -38,6 +38,8 @@ STATIC_DEPS := -lpthread -ldl -lm
 C_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
 CXX_STRICT := -std=c++11 -Wall -Wextra -Werror -pedantic
 C_OUT := target/c
+# The C suite: the tests, their harness, and the RESP client they share with the fuzzer.
+C_TEST_SRC := tests/c/test_c_api.c tests/c/harness.c tests/c/resp.c
 DEMO_OUT := examples-c/build
 LINK_SHARED := -L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lstateful_executor
 
@@ -116,7 +118,7 @@ demo-c-check: deps demo-c-build
 c-test-build: lib
 	@mkdir -p $(C_OUT)
 	$(CC) $(C_STRICT) -g -O1 -Iinclude -Itests/c -DSF_EXPECTED_VERSION='"$(VERSION)"' \
-		-o $(C_OUT)/test_c_api tests/c/test_c_api.c tests/c/harness.c $(LINK_SHARED) -lpthread
+		-o $(C_OUT)/test_c_api $(C_TEST_SRC) $(LINK_SHARED) -lpthread
 	$(CXX) $(CXX_STRICT) -Iinclude -o $(C_OUT)/cpp_header tests/c/cpp_header.cpp $(LINK_SHARED)
 
 c-test-run: c-test-build
@@ -141,7 +143,7 @@ c-test-sanitize: deps-c lib
 	@mkdir -p $(C_OUT)
 	$(SAN_CC) $(C_STRICT) -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
 		-DSF_EXPECTED_VERSION='"$(VERSION)"' -o $(C_OUT)/test_c_api_asan \
-		tests/c/test_c_api.c tests/c/harness.c $(LINK_SHARED) -lpthread
+		$(C_TEST_SRC) $(LINK_SHARED) -lpthread
 	$(SAN_ENV) $(C_OUT)/test_c_api_asan
 
 # make install into a temporary prefix, then build and run programs with pkg-config, linked
@@ -225,8 +227,8 @@ fuzz-lib:
 
 fuzz-build: deps-fuzz fuzz-lib
 	$(FUZZ_CC) -std=c99 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude \
-		-o $(FUZZ_BIN) fuzz/fuzz_c_api.c $(FUZZ_LIB) $(STATIC_DEPS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Itests/c \
+		-o $(FUZZ_BIN) fuzz/fuzz_c_api.c tests/c/resp.c $(FUZZ_LIB) $(STATIC_DEPS)
 
 # Runs the fuzzer for FUZZ_SECONDS on a throwaway redis-server (never $REDIS_URL: the fuzzer
 # flushes its database), from the committed seeds (fuzz/seeds, read only) plus what earlier runs
