@@ -106,8 +106,28 @@ fn run(ex: &Executor, uid: &str, op: &Op) -> Result<Returns> {
 }
 
 /// Asserts what every read operation and the raw keys say about the link of (uid, SVC).
-fn assert_link(ex: &Executor, raw: &mut redis::Connection, uid: &str, link: Link, what: &str) {
-    let listed = ex.get_link_services(NS, uid).unwrap().get(SVC).copied();
+/// `beside`: the uid also has its persistent link to service "kept" (pod 6).
+fn assert_link(
+    ex: &Executor,
+    raw: &mut redis::Connection,
+    uid: &str,
+    link: Link,
+    beside: bool,
+    what: &str,
+) {
+    let services = ex.get_link_services(NS, uid).unwrap();
+    let listed = services.get(SVC).copied();
+    let mut expected_services = BTreeMap::new();
+    if beside {
+        expected_services.insert("kept".to_string(), 6);
+    }
+    if let Link::Persistent(pod) = link {
+        expected_services.insert(SVC.to_string(), pod);
+    }
+    assert_eq!(
+        services, expected_services,
+        "{what}: the uid's persistent links"
+    );
     let (get, if_persist) = (
         ex.get_linked_pod(NS, uid, SVC).unwrap(),
         ex.get_linked_pod_if_persist(NS, uid, SVC).unwrap(),
@@ -174,16 +194,11 @@ fn run_rows(rows: &[Row]) {
             match row.after {
                 After::Unchanged => {
                     assert_same_data(&before, &snapshot(&mut raw), &what);
-                    assert_link(&ex, &mut raw, &uid, row.before, &what);
+                    assert_link(&ex, &mut raw, &uid, row.before, beside, &what);
                 }
-                After::Is(link) => assert_link(&ex, &mut raw, &uid, link, &what),
+                After::Is(link) => assert_link(&ex, &mut raw, &uid, link, beside, &what),
             }
             if beside {
-                assert_eq!(
-                    ex.get_link_services(NS, &uid).unwrap().get("kept"),
-                    Some(&6),
-                    "{what}: the other link"
-                );
                 assert_eq!(
                     ex.get_linked_pod(NS, &uid, "kept").unwrap(),
                     Some(6),
