@@ -19,18 +19,15 @@
 
 #![warn(missing_docs)]
 
-mod cluster;
 mod config;
-mod connection;
 mod error;
 mod executor;
 mod ffi;
 pub mod keys;
 mod reply;
 mod scripts;
-mod sentinel;
+mod transport;
 mod types;
-mod wire;
 
 pub use config::{
     Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,
