@@ -155,3 +155,81 @@ impl Connection {
         matches!(self.link, Link::Cluster(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::error::ErrorKind;
+
+    /// A server that answers each PING with PONG, until the client leaves.
+    fn pong_server() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while let Ok(n) = stream.read(&mut chunk) {
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&chunk[..n]);
+                        let ping = b"*1\r\n$4\r\nPING\r\n";
+                        while seen.starts_with(ping) {
+                            seen.drain(..ping.len());
+                            if stream.write_all(b"+PONG\r\n").is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn ping(conn: &mut Connection, read: impl FnMut(Reply<'_>) -> Result<()>) -> Result<()> {
+        conn.call(Route::Any, |a| a.bytes(b"PING"), read)
+    }
+
+    #[test]
+    fn only_a_clean_finish_clears_the_broken_mark() {
+        let port = pong_server();
+        let config = Config::new(&format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut conn = Manager::new(&config).unwrap().open().unwrap();
+        assert!(!conn.broken);
+
+        // A panic while the reply is handled: the mark stays, r2d2 drops the connection.
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            ping(&mut conn, |_| panic!("a bug in a reader"))
+        }));
+        assert!(panicked.is_err());
+        assert!(conn.broken, "a panic left the connection reusable");
+
+        // A reader that rejects a whole reply: the stream is in step, the connection reusable.
+        let rejected = ping(&mut conn, |_| {
+            Err(crate::Error::unexpected("not what I want"))
+        });
+        assert_eq!(rejected.unwrap_err().kind(), ErrorKind::UnexpectedReply);
+        assert!(!conn.broken);
+        ping(&mut conn, |mut reply| {
+            assert_eq!(reply.next()?, Frame::Status(b"PONG"));
+            Ok(())
+        })
+        .unwrap();
+        assert!(!conn.broken);
+
+        // No reply at all (the server ignores anything but PING): the deadline ends the call
+        // and the mark stays.
+        let silent = conn.call(Route::Any, |a| a.bytes(b"ECHO"), |_| Ok(()));
+        assert_eq!(silent.unwrap_err().kind(), ErrorKind::Timeout);
+        assert!(conn.broken, "a timed-out call left the connection reusable");
+    }
+}
