@@ -1,7 +1,7 @@
 //! Configuration: where Redis is and how the pool behaves.
 //!
 //! One `Config` type describes every topology; the topology only changes how connections are
-//! made (see `connection.rs`), never what the executor does with them.
+//! made (see `transport/`), never what the executor does with them.
 
 use std::fmt;
 use std::time::Duration;
@@ -409,13 +409,15 @@ impl Config {
         Ok(self)
     }
 
-    /// Longest wait for a TCP (and TLS) connection to be established (default 1000 ms).
+    /// Longest time opening one connection may take: the TCP or unix connect, TLS and the
+    /// Redis handshake (`AUTH`, `SELECT`, `PING`) together (default 1000 ms).
     pub fn set_connect_timeout(&mut self, timeout: Duration) -> Result<&mut Self> {
         self.connect_timeout = positive("connect timeout", timeout)?;
         Ok(self)
     }
 
-    /// Longest wait for one command's reply, and for a write to the socket (default 1000 ms).
+    /// Longest time one command may take: writing it and reading its whole reply, under one
+    /// deadline rather than per read (default 1000 ms).
     pub fn set_command_timeout(&mut self, timeout: Duration) -> Result<&mut Self> {
         self.command_timeout = positive("command timeout", timeout)?;
         Ok(self)
