@@ -608,7 +608,7 @@ fn a_silent_handshake_fails_the_open_at_the_connect_timeout() {
     let elapsed = started.elapsed();
     println!("open on a silent server: {err} after {elapsed:?}");
     assert_eq!(err.kind(), ErrorKind::Connection);
-    assert!(elapsed < C + Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < C + Duration::from_millis(700), "{elapsed:?}");
 }
 
 #[test]
@@ -667,7 +667,7 @@ fn a_unix_socket_with_a_full_backlog_fails_at_the_connect_timeout() {
     let elapsed = started.elapsed();
     println!("open on a full unix socket: {err} after {elapsed:?}");
     assert_eq!(err.kind(), ErrorKind::Connection);
-    assert!(elapsed < C + Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < C + Duration::from_millis(700), "{elapsed:?}");
     drop(fillers);
     let _ = std::fs::remove_dir_all(&dir);
 }
