@@ -85,12 +85,15 @@ unit-test:
 
 # Every Rust test: the unit tests and the integration tests (tests/it, one binary, each test on
 # its own throwaway redis-server). The integration tests mostly wait on their servers, so they
-# run on more threads than cores; the ones that measure timings run alone (see
-# tests/it/harness/server.rs).
+# run on more threads than cores. The fault and hostile-server tests assert timings: they run
+# in a second pass, where those that measure run alone (`alone()`, tests/it/harness/server.rs)
+# and no CPU-bound test runs beside them.
 TEST_THREADS ?= 4
+TIMED_TESTS := faults:: hostile_server::
 
 rust-test:
-	$(CARGO) test --all-targets -- --test-threads=$(TEST_THREADS)
+	$(CARGO) test --all-targets -- --test-threads=$(TEST_THREADS) $(addprefix --skip ,$(TIMED_TESTS))
+	$(CARGO) test --test it -- --test-threads=$(TEST_THREADS) $(TIMED_TESTS)
 	$(CARGO) test --doc
 
 lint:

@@ -8,11 +8,13 @@
 //! - data.rs: raw commands behind the library's back, snapshots, command statistics.
 //! - [`LoadRun`] (load.rs): N threads for a while, every result classified (fault tests).
 //! - link_model.rs: what link operations should return, and whether links are whole.
+//! - [`own_process`] (process.rs): a test that needs its process to itself.
 
 mod certs;
 mod data;
 mod link_model;
 mod load;
+mod process;
 mod server;
 mod topology;
 
@@ -20,5 +22,6 @@ pub use certs::*;
 pub use data::*;
 pub use link_model::*;
 pub use load::*;
+pub use process::*;
 pub use server::*;
 pub use topology::*;

@@ -369,6 +369,11 @@ impl RedisServer {
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
+
+    /// The process id, while it runs (to stop and continue it with signals).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 impl Drop for RedisServer {
@@ -380,9 +385,10 @@ impl Drop for RedisServer {
 
 // ---- Tests that measure timings run alone ----
 
-/// While a test holding it runs, no other test has a server running: call `let _alone =
-/// alone();` first in a test that asserts timings (the suite shares a small machine). It waits
-/// until the servers of running tests are gone and keeps other tests from starting one.
+/// While a test holding it runs, no other test has a server (or a child process) running: call
+/// `let _alone = alone();` first in a test that asserts timings (the suite shares a small
+/// machine). It waits until the servers of running tests are gone and keeps other tests from
+/// starting one.
 pub fn alone() -> Alone {
     let mut state = gate_state();
     while state.alone {
@@ -446,13 +452,14 @@ fn gate_state() -> MutexGuard<'static, GateState> {
     GATE.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A running server's share of the gate.
-struct GateToken {
+/// The share of the gate of a running server (or of a test's child process, see
+/// [`super::own_process`]).
+pub(super) struct GateToken {
     owner: ThreadId,
 }
 
 impl GateToken {
-    fn enter() -> Option<GateToken> {
+    pub(super) fn enter() -> Option<GateToken> {
         if ALONE_HERE.with(Cell::get) {
             return None;
         }

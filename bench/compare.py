@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Before/after throughput of two builds of the Rust bench driver (examples/bench_ops.rs) on the
+same server, in the same run: for each operation and thread count, runs alternate between the
+two drivers (A B, then B A, ...), and the ratio B/A of each pair is kept; the median ratio is
+printed. Alternating pairs cancel most of the drift of a shared, noisy machine.
+
+usage: scripts/with-redis.sh python3 bench/compare.py OLD_DRIVER NEW_DRIVER
+Environment: REDIS_URL, BENCH_SECONDS (per run, default 1.0), BENCH_PAIRS (default 5),
+BENCH_OPS (comma list), BENCH_THREADS (comma list, default 1,16).
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+OPS = ["get", "set", "set_if_absent", "try_set", "remove", "compute8", "service_state32",
+       "batch1000", "batch10000", "workload100"]
+
+
+def rate(driver, op, threads, seconds):
+    out = subprocess.run([driver, op, str(threads), str(seconds)], check=True,
+                         capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    if result["errors"]:
+        sys.exit(f"{driver} {op}: {result['errors']} errors")
+    return result["ops_per_sec"]
+
+
+def main():
+    old, new = sys.argv[1], sys.argv[2]
+    seconds = float(os.environ.get("BENCH_SECONDS", "1.0"))
+    pairs = int(os.environ.get("BENCH_PAIRS", "5"))
+    ops = os.environ.get("BENCH_OPS", ",".join(OPS)).split(",")
+    threads_list = [int(t) for t in os.environ.get("BENCH_THREADS", "1,16").split(",")]
+    subprocess.run([new, "setup"], check=True)
+    print(f"{'operation':<16}{'thr':>4}{'old ops/s':>12}{'new ops/s':>12}{'new/old':>9}"
+          f"  ratios of the {pairs} pairs")
+    rows = []
+    for op in ops:
+        for threads in threads_list:
+            olds, news, ratios = [], [], []
+            for i in range(pairs):
+                if i % 2 == 0:
+                    a = rate(old, op, threads, seconds)
+                    b = rate(new, op, threads, seconds)
+                else:
+                    b = rate(new, op, threads, seconds)
+                    a = rate(old, op, threads, seconds)
+                olds.append(a)
+                news.append(b)
+                ratios.append(b / a)
+            row = {"op": op, "threads": threads, "old": statistics.median(olds),
+                   "new": statistics.median(news), "ratio": statistics.median(ratios),
+                   "ratios": ratios}
+            rows.append(row)
+            print(f"{op:<16}{threads:>4}{row['old']:>12,.0f}{row['new']:>12,.0f}"
+                  f"{row['ratio']:>9.3f}  " + " ".join(f"{r:.2f}" for r in ratios), flush=True)
+    ratios = [r["ratio"] for r in rows]
+    print(f"median of the medians: {statistics.median(ratios):.3f}; "
+          f"lowest {min(ratios):.3f}, highest {max(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()
