@@ -218,468 +218,127 @@ fn temp(seconds: u32) -> Persistence {
 
 const PERSISTENT: Persistence = Persistence::Persistent;
 
+#[rustfmt::skip]
 #[test]
 fn set_linked_pod_returns_the_previous_pod_and_switches_persistence() {
     use Returns::Previous;
     run_rows(&[
-        row(
-            "new link",
-            NoLink,
-            Op::Set(3, PERSISTENT),
-            Previous(None),
-            Is(P(3)),
-        ),
-        row(
-            "new temporary link",
-            NoLink,
-            Op::Set(3, temp(90)),
-            Previous(None),
-            Is(T(3, 90)),
-        ),
-        row(
-            "persistent to temporary",
-            P(3),
-            Op::Set(4, temp(120)),
-            Previous(Some(3)),
-            Is(T(4, 120)),
-        ),
-        row(
-            "temporary to persistent",
-            T(4, 120),
-            Op::Set(5, PERSISTENT),
-            Previous(Some(4)),
-            Is(P(5)),
-        ),
-        row(
-            "same pod, now temporary",
-            P(5),
-            Op::Set(5, temp(60)),
-            Previous(Some(5)),
-            Is(T(5, 60)),
-        ),
-        row(
-            "temporary, new TTL",
-            T(5, 600),
-            Op::Set(7, temp(60)),
-            Previous(Some(5)),
-            Is(T(7, 60)),
-        ),
-        row(
-            "pod 0 and i32::MAX",
-            P(0),
-            Op::Set(i32::MAX, PERSISTENT),
-            Previous(Some(0)),
-            Is(P(i32::MAX)),
-        ),
+        //  what                       before     operation                      returns            after
+        row("new link",                NoLink,    Op::Set(3, PERSISTENT),        Previous(None),    Is(P(3))),
+        row("new temporary link",      NoLink,    Op::Set(3, temp(90)),          Previous(None),    Is(T(3, 90))),
+        row("persistent to temporary", P(3),      Op::Set(4, temp(120)),         Previous(Some(3)), Is(T(4, 120))),
+        row("temporary to persistent", T(4, 120), Op::Set(5, PERSISTENT),        Previous(Some(4)), Is(P(5))),
+        row("same pod, now temporary", P(5),      Op::Set(5, temp(60)),          Previous(Some(5)), Is(T(5, 60))),
+        row("temporary, new TTL",      T(5, 600), Op::Set(7, temp(60)),          Previous(Some(5)), Is(T(7, 60))),
+        row("pod 0",                   NoLink,    Op::Set(0, PERSISTENT),        Previous(None),    Is(P(0))),
+        row("pod 0 and i32::MAX",      P(0),      Op::Set(i32::MAX, PERSISTENT), Previous(Some(0)), Is(P(i32::MAX))),
     ]);
 }
 
+#[rustfmt::skip]
 #[test]
 fn try_set_links_only_when_no_other_persistent_link_exists() {
     use Returns::Tried;
     run_rows(&[
-        row(
-            "no link",
-            NoLink,
-            Op::TrySet(7, PERSISTENT),
-            Tried(true, 7),
-            Is(P(7)),
-        ),
-        row(
-            "no link, temporary",
-            NoLink,
-            Op::TrySet(8, temp(90)),
-            Tried(true, 8),
-            Is(T(8, 90)),
-        ),
-        row(
-            "another pod, persistent: refused",
-            P(3),
-            Op::TrySet(4, PERSISTENT),
-            Tried(false, 3),
-            Unchanged,
-        ),
-        row(
-            "another pod, temporary request: refused",
-            P(3),
-            Op::TrySet(4, temp(30)),
-            Tried(false, 3),
-            Unchanged,
-        ),
-        row(
-            "same pod",
-            P(3),
-            Op::TrySet(3, PERSISTENT),
-            Tried(true, 3),
-            Is(P(3)),
-        ),
-        row(
-            "same pod, now temporary",
-            P(3),
-            Op::TrySet(3, temp(45)),
-            Tried(true, 3),
-            Is(T(3, 45)),
-        ),
-        row(
-            "over a temporary link",
-            T(3, 100),
-            Op::TrySet(5, PERSISTENT),
-            Tried(true, 5),
-            Is(P(5)),
-        ),
-        row(
-            "temporary over temporary",
-            T(3, 100),
-            Op::TrySet(6, temp(500)),
-            Tried(true, 6),
-            Is(T(6, 500)),
-        ),
+        //  what                                       before     operation                  returns          after
+        row("no link",                                 NoLink,    Op::TrySet(7, PERSISTENT), Tried(true, 7),  Is(P(7))),
+        row("no link, temporary",                      NoLink,    Op::TrySet(8, temp(90)),   Tried(true, 8),  Is(T(8, 90))),
+        row("another pod, persistent: refused",        P(3),      Op::TrySet(4, PERSISTENT), Tried(false, 3), Unchanged),
+        row("another pod, temporary request: refused", P(3),      Op::TrySet(4, temp(30)),   Tried(false, 3), Unchanged),
+        row("same pod",                                P(3),      Op::TrySet(3, PERSISTENT), Tried(true, 3),  Is(P(3))),
+        row("same pod, now temporary",                 P(3),      Op::TrySet(3, temp(45)),   Tried(true, 3),  Is(T(3, 45))),
+        row("over a temporary link",                   T(3, 100), Op::TrySet(5, PERSISTENT), Tried(true, 5),  Is(P(5))),
+        row("temporary over temporary",                T(3, 100), Op::TrySet(6, temp(500)),  Tried(true, 6),  Is(T(6, 500))),
     ]);
 }
 
+#[rustfmt::skip]
 #[test]
 fn set_if_absent_writes_only_when_there_is_no_link() {
     use Returns::Current;
     run_rows(&[
-        row(
-            "no link",
-            NoLink,
-            Op::IfAbsent(2, PERSISTENT),
-            Current(2),
-            Is(P(2)),
-        ),
-        row(
-            "no link, temporary",
-            NoLink,
-            Op::IfAbsent(8, temp(200)),
-            Current(8),
-            Is(T(8, 200)),
-        ),
-        row(
-            "a persistent link",
-            P(2),
-            Op::IfAbsent(9, temp(10)),
-            Current(2),
-            Unchanged,
-        ),
-        row(
-            "a persistent link, same pod",
-            P(2),
-            Op::IfAbsent(2, PERSISTENT),
-            Current(2),
-            Unchanged,
-        ),
+        //  what                           before     operation                    returns     after
+        row("no link",                     NoLink,    Op::IfAbsent(2, PERSISTENT), Current(2), Is(P(2))),
+        row("no link, temporary",          NoLink,    Op::IfAbsent(8, temp(200)),  Current(8), Is(T(8, 200))),
+        row("a persistent link",           P(2),      Op::IfAbsent(9, temp(10)),   Current(2), Unchanged),
+        row("a persistent link, same pod", P(2),      Op::IfAbsent(2, PERSISTENT), Current(2), Unchanged),
         // A persistent request does not make a temporary link persistent.
-        row(
-            "a temporary link",
-            T(8, 200),
-            Op::IfAbsent(1, PERSISTENT),
-            Current(8),
-            Unchanged,
-        ),
-        row(
-            "a temporary link, same pod",
-            T(8, 200),
-            Op::IfAbsent(8, PERSISTENT),
-            Current(8),
-            Unchanged,
-        ),
+        row("a temporary link",            T(8, 200), Op::IfAbsent(1, PERSISTENT), Current(8), Unchanged),
+        row("a temporary link, same pod",  T(8, 200), Op::IfAbsent(8, PERSISTENT), Current(8), Unchanged),
     ]);
 }
 
+#[rustfmt::skip]
 #[test]
 fn remove_deletes_or_keeps_a_temporary_link_for_the_grace_period() {
     use Returns::Removed;
     let keep = |seconds| Grace::from_keep_seconds(seconds).unwrap();
     run_rows(&[
-        row(
-            "keep -1",
-            P(4),
-            Op::Remove(keep(-1)),
-            Removed(true),
-            Is(NoLink),
-        ),
-        row(
-            "keep 0",
-            P(4),
-            Op::Remove(keep(0)),
-            Removed(true),
-            Is(NoLink),
-        ),
-        row(
-            "temporary, keep -1",
-            T(4, 100),
-            Op::Remove(keep(-1)),
-            Removed(true),
-            Is(NoLink),
-        ),
-        row(
-            "temporary, keep 0",
-            T(4, 100),
-            Op::Remove(keep(0)),
-            Removed(true),
-            Is(NoLink),
-        ),
-        row(
-            "no link",
-            NoLink,
-            Op::Remove(Grace::Immediate),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "no link, with grace",
-            NoLink,
-            Op::Remove(Grace::Seconds(30)),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "kept 50 s",
-            P(4),
-            Op::Remove(keep(50)),
-            Removed(true),
-            Is(T(4, 50)),
-        ),
+        //  what                    before        operation                        returns         after
+        row("keep -1",              P(4),         Op::Remove(keep(-1)),            Removed(true),  Is(NoLink)),
+        row("keep 0",               P(4),         Op::Remove(keep(0)),             Removed(true),  Is(NoLink)),
+        row("temporary, keep -1",   T(4, 100),    Op::Remove(keep(-1)),            Removed(true),  Is(NoLink)),
+        row("temporary, keep 0",    T(4, 100),    Op::Remove(keep(0)),             Removed(true),  Is(NoLink)),
+        row("no link",              NoLink,       Op::Remove(Grace::Immediate),    Removed(false), Unchanged),
+        row("no link, with grace",  NoLink,       Op::Remove(Grace::Seconds(30)),  Removed(false), Unchanged),
+        row("kept 50 s",            P(4),         Op::Remove(keep(50)),            Removed(true),  Is(T(4, 50))),
         // A kept link still exists: removing it again reports it, and the grace restarts.
-        row(
-            "kept again",
-            T(4, 50),
-            Op::Remove(Grace::Seconds(500)),
-            Removed(true),
-            Is(T(4, 500)),
-        ),
+        row("kept again",           T(4, 50),     Op::Remove(Grace::Seconds(500)), Removed(true),  Is(T(4, 500))),
         // A longer TTL is replaced by the grace period.
-        row(
-            "shorter than the TTL",
-            T(2, 10_000),
-            Op::Remove(Grace::Seconds(20)),
-            Removed(true),
-            Is(T(2, 20)),
-        ),
+        row("shorter than the TTL", T(2, 10_000), Op::Remove(Grace::Seconds(20)),  Removed(true),  Is(T(2, 20))),
     ]);
 }
 
+#[rustfmt::skip]
 #[test]
 fn remove_with_id_removes_only_a_matching_link() {
     use Returns::Removed;
     let now = Grace::Immediate;
     let later = Grace::Seconds(30);
     run_rows(&[
-        row(
-            "another id",
-            P(4),
-            Op::RemoveWithId(now, 5),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "another id 0",
-            P(4),
-            Op::RemoveWithId(now, 0),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "another id, grace",
-            P(4),
-            Op::RemoveWithId(later, 5),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "temporary, another id",
-            T(4, 300),
-            Op::RemoveWithId(now, 5),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "temporary, another id, grace",
-            T(4, 300),
-            Op::RemoveWithId(later, 0),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "no link",
-            NoLink,
-            Op::RemoveWithId(now, 0),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "no link, grace",
-            NoLink,
-            Op::RemoveWithId(later, 0),
-            Removed(false),
-            Unchanged,
-        ),
-        row(
-            "matching",
-            P(4),
-            Op::RemoveWithId(now, 4),
-            Removed(true),
-            Is(NoLink),
-        ),
-        row(
-            "matching, grace",
-            P(4),
-            Op::RemoveWithId(Grace::Seconds(40), 4),
-            Removed(true),
-            Is(T(4, 40)),
-        ),
-        row(
-            "matching temporary",
-            T(4, 300),
-            Op::RemoveWithId(now, 4),
-            Removed(true),
-            Is(NoLink),
-        ),
+        //  what                            before     operation                                returns         after
+        row("another id",                   P(4),      Op::RemoveWithId(now, 5),                Removed(false), Unchanged),
+        row("another id 0",                 P(4),      Op::RemoveWithId(now, 0),                Removed(false), Unchanged),
+        row("another id, grace",            P(4),      Op::RemoveWithId(later, 5),              Removed(false), Unchanged),
+        row("temporary, another id",        T(4, 300), Op::RemoveWithId(now, 5),                Removed(false), Unchanged),
+        row("temporary, another id, grace", T(4, 300), Op::RemoveWithId(later, 0),              Removed(false), Unchanged),
+        row("no link",                      NoLink,    Op::RemoveWithId(now, 0),                Removed(false), Unchanged),
+        row("no link, grace",               NoLink,    Op::RemoveWithId(later, 0),              Removed(false), Unchanged),
+        row("matching",                     P(4),      Op::RemoveWithId(now, 4),                Removed(true),  Is(NoLink)),
+        row("matching, grace",              P(4),      Op::RemoveWithId(Grace::Seconds(40), 4), Removed(true),  Is(T(4, 40))),
+        row("matching temporary",           T(4, 300), Op::RemoveWithId(now, 4),                Removed(true),  Is(NoLink)),
     ]);
 }
 
+#[rustfmt::skip]
 #[test]
 fn compute_links_the_least_loaded_candidate_unless_a_link_exists() {
     use Returns::Computed;
     let (min, max) = (i64::MIN, i64::MAX);
     run_rows(&[
+        //  what                                         before     operation                                                        returns            after
         // Ties: lowest pod ordinal, whatever the input order.
-        row(
-            "ties",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(5, 1), (2, 1), (7, 1), (3, 9)]),
-            Computed(Some(2)),
-            Is(P(2)),
-        ),
+        row("ties",                                      NoLink,    Op::Compute(PERSISTENT, vec![(5, 1), (2, 1), (7, 1), (3, 9)]),   Computed(Some(2)), Is(P(2))),
         // Lower load beats a lower ordinal.
-        row(
-            "load first",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(0, 10), (1, 3), (9, 4)]),
-            Computed(Some(1)),
-            Is(P(1)),
-        ),
-        row(
-            "one candidate",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(6, 0)]),
-            Computed(Some(6)),
-            Is(P(6)),
-        ),
-        row(
-            "int64 extremes",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(1, max), (2, min), (0, 0)]),
-            Computed(Some(2)),
-            Is(P(2)),
-        ),
-        row(
-            "int64 minimum ties",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(4, min), (3, min), (0, min + 1)]),
-            Computed(Some(3)),
-            Is(P(3)),
-        ),
-        row(
-            "int64 maximum ties",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(8, max), (7, max)]),
-            Computed(Some(7)),
-            Is(P(7)),
-        ),
-        row(
-            "negative load",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(2, -1), (1, 0), (0, max)]),
-            Computed(Some(2)),
-            Is(P(2)),
-        ),
-        row(
-            "temporary",
-            NoLink,
-            Op::Compute(temp(70), vec![(3, 1), (4, 2)]),
-            Computed(Some(3)),
-            Is(T(3, 70)),
-        ),
-        row(
-            "persistent",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![(3, 1), (4, 0)]),
-            Computed(Some(4)),
-            Is(P(4)),
-        ),
-        row(
-            "no candidates",
-            NoLink,
-            Op::Compute(PERSISTENT, vec![]),
-            Computed(None),
-            Unchanged,
-        ),
-        row(
-            "no candidates, temporary",
-            NoLink,
-            Op::Compute(temp(60), vec![]),
-            Computed(None),
-            Unchanged,
-        ),
+        row("load first",                                NoLink,    Op::Compute(PERSISTENT, vec![(0, 10), (1, 3), (9, 4)]),          Computed(Some(1)), Is(P(1))),
+        row("one candidate",                             NoLink,    Op::Compute(PERSISTENT, vec![(6, 0)]),                           Computed(Some(6)), Is(P(6))),
+        row("int64 extremes",                            NoLink,    Op::Compute(PERSISTENT, vec![(1, max), (2, min), (0, 0)]),       Computed(Some(2)), Is(P(2))),
+        row("int64 minimum ties",                        NoLink,    Op::Compute(PERSISTENT, vec![(4, min), (3, min), (0, min + 1)]), Computed(Some(3)), Is(P(3))),
+        row("int64 maximum ties",                        NoLink,    Op::Compute(PERSISTENT, vec![(8, max), (7, max)]),               Computed(Some(7)), Is(P(7))),
+        row("negative load",                             NoLink,    Op::Compute(PERSISTENT, vec![(2, -1), (1, 0), (0, max)]),        Computed(Some(2)), Is(P(2))),
+        row("temporary",                                 NoLink,    Op::Compute(temp(70), vec![(3, 1), (4, 2)]),                     Computed(Some(3)), Is(T(3, 70))),
+        row("persistent",                                NoLink,    Op::Compute(PERSISTENT, vec![(3, 1), (4, 0)]),                   Computed(Some(4)), Is(P(4))),
+        row("no candidates",                             NoLink,    Op::Compute(PERSISTENT, vec![]),                                 Computed(None),    Unchanged),
+        row("no candidates, temporary",                  NoLink,    Op::Compute(temp(60), vec![]),                                   Computed(None),    Unchanged),
         // An existing link is returned unchanged, with or without candidates.
-        row(
-            "persistent link",
-            P(9),
-            Op::Compute(PERSISTENT, vec![(0, 0), (1, -5)]),
-            Computed(Some(9)),
-            Unchanged,
-        ),
-        row(
-            "persistent link, temporary request",
-            P(9),
-            Op::Compute(temp(5), vec![(0, 0), (1, -5)]),
-            Computed(Some(9)),
-            Unchanged,
-        ),
-        row(
-            "persistent link, no candidates",
-            P(9),
-            Op::Compute(PERSISTENT, vec![]),
-            Computed(Some(9)),
-            Unchanged,
-        ),
-        row(
-            "persistent link, no candidates, temporary",
-            P(9),
-            Op::Compute(temp(5), vec![]),
-            Computed(Some(9)),
-            Unchanged,
-        ),
-        row(
-            "temporary link",
-            T(8, 300),
-            Op::Compute(PERSISTENT, vec![(0, 0), (1, -5)]),
-            Computed(Some(8)),
-            Unchanged,
-        ),
-        row(
-            "temporary link, temporary request",
-            T(8, 300),
-            Op::Compute(temp(5), vec![(0, 0), (1, -5)]),
-            Computed(Some(8)),
-            Unchanged,
-        ),
-        row(
-            "temporary link, no candidates",
-            T(8, 300),
-            Op::Compute(PERSISTENT, vec![]),
-            Computed(Some(8)),
-            Unchanged,
-        ),
-        row(
-            "temporary link, no candidates, temporary",
-            T(8, 300),
-            Op::Compute(temp(5), vec![]),
-            Computed(Some(8)),
-            Unchanged,
-        ),
+        row("persistent link",                           P(9),      Op::Compute(PERSISTENT, vec![(0, 0), (1, -5)]),                  Computed(Some(9)), Unchanged),
+        row("persistent link, temporary request",        P(9),      Op::Compute(temp(5), vec![(0, 0), (1, -5)]),                     Computed(Some(9)), Unchanged),
+        row("persistent link, no candidates",            P(9),      Op::Compute(PERSISTENT, vec![]),                                 Computed(Some(9)), Unchanged),
+        row("persistent link, no candidates, temporary", P(9),      Op::Compute(temp(5), vec![]),                                    Computed(Some(9)), Unchanged),
+        row("temporary link",                            T(8, 300), Op::Compute(PERSISTENT, vec![(0, 0), (1, -5)]),                  Computed(Some(8)), Unchanged),
+        row("temporary link, temporary request",         T(8, 300), Op::Compute(temp(5), vec![(0, 0), (1, -5)]),                     Computed(Some(8)), Unchanged),
+        row("temporary link, no candidates",             T(8, 300), Op::Compute(PERSISTENT, vec![]),                                 Computed(Some(8)), Unchanged),
+        row("temporary link, no candidates, temporary",  T(8, 300), Op::Compute(temp(5), vec![]),                                    Computed(Some(8)), Unchanged),
     ]);
 }
 
