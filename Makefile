@@ -7,8 +7,12 @@
 #                              under valgrind and sanitizers), a short fuzz run; installs
 #                              redis-server, valgrind, clang-14, ... when run as root
 #   make install PREFIX=/usr/local
-#                              lib/libstateful_executor.{so,a}, include/stateful_executor.h,
-#                              lib/pkgconfig/stateful_executor.pc
+#                              the stripped shared library (libstateful_executor.so.X.Y.Z with
+#                              its .so.X and .so links), the static one, the header, pkg-config
+#                              files (stateful_executor.pc, stateful_executor-static.pc) and a
+#                              CMake package (find_package(stateful_executor))
+#   make install-debug         also the shared library's debug info, lib/.debug/*.debug (gdb
+#                              finds it through the library's debug link)
 #   make header                regenerate include/stateful_executor.h from the Rust source
 #   make bench                 throughput of every operation (C and Rust APIs) beside redis-benchmark
 #   make c-test-sanitize       the C suite built with AddressSanitizer and UBSan (part of make test)
@@ -17,6 +21,8 @@
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
 
 CARGO ?= cargo
+# Cargo.lock is committed: builds use exactly the locked dependency versions.
+CARGO_FLAGS ?= --locked
 CC ?= cc
 CXX ?= g++
 export CARGO_TERM_COLOR ?= never
@@ -24,13 +30,19 @@ export CARGO_TERM_COLOR ?= never
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+DOCDIR ?= $(PREFIX)/share/doc/stateful_executor
 DESTDIR ?=
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
+# The shared library's SONAME (set in build.rs) and its installed file name.
+SONAME := libstateful_executor.so.$(VERSION_MAJOR)
+SHARED_FILE := libstateful_executor.so.$(VERSION)
 
+# Where cargo builds (CARGO_TARGET_DIR when set, as cargo itself does).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # The C libraries come from the release profile (with debug info, see Cargo.toml).
-LIB_DIR := target/release
+LIB_DIR := $(TARGET_DIR)/release
 SHARED_LIB := $(LIB_DIR)/libstateful_executor.so
 STATIC_LIB := $(LIB_DIR)/libstateful_executor.a
 # What a program linked with the static library needs besides libc (also in the .pc file).
@@ -38,7 +50,7 @@ STATIC_DEPS := -lpthread -ldl -lm
 
 C_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
 CXX_STRICT := -std=c++11 -Wall -Wextra -Werror -pedantic
-C_OUT := target/c
+C_OUT := $(TARGET_DIR)/c
 # The C suite: the tests, their harness, and the RESP client they share with the fuzzer.
 C_TEST_SRC := tests/c/test_c_api.c tests/c/harness.c tests/c/resp.c
 DEMO_OUT := examples-c/build
@@ -55,15 +67,15 @@ VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=d
 all: build
 
 build:
-	$(CARGO) build
+	$(CARGO) build $(CARGO_FLAGS)
 
 release:
-	$(CARGO) build --release
+	$(CARGO) build $(CARGO_FLAGS) --release
 
-# libstateful_executor.so and .a
+# libstateful_executor.so and .a; the SONAME link lets programs linked here run from here.
 lib:
-	$(CARGO) build --release --lib
-	ln -sf libstateful_executor.so $(SHARED_LIB).$(VERSION_MAJOR)
+	$(CARGO) build $(CARGO_FLAGS) --release --lib
+	ln -sf libstateful_executor.so $(LIB_DIR)/$(SONAME)
 
 # redis-server and redis-cli (Debian: redis-server, redis-tools), installed when missing.
 deps:
@@ -71,7 +83,7 @@ deps:
 
 # ... plus what the C tests use.
 deps-c:
-	@scripts/ensure-deps.sh valgrind pkg-config g++
+	@scripts/ensure-deps.sh valgrind pkg-config g++ cmake binutils
 
 test: deps lint check-header rust-test c-test fuzz-smoke
 
@@ -80,8 +92,8 @@ check: lint unit-test check-header
 
 # The unit tests inside src/ and the documentation examples (none of them needs a server).
 unit-test:
-	$(CARGO) test --lib
-	$(CARGO) test --doc
+	$(CARGO) test $(CARGO_FLAGS) --lib
+	$(CARGO) test $(CARGO_FLAGS) --doc
 
 # Every Rust test: the unit tests and the integration tests (tests/it, one binary, each test on
 # its own throwaway redis-server). The integration tests mostly wait on their servers, so they
@@ -92,23 +104,25 @@ TEST_THREADS ?= 4
 TIMED_TESTS := faults:: hostile_server::
 
 rust-test:
-	$(CARGO) test --all-targets -- --test-threads=$(TEST_THREADS) $(addprefix --skip ,$(TIMED_TESTS))
-	$(CARGO) test --test it -- --test-threads=$(TEST_THREADS) $(TIMED_TESTS)
-	$(CARGO) test --doc
+	$(CARGO) test $(CARGO_FLAGS) --all-targets -- --test-threads=$(TEST_THREADS) \
+		$(addprefix --skip ,$(TIMED_TESTS))
+	$(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) $(TIMED_TESTS)
+	$(CARGO) test $(CARGO_FLAGS) --doc
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt
 
-# include/stateful_executor.h is generated by cbindgen (build.rs) and committed.
+# include/stateful_executor.h is generated by cbindgen, run by tests/header.rs (never by the
+# build, so crates depending on this one do not run it), and committed.
 header:
-	CARGO=$(CARGO) scripts/header.sh write
+	CARGO="$(CARGO)" CARGO_LOCKED="$(CARGO_FLAGS)" scripts/header.sh write
 
 check-header:
-	CARGO=$(CARGO) scripts/header.sh check
+	CARGO="$(CARGO)" CARGO_LOCKED="$(CARGO_FLAGS)" scripts/header.sh check
 
 # ---- C ----
 
@@ -125,8 +139,11 @@ c-test-build: lib
 	$(CC) $(C_STRICT) -g -O1 -Iinclude -Itests/c -DSF_EXPECTED_VERSION='"$(VERSION)"' \
 		-o $(C_OUT)/test_c_api $(C_TEST_SRC) $(LINK_SHARED) -lpthread
 	$(CXX) $(CXX_STRICT) -Iinclude -o $(C_OUT)/cpp_header tests/c/cpp_header.cpp $(LINK_SHARED)
+	$(CC) -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude -o $(C_OUT)/test_layout \
+		tests/c/test_layout.c $(LINK_SHARED)
 
 c-test-run: c-test-build
+	$(C_OUT)/test_layout
 	$(C_OUT)/test_c_api
 
 cpp-test: c-test-build
@@ -151,10 +168,11 @@ c-test-sanitize: deps-c lib
 		$(C_TEST_SRC) $(LINK_SHARED) -lpthread
 	$(SAN_ENV) $(C_OUT)/test_c_api_asan
 
-# make install into a temporary prefix, then build and run programs with pkg-config, linked
-# with the shared and with the static library.
-install-check: lib
-	scripts/c-install-check.sh
+# make install (and install-debug) into a temporary prefix, check the layout (links, SONAME,
+# stripped library, debug link), then build and run programs with pkg-config (shared and static)
+# and a CMake project using find_package(stateful_executor) (shared and static).
+install-check: deps-c lib
+	MAKE="$(MAKE)" scripts/c-install-check.sh
 
 # ---- demo ----
 
@@ -171,20 +189,52 @@ demo-static: deps demo-c-build
 	scripts/with-redis.sh $(DEMO_OUT)/demo-static
 
 demo-rust: deps
-	$(CARGO) build --release --example demo
-	scripts/with-redis.sh target/release/examples/demo
+	$(CARGO) build $(CARGO_FLAGS) --release --example demo
+	scripts/with-redis.sh $(LIB_DIR)/examples/demo
 
 # ---- install ----
 
-install: lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
-	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/libstateful_executor.so
+# The installed shared library is stripped; its debug info goes to a separate file beside the
+# build (make install-debug installs it), tied to it by a GNU debug link.
+STRIPPED_DIR := $(LIB_DIR)/stripped
+STRIPPED_LIB := $(STRIPPED_DIR)/$(SHARED_FILE)
+DEBUG_FILE := $(STRIPPED_DIR)/$(SHARED_FILE).debug
+
+.PHONY: strip-lib install-debug
+strip-lib: lib
+	@mkdir -p $(STRIPPED_DIR)
+	objcopy --only-keep-debug $(SHARED_LIB) $(DEBUG_FILE)
+	cd $(STRIPPED_DIR) && objcopy --strip-debug --strip-unneeded \
+		--add-gnu-debuglink=$(SHARED_FILE).debug $(abspath $(SHARED_LIB)) $(SHARED_FILE)
+
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(SONAME)|g' \
+	-e 's|@SHARED_FILE@|$(SHARED_FILE)|g' -e 's|@STATIC_DEPS@|$(STATIC_DEPS)|g'
+CMAKE_DIR := $(LIBDIR)/cmake/stateful_executor
+
+install: strip-lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CMAKE_DIR)
+	install -m 755 $(STRIPPED_LIB) $(DESTDIR)$(LIBDIR)/$(SHARED_FILE)
+	ln -sf $(SHARED_FILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libstateful_executor.so
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libstateful_executor.a
+	strip --strip-debug $(DESTDIR)$(LIBDIR)/libstateful_executor.a
 	install -m 644 include/stateful_executor.h $(DESTDIR)$(INCLUDEDIR)/stateful_executor.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-		stateful_executor.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor.pc
-	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor.pc
+	$(PC_SED) packaging/stateful_executor.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor.pc
+	$(PC_SED) packaging/stateful_executor-static.pc.in \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor-static.pc
+	$(PC_SED) packaging/stateful_executorConfig.cmake.in \
+		> $(DESTDIR)$(CMAKE_DIR)/stateful_executorConfig.cmake
+	$(PC_SED) packaging/stateful_executorConfigVersion.cmake.in \
+		> $(DESTDIR)$(CMAKE_DIR)/stateful_executorConfigVersion.cmake
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/*.pc $(DESTDIR)$(CMAKE_DIR)/*.cmake
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/c-api.md docs/data-model.md $(DESTDIR)$(DOCDIR)
+
+install-debug: install
+	install -d $(DESTDIR)$(LIBDIR)/.debug
+	install -m 644 $(DEBUG_FILE) $(DESTDIR)$(LIBDIR)/.debug/$(SHARED_FILE).debug
 
 clean:
 	$(CARGO) clean
@@ -198,10 +248,10 @@ bench: deps bench-build
 	scripts/with-redis.sh sh -c 'python3 bench/run.py && python3 bench/ffi_overhead.py'
 
 bench-build: lib
-	$(CARGO) build --release --example bench_ops
-	mkdir -p target/bench
+	$(CARGO) build $(CARGO_FLAGS) --release --example bench_ops
+	mkdir -p $(TARGET_DIR)/bench
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/driver.c \
-		$(STATIC_LIB) $(STATIC_DEPS) -o target/bench/driver
+		$(STATIC_LIB) $(STATIC_DEPS) -o $(TARGET_DIR)/bench/driver
 
 # ---- fuzzing ----
 
@@ -213,7 +263,7 @@ bench-build: lib
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_OUT := target/fuzz
+FUZZ_OUT := $(TARGET_DIR)/fuzz
 FUZZ_TRIPLE := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 FUZZ_LIB := $(FUZZ_OUT)/$(FUZZ_TRIPLE)/release/libstateful_executor.a
 FUZZ_RUSTFLAGS := -C passes=sancov-module -C llvm-args=-sanitizer-coverage-level=3 \
@@ -227,7 +277,8 @@ deps-fuzz:
 	@scripts/ensure-deps.sh clang-14 libclang-rt-14-dev
 
 fuzz-lib:
-	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) rustc --release --lib --crate-type staticlib \
+	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) rustc $(CARGO_FLAGS) --release --lib \
+		--crate-type staticlib \
 		--target $(FUZZ_TRIPLE) --target-dir $(FUZZ_OUT)
 
 fuzz-build: deps-fuzz fuzz-lib
