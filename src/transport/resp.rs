@@ -252,7 +252,7 @@ impl<'a> Reply<'a> {
         let ended = || Error::unexpected("reply ended early");
         let rest = self.bytes.get(self.pos..).ok_or_else(ended)?;
         let cr = rest.iter().position(|&b| b == b'\r').ok_or_else(ended)?;
-        let body = &rest[1..cr];
+        let body = rest.get(1..cr).ok_or_else(ended)?;
         let mut next = self.pos + cr + 2;
         let frame = match rest[0] {
             b'+' => Frame::Status(body),
