@@ -155,6 +155,9 @@ fn redirect_of(line: &[u8]) -> Option<Redirect> {
     match words.next()? {
         "MOVED" => {
             let slot = words.next()?.parse::<u16>().ok()?;
+            if usize::from(slot) >= SLOT_COUNT {
+                return None;
+            }
             Some(Redirect::Moved(slot, NodeAddr::parse(words.next()?)?))
         }
         "ASK" => {
@@ -555,5 +558,6 @@ mod tests {
         ));
         assert!(redirect_of(b"ERR MOVED").is_none());
         assert!(redirect_of(b"MOVED x y").is_none());
+        assert!(redirect_of(b"MOVED 16384 127.0.0.1:6381").is_none());
     }
 }

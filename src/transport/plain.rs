@@ -18,6 +18,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Buffers larger than this after a call are given back (a large reply must not pin its memory
 /// for the connection's lifetime).
 const KEEP_BUFFER: usize = 64 * 1024;
+/// Most bytes taken from the socket by one read: the decoder checks each read's bytes before
+/// the deadline is looked at again, so this bounds how late a fast, endless reply is noticed.
+const MAX_READ: usize = 256 * 1024;
 /// A socket timeout already within this much of the time left is not set again: the hot path
 /// then pays no extra syscall, and a wait ends at most this late.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(1);
@@ -242,7 +245,8 @@ impl Plain {
         }
         loop {
             self.timeout(deadline, Direction::Read, false)?;
-            match self.stream.read(&mut self.buf[self.end..]) {
+            let room = self.end..self.buf.len().min(self.end + MAX_READ);
+            match self.stream.read(&mut self.buf[room]) {
                 Ok(0) => return Err(closed("read")),
                 Ok(n) => {
                     self.end += n;

@@ -153,24 +153,27 @@ impl Decoder {
                     n => return Err(ProtocolError(format!("bulk string of length {n}"))),
                 },
                 b'*' => match parse_int(body)? {
-                    -1 | 0 => {}
-                    n if n > 0 => {
+                    -1 => {}
+                    n if n >= 0 => {
                         if n as u64 > self.limits.array as u64 {
                             return Err(ProtocolError(format!(
                                 "array of {n} elements, above the limit of {}",
                                 self.limits.array
                             )));
                         }
+                        // An empty array counts as a level too: a reader descends into it.
                         if self.open.len() >= self.limits.depth {
                             return Err(ProtocolError(format!(
                                 "arrays nested deeper than {}",
                                 self.limits.depth
                             )));
                         }
-                        self.open.push(n as usize);
-                        self.pos = next;
-                        self.scanned = next;
-                        continue;
+                        if n > 0 {
+                            self.open.push(n as usize);
+                            self.pos = next;
+                            self.scanned = next;
+                            continue;
+                        }
                     }
                     n => return Err(ProtocolError(format!("array of length {n}"))),
                 },
@@ -252,7 +255,7 @@ impl<'a> Reply<'a> {
         let ended = || Error::unexpected("reply ended early");
         let rest = self.bytes.get(self.pos..).ok_or_else(ended)?;
         let cr = rest.iter().position(|&b| b == b'\r').ok_or_else(ended)?;
-        let body = &rest[1..cr];
+        let body = rest.get(1..cr).ok_or_else(ended)?;
         let mut next = self.pos + cr + 2;
         let frame = match rest[0] {
             b'+' => Frame::Status(body),
@@ -553,6 +556,13 @@ mod tests {
         let mut ok = b"*1\r\n".repeat(MAX_DEPTH);
         ok.extend_from_slice(b":1\r\n");
         assert_eq!(whole(&ok), Ok(Some(ok.len())));
+        // An empty array is a level too.
+        let mut empty = b"*1\r\n".repeat(MAX_DEPTH - 1);
+        empty.extend_from_slice(b"*0\r\n");
+        assert_eq!(whole(&empty), Ok(Some(empty.len())));
+        let mut deeper = b"*1\r\n".repeat(MAX_DEPTH);
+        deeper.extend_from_slice(b"*0\r\n");
+        assert!(whole(&deeper).is_err());
     }
 
     #[test]
