@@ -119,7 +119,10 @@ impl Recorder {
     }
 
     pub fn into_calls(self) -> Calls {
-        Calls(self.calls)
+        Calls {
+            calls: self.calls,
+            stall: Duration::ZERO,
+        }
     }
 }
 
@@ -147,6 +150,7 @@ pub struct LoadRun {
     clock: Instant,
     settled: Arc<AtomicBool>,
     workers: Vec<JoinHandle<Vec<Call>>>,
+    probe: SchedulingProbe,
 }
 
 impl LoadRun {
@@ -210,6 +214,7 @@ impl LoadRun {
             clock,
             settled,
             workers,
+            probe: SchedulingProbe::start(),
         }
     }
 
@@ -228,35 +233,79 @@ impl LoadRun {
 
     /// Waits for every thread and returns all their calls.
     pub fn finish(self) -> Calls {
-        Calls(
-            self.workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("load thread panicked"))
-                .collect(),
-        )
+        let calls = self
+            .workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("load thread panicked"))
+            .collect();
+        Calls {
+            calls,
+            stall: self.probe.finish(),
+        }
+    }
+}
+
+/// How late a thread of this process woke up, at worst, while a run went on: on a machine busy
+/// with other work a thread holding a connection can be off the CPU for longer than a pool
+/// wait, and then timing windows narrower than that cannot be judged.
+struct SchedulingProbe {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Duration>,
+}
+
+impl SchedulingProbe {
+    const TICK: Duration = Duration::from_millis(10);
+
+    fn start() -> SchedulingProbe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut worst = Duration::ZERO;
+                while !stop.load(Ordering::SeqCst) {
+                    let asleep = Instant::now();
+                    thread::sleep(Self::TICK);
+                    worst = worst.max(asleep.elapsed().saturating_sub(Self::TICK));
+                }
+                worst
+            })
+        };
+        SchedulingProbe { stop, thread }
+    }
+
+    fn finish(self) -> Duration {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("probe thread panicked")
     }
 }
 
 /// The calls of a run, with the summaries the fault tests assert on.
 #[derive(Clone, Debug, Default)]
-pub struct Calls(pub Vec<Call>);
+pub struct Calls {
+    pub calls: Vec<Call>,
+    /// The longest a thread of the process overslept during the run (see `SchedulingProbe`).
+    pub stall: Duration,
+}
 
 impl Calls {
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.calls.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.calls.is_empty()
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Call> {
-        self.0.iter()
+        self.calls.iter()
     }
 
     /// The calls for which `keep` holds.
     pub fn only(&self, keep: impl Fn(&Call) -> bool) -> Calls {
-        Calls(self.0.iter().filter(|c| keep(c)).cloned().collect())
+        Calls {
+            calls: self.calls.iter().filter(|c| keep(c)).cloned().collect(),
+            stall: self.stall,
+        }
     }
 
     pub fn ended_before(&self, t: Duration) -> Calls {
@@ -280,17 +329,17 @@ impl Calls {
     }
 
     pub fn ok_count(&self) -> usize {
-        self.0.iter().filter(|c| c.is_ok()).count()
+        self.calls.iter().filter(|c| c.is_ok()).count()
     }
 
     pub fn all_ok(&self) -> bool {
-        self.0.iter().all(Call::is_ok)
+        self.calls.iter().all(Call::is_ok)
     }
 
     /// Error counts by kind (C status name).
     pub fn errors(&self) -> BTreeMap<&'static str, usize> {
         let mut kinds = BTreeMap::new();
-        for kind in self.0.iter().filter_map(Call::failed) {
+        for kind in self.calls.iter().filter_map(Call::failed) {
             *kinds.entry(kind.status_name()).or_insert(0) += 1;
         }
         kinds
@@ -302,17 +351,17 @@ impl Calls {
     }
 
     pub fn slowest(&self) -> Duration {
-        self.0.iter().map(Call::took).max().unwrap_or_default()
+        self.calls.iter().map(Call::took).max().unwrap_or_default()
     }
 
     pub fn quickest(&self) -> Duration {
-        self.0.iter().map(Call::took).min().unwrap_or_default()
+        self.calls.iter().map(Call::took).min().unwrap_or_default()
     }
 
     /// A few distinct error messages, for assertion messages.
     pub fn sample_errors(&self) -> Vec<String> {
         let mut seen = Vec::new();
-        for call in &self.0 {
+        for call in &self.calls {
             if let Outcome::Failed(_, message) | Outcome::Wrong(message) = &call.outcome {
                 if !seen.contains(message) && seen.len() < 5 {
                     seen.push(message.clone());
