@@ -1,7 +1,9 @@
-//! The integration tests: one binary, one module per topic, all on real redis-server processes
-//! started by the harness (see CONTRIBUTING.md for where a new test goes).
+//! The integration tests: one binary, one module per topic, each test on its own redis-server
+//! processes started by the harness (`harness/`). CONTRIBUTING.md says where a new test goes.
 //!
-//! `cargo test --test it` runs them all; `cargo test --test it links::` one topic.
+//! `cargo test --test it` runs them all, `cargo test --test it links::` one topic. Tests that
+//! assert timings call `alone()`; tests that need the process to themselves (the process-wide
+//! logger, thread counts, memory peaks) call `own_process(..)` and run in a child process.
 
 mod harness;
 
