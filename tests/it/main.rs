@@ -10,6 +10,7 @@ mod harness;
 mod acl;
 mod cluster;
 mod concurrency;
+mod eviction;
 mod faults;
 mod hostile_input;
 mod hostile_server;

@@ -4,8 +4,8 @@
 //! - scripts.rs: its script cache flushed;
 //! - pause.rs: a paused or sleeping server: command timeouts, pool timeouts, late replies;
 //! - clients.rs: connections killed by the server, its client limit reached;
-//! - memory.rs: the server out of memory;
-//! - eviction.rs: the server evicting keys under memory pressure, by eviction policy.
+//! - memory.rs: the server out of memory (what eviction policies do to links: see eviction.rs,
+//!   one level up).
 //!
 //! In each file the checks of single calls come first, then the runs under load ([`LoadRun`]):
 //! N threads call the executor while the fault happens, every call is timed and judged, and the
@@ -14,7 +14,6 @@
 //! that sends what no Redis would is not a fault of this kind: see hostile_server.
 
 mod clients;
-mod eviction;
 mod memory;
 mod pause;
 mod restart;
