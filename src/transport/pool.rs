@@ -169,6 +169,7 @@ impl Manager {
                     master_name: master_name.clone(),
                     master,
                     connect_timeout: config.connect_timeout,
+                    last_primary: Default::default(),
                 })
             }
         };
@@ -201,6 +202,7 @@ impl Manager {
             }
             Connector::Sentinel(sentinel) => {
                 let (primary, plain) = sentinel.connect()?;
+                sentinel.note_primary(&primary);
                 log::debug!("sentinel master {} is {primary}", sentinel.master_name);
                 Link::Node(Box::new(plain))
             }
