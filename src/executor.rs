@@ -638,27 +638,31 @@ impl Executor {
     /// The persistent links of the uid: service -> pod.
     pub fn get_link_services(&self, ns: &str, uid: &str) -> Result<BTreeMap<String, Pod>> {
         self.counters.call(|| {
-            check_namespace(ns)?;
-            check_uid(uid)?;
-            let key = keys::uid_links_key_pieces(ns, uid);
-            let mut links = BTreeMap::new();
-            self.run("get link services", Repeat::Safe, |conn| {
-                links.clear();
-                hgetall_each(conn, key.pieces(), |service, pod| {
+        check_namespace(ns)?;
+        check_uid(uid)?;
+        let key = keys::uid_links_key_pieces(ns, uid);
+        let mut links = BTreeMap::new();
+        self.run("get link services", Repeat::Safe, |conn| {
+            links.clear();
+            hgetall_each(
+                conn,
+                key.pieces(),
+                |service, pod| {
                     let service = std::str::from_utf8(service).map_err(|_| {
                         Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
                     })?;
                     let pod = keys::parse_pod(pod).ok_or_else(|| {
                         Error::unexpected(format!(
-                        "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
-                        String::from_utf8_lossy(&pod[..pod.len().min(64)])
-                    ))
+                            "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
+                            String::from_utf8_lossy(&pod[..pod.len().min(64)])
+                        ))
                     })?;
                     links.insert(reply::owned_text(service), pod);
                     Ok(())
-                })
-            })?;
-            Ok(links)
+                },
+            )
+        })?;
+        Ok(links)
         })
     }
 
