@@ -6,8 +6,13 @@ import "C"
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
+
+// cAllocations counts the C allocations made for calls (slot memory and one-off buffers), for
+// the test that a batch makes at most one.
+var cAllocations atomic.Int64
 
 const (
 	// Every slot starts with this much C memory for a call's strings and arrays: enough for
@@ -34,6 +39,7 @@ func (s *slot) init() {
 		s.hdr = (*C.sfgo_scratch)(C.calloc(1, C.sizeof_sfgo_scratch))
 		s.arena = C.malloc(initialArena)
 		s.size = initialArena
+		cAllocations.Add(2)
 	}
 }
 
@@ -59,8 +65,10 @@ func (s *slot) buffer(n uintptr) cbuf {
 		C.free(s.arena)
 		s.arena = C.malloc(C.size_t(size))
 		s.size = size
+		cAllocations.Add(1)
 		return cbuf{base: s.arena, size: size}
 	}
+	cAllocations.Add(1)
 	return cbuf{base: C.malloc(C.size_t(n)), size: n, owned: true}
 }
 

@@ -643,6 +643,7 @@ func (a entries) entry(i int) (int, []byte) {
 // allocation of a large result.
 func (s *slot) bigEntries(n int) cbuf {
 	size := uintptr(n)*entrySize + 16
+	cAllocations.Add(1)
 	return cbuf{base: C.malloc(C.size_t(size)), size: size, owned: true}
 }
 

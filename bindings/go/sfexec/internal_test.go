@@ -1,0 +1,70 @@
+package sfexec
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/stateful-executor/stateful-executor/bindings/go/internal/redistest"
+)
+
+func TestStatusNamesMatchTheLibrary(t *testing.T) {
+	for s := StatusOK; s <= StatusInternal; s++ {
+		if got := statusName(s); got != s.String() {
+			t.Fatalf("status %d: library %q, Go %q", s, got, s.String())
+		}
+	}
+	if got := statusName(10); got != "SF_UNKNOWN" {
+		t.Fatalf("status 10: %q", got)
+	}
+}
+
+// A batch makes at most one C allocation: small ones use the slot's memory, medium ones grow
+// it once, large ones get one buffer of their own.
+func TestBatchesMakeAtMostOneCAllocation(t *testing.T) {
+	server := redistest.Start(t)
+	ex, err := Open(server.URL, WithPoolSize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	ctx := context.Background()
+	if err := ex.Ping(ctx); err != nil { // the slot's own memory
+		t.Fatal(err)
+	}
+	uids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "user-" + strconv.Itoa(i)
+		}
+		return out
+	}
+	calls := map[string]func([]string) error{
+		"BatchGetLinkedPods": func(b []string) error {
+			_, err := ex.BatchGetLinkedPods(ctx, "ns", "svc", b)
+			return err
+		},
+		"GetWorkloadStateBatch": func(b []string) error {
+			_, err := ex.GetWorkloadStateBatch(ctx, "ns", b)
+			return err
+		},
+	}
+	for _, c := range []struct {
+		n      int
+		steady int64 // once the slot's memory has grown
+	}{{10, 0}, {1000, 0}, {20000, 1}} {
+		batch := uids(c.n)
+		for name, call := range calls {
+			for round := 0; round < 3; round++ {
+				before := cAllocations.Load()
+				if err := call(batch); err != nil {
+					t.Fatal(err)
+				}
+				got := cAllocations.Load() - before
+				if got > 1 || (round > 0 && got != c.steady) {
+					t.Fatalf("%s of %d, round %d: %d C allocations", name, c.n, round, got)
+				}
+			}
+		}
+	}
+}
