@@ -53,7 +53,7 @@ unsafe fn link_args<'a>(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_set_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn sf_set_linked_pod(
 /// are NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_try_set_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -132,7 +132,7 @@ pub unsafe extern "C" fn sf_try_set_linked_pod(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_set_linked_pod_if_absent(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -163,7 +163,7 @@ pub unsafe extern "C" fn sf_set_linked_pod_if_absent(
 /// writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn sf_get_linked_pod(
 /// writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_linked_pod_if_persist(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn sf_get_linked_pod_if_persist(
 /// `count` entries; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_batch_get_linked_pods(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     service: *const c_char,
     uids: *const *const c_char,
@@ -252,7 +252,7 @@ pub unsafe extern "C" fn sf_batch_get_linked_pods(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_remove_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -280,7 +280,7 @@ pub unsafe extern "C" fn sf_remove_linked_pod(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_remove_linked_pod_with_id(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -312,7 +312,7 @@ pub unsafe extern "C" fn sf_remove_linked_pod_with_id(
 /// writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_link_services(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     out: *mut *mut sf_service_links,
@@ -353,7 +353,7 @@ pub unsafe extern "C" fn sf_get_link_services(
 /// points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_compute_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
