@@ -5,7 +5,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -133,32 +132,6 @@ func TestUnexpectedReplyOnCorruptData(t *testing.T) {
 	server.MustDo(t, "SET", "sf:{ns:state:chat}", "not a hash")
 	_, err = ex.GetServiceState(bg, "ns", "chat")
 	expectStatus(t, "wrong type", err, sfexec.StatusUnexpectedReply)
-}
-
-// No pooled connection can be had: the server is frozen (SIGSTOP) after its connections were
-// closed, so a new connection's login hangs for longer than the pool wait timeout.
-func TestPoolTimeoutError(t *testing.T) {
-	server := redistest.Start(t, "--requirepass", "pw")
-	ex := open(t, server, sfexec.WithPoolSize(1), sfexec.WithPoolWaitTimeout(200*time.Millisecond),
-		sfexec.WithConnectTimeout(5*time.Second), sfexec.WithCommandTimeout(5*time.Second))
-	must(t, ex.Ping(bg))
-	server.MustDo(t, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-	must(t, server.Signal(syscall.SIGSTOP))
-	defer func() { _ = server.Signal(syscall.SIGCONT) }()
-	var last error
-	for i := 0; i < 5; i++ {
-		_, last = ex.GetWorkloadState(bg, "n", "s")
-		if errors.Is(last, sfexec.ErrPoolTimeout) {
-			expectStatus(t, "frozen server", last, sfexec.StatusPoolTimeout)
-			stats, err := ex.Stats()
-			must(t, err)
-			if stats.PoolTimeouts == 0 {
-				t.Fatalf("stats %+v", stats)
-			}
-			return
-		}
-	}
-	t.Fatalf("no ErrPoolTimeout; last error %v", last)
 }
 
 // An executor whose server went away reports ErrConnection.

@@ -16,10 +16,11 @@ import (
 
 var bg = context.Background()
 
-// Names from the other fleets: CJK, emoji, ':' and '/' in service names.
+// Uids and states in any script, emoji included (service names and namespaces from the other
+// fleets are in TestNamesFromOtherFleets).
 const (
-	svcCJK   = "聊天"
-	svcSlash = "game/room"
+	svcCJK   = "chat.v2"
+	svcSlash = "game_room"
 	uidEmoji = "用户-🎉-42"
 	stateCJK = "运行中 ✅"
 )
@@ -134,7 +135,7 @@ func must1[T any](v T, err error) T {
 func TestLinksEveryMethodAndTheKeysInRedis(t *testing.T) {
 	server := redistest.Start(t)
 	ex := open(t, server)
-	const ns = "prod/eu"
+	const ns = "prod-eu"
 	linkKey := "sf:{" + ns + ":lk:" + uidEmoji + "}" + svcCJK
 	uidHash := "sf:{" + ns + ":lk:" + uidEmoji + "}"
 
@@ -409,4 +410,26 @@ func TestContextEndsWhileWaitingForASlot(t *testing.T) {
 		t.Fatalf("the waiting call took %v: it did not honour its context", waited)
 	}
 	must(t, <-holder)
+}
+
+// Names that the Java and Go fleets wrote: CJK and emoji, ':' and '/' in service names, '/'
+// in namespaces. Each maps to the documented key.
+func TestNamesFromOtherFleets(t *testing.T) {
+	server := redistest.Start(t)
+	ex := open(t, server)
+	for _, c := range []struct{ ns, svc, uid string }{
+		{"prod/eu", "聊天", "用户-🎉"},
+		{"default", "chat:v2", "room 7"},
+		{"游戏", "game/room", "🎲"},
+		{"default", "chat svc", "u:1/2"},
+	} {
+		_, err := ex.SetLinkedPod(bg, c.ns, c.uid, c.svc, 3, -1)
+		must(t, err)
+		eq(t, "raw link "+c.svc, server.MustDo(t, "GET", "sf:{"+c.ns+":lk:"+c.uid+"}"+c.svc), any("3"))
+		must(t, ex.SetServiceState(bg, c.ns, c.svc, 1, "状态 ✅"))
+		eq(t, "raw state "+c.svc, server.MustDo(t, "HGET", "sf:{"+c.ns+":state:"+c.svc+"}", "1"), any("状态 ✅"))
+		must(t, ex.SetWorkloadState(bg, c.ns, c.svc, "可用"))
+		eq(t, "workload "+c.svc, must1(ex.GetWorkloadState(bg, c.ns, c.svc)), "可用")
+		eq(t, "links "+c.svc, must1(ex.GetLinkService(bg, c.ns, c.uid)), map[string]int{c.svc: 3})
+	}
 }

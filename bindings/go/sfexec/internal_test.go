@@ -2,8 +2,10 @@ package sfexec
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stateful-executor/stateful-executor/bindings/go/internal/redistest"
 )
@@ -66,5 +68,42 @@ func TestBatchesMakeAtMostOneCAllocation(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The slots keep callers from waiting in the library's pool, so ErrPoolTimeout needs more
+// slots than connections: here one extra slot, and a paused server holding the only connection.
+func TestPoolTimeoutFromTheLibrary(t *testing.T) {
+	server := redistest.Start(t)
+	ex, err := Open(server.URL, WithPoolSize(1), WithPoolWaitTimeout(100*time.Millisecond),
+		WithCommandTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	extra := &slot{}
+	ex.all = append(ex.all, extra)
+	ex.slots = make(chan *slot, 2)
+	ex.slots <- ex.all[0]
+	ex.slots <- extra
+	ctx := context.Background()
+	if err := ex.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	server.MustDo(t, "CLIENT", "PAUSE", "600", "ALL")
+	holder := make(chan error, 1)
+	go func() { holder <- ex.Ping(ctx) }()
+	time.Sleep(150 * time.Millisecond)
+	_, err = ex.GetLinkedPod(ctx, "n", "u", "s")
+	var sfErr *Error
+	if !errors.Is(err, ErrPoolTimeout) || !errors.As(err, &sfErr) || sfErr.Message == "" {
+		t.Fatalf("got %v, want ErrPoolTimeout", err)
+	}
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	stats, err := ex.Stats()
+	if err != nil || stats.PoolTimeouts != 1 {
+		t.Fatalf("stats %+v, %v", stats, err)
 	}
 }
