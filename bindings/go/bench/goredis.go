@@ -16,7 +16,7 @@ import (
 // goRedisExecutor is the seed's StatefulExecutor as a plain go-redis v9 program would write it:
 // the same keys, the same Lua scripts (run with EVALSHA), the same results.
 type goRedisExecutor struct {
-	rdb                                           *redis.Client
+	rdb                                            *redis.Client
 	setLinked, trySet, ifAbsent, ifPersist, remove *redis.Script
 }
 
