@@ -532,8 +532,8 @@ sf_status sf_set_logger(sf_log_fn fn, void *user_data, int32_t max_level, struct
  * Publishes the state of one pod of a service (`HSET` of the pod's field in
  * `sf:{ns:state:service}`).
  *
- * `ns` and `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `pod`: `0..=2147483647`; `state`:
- * 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
+ * `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`: the
+ * same, `:` allowed; `pod`: `0..=2147483647`; `state`: 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
  * `SF_INVALID_ARGUMENT` before anything is sent. Thread-safe.
  *
  * # Safety
@@ -632,8 +632,9 @@ sf_status sf_get_workload_states(const struct sf_executor *ex,
  * `*out_previous` receives the pod of the link replaced, or `SF_NO_POD` when there was none; on
  * failure it is set to `SF_NO_POD`.
  *
- * `ns`, `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `uid`: 1-512 bytes of UTF-8 without `{`,
- * `}` or control characters; `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
+ * `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`:
+ * the same, `:` allowed; `uid`: 1-512 bytes of UTF-8 without `{`, `}` or control characters;
+ * `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
  * than `err`, fails with `SF_INVALID_ARGUMENT` before anything is sent. A stored link that is
  * not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
  *

@@ -43,8 +43,9 @@ unsafe fn link_args<'a>(
 /// `*out_previous` receives the pod of the link replaced, or `SF_NO_POD` when there was none; on
 /// failure it is set to `SF_NO_POD`.
 ///
-/// `ns`, `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `uid`: 1-512 bytes of UTF-8 without `{`,
-/// `}` or control characters; `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
+/// `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`:
+/// the same, `:` allowed; `uid`: 1-512 bytes of UTF-8 without `{`, `}` or control characters;
+/// `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
 /// than `err`, fails with `SF_INVALID_ARGUMENT` before anything is sent. A stored link that is
 /// not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
 ///

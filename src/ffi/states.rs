@@ -11,8 +11,8 @@ use crate::error::Result;
 /// Publishes the state of one pod of a service (`HSET` of the pod's field in
 /// `sf:{ns:state:service}`).
 ///
-/// `ns` and `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `pod`: `0..=2147483647`; `state`:
-/// 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
+/// `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`: the
+/// same, `:` allowed; `pod`: `0..=2147483647`; `state`: 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
 /// `SF_INVALID_ARGUMENT` before anything is sent. Thread-safe.
 ///
 /// # Safety
