@@ -22,18 +22,18 @@ const uidA = "用户-🎉"
 
 // What every reader prints for the data set.
 var expected = strings.Join([]string{
-	"state chat 0 Running",
-	"state chat 1 排空中 🚧",
-	"workload chat Available ✅",
-	"workload game.room READY",
+	"state 聊天 0 Running",
+	"state 聊天 1 排空中 🚧",
+	"workload 聊天 Available ✅",
+	"workload game/room READY",
 	"workload nobody -",
-	"link " + uidA + " chat 1 persistent",
-	"link user-2 chat 0 temporary",
-	"link " + uidA + " game.room 7 persistent",
-	"link nobody chat -1 none",
-	"services " + uidA + " chat=1 game.room=7",
+	"link " + uidA + " 聊天 1 persistent",
+	"link user-2 聊天 0 temporary",
+	"link " + uidA + " game/room 7 persistent",
+	"link nobody 聊天 -1 none",
+	"services " + uidA + " game/room=7 聊天=1",
 	"services user-2",
-	"batch chat 1 0 -1",
+	"batch 聊天 1 0 -1",
 }, "\n") + "\n"
 
 var ctx = context.Background()
@@ -45,13 +45,13 @@ func goWrite(url, ns string) error {
 	}
 	defer ex.Close()
 	for _, err := range []error{
-		ex.SetServiceState(ctx, ns, "chat", 0, "Running"),
-		ex.SetServiceState(ctx, ns, "chat", 1, "排空中 🚧"),
-		ex.SetWorkloadState(ctx, ns, "chat", "Available ✅"),
-		ex.SetWorkloadState(ctx, ns, "game.room", "READY"),
-		second(ex.SetLinkedPod(ctx, ns, uidA, "chat", 1, -1)),
-		second(ex.SetLinkedPod(ctx, ns, "user-2", "chat", 0, 3600)),
-		second(ex.SetLinkedPod(ctx, ns, uidA, "game.room", 7, -1)),
+		ex.SetServiceState(ctx, ns, "聊天", 0, "Running"),
+		ex.SetServiceState(ctx, ns, "聊天", 1, "排空中 🚧"),
+		ex.SetWorkloadState(ctx, ns, "聊天", "Available ✅"),
+		ex.SetWorkloadState(ctx, ns, "game/room", "READY"),
+		second(ex.SetLinkedPod(ctx, ns, uidA, "聊天", 1, -1)),
+		second(ex.SetLinkedPod(ctx, ns, "user-2", "聊天", 0, 3600)),
+		second(ex.SetLinkedPod(ctx, ns, uidA, "game/room", 7, -1)),
 	} {
 		if err != nil {
 			return err
@@ -69,7 +69,7 @@ func goRead(url, ns string) (string, error) {
 	}
 	defer ex.Close()
 	var b strings.Builder
-	states, err := ex.GetServiceState(ctx, ns, "chat")
+	states, err := ex.GetServiceState(ctx, ns, "聊天")
 	if err != nil {
 		return "", err
 	}
@@ -79,9 +79,9 @@ func goRead(url, ns string) (string, error) {
 	}
 	sort.Ints(pods)
 	for _, pod := range pods {
-		fmt.Fprintf(&b, "state chat %d %s\n", pod, states[pod])
+		fmt.Fprintf(&b, "state 聊天 %d %s\n", pod, states[pod])
 	}
-	services := []string{"chat", "game.room", "nobody"}
+	services := []string{"聊天", "game/room", "nobody"}
 	workloads, err := ex.GetWorkloadStateBatch(ctx, ns, services)
 	if err != nil {
 		return "", err
@@ -93,7 +93,7 @@ func goRead(url, ns string) (string, error) {
 		}
 		fmt.Fprintf(&b, "workload %s %s\n", svc, state)
 	}
-	for _, l := range [][2]string{{uidA, "chat"}, {"user-2", "chat"}, {uidA, "game.room"}, {"nobody", "chat"}} {
+	for _, l := range [][2]string{{uidA, "聊天"}, {"user-2", "聊天"}, {uidA, "game/room"}, {"nobody", "聊天"}} {
 		pod, err := ex.GetLinkedPod(ctx, ns, l[0], l[1])
 		if err != nil {
 			return "", err
@@ -126,11 +126,11 @@ func goRead(url, ns string) (string, error) {
 		}
 		b.WriteString("\n")
 	}
-	batch, err := ex.BatchGetLinkedPods(ctx, ns, "chat", []string{uidA, "user-2", "nobody"})
+	batch, err := ex.BatchGetLinkedPods(ctx, ns, "聊天", []string{uidA, "user-2", "nobody"})
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(&b, "batch chat %d %d %d\n", batch[0], batch[1], batch[2])
+	fmt.Fprintf(&b, "batch 聊天 %d %d %d\n", batch[0], batch[1], batch[2])
 	return b.String(), nil
 }
 
@@ -226,10 +226,10 @@ func TestDataWrittenByEachLanguageReadsTheSameInEvery(t *testing.T) {
 		ns := "interop-" + writer
 		write(ns)
 		// The keys are the documented ones, whoever wrote them.
-		if v, _ := server.Do("HGET", "sf:{"+ns+":lk:"+uidA+"}", "game.room"); v != "7" {
+		if v, _ := server.Do("HGET", "sf:{"+ns+":lk:"+uidA+"}", "game/room"); v != "7" {
 			t.Fatalf("%s: uid hash field: %v", writer, v)
 		}
-		if ttl, _ := server.Do("TTL", "sf:{"+ns+":lk:user-2}chat"); ttl.(int64) <= 0 {
+		if ttl, _ := server.Do("TTL", "sf:{"+ns+":lk:user-2}聊天"); ttl.(int64) <= 0 {
 			t.Fatalf("%s: the temporary link has TTL %v", writer, ttl)
 		}
 		for reader, read := range readers {

@@ -17,7 +17,7 @@ import (
 func TestSingleKeyCallsDoNotAllocate(t *testing.T) {
 	server := redistest.Start(t)
 	ex := open(t, server)
-	const ns, uid, svc = "alloc", "用户-🎉", "chat"
+	const ns, uid, svc = "alloc", "用户-🎉", "聊天"
 	must(t, ex.SetWorkloadState(bg, ns, svc, "Available"))
 	candidates := []sfexec.Candidate{{Pod: 1, Load: 5}, {Pod: 2, Load: 3}}
 	ops := map[string]func(){
@@ -67,7 +67,8 @@ func TestLoggerReceivesTheLibrarysRecords(t *testing.T) {
 	mu.Lock()
 	text := buf.String()
 	mu.Unlock()
-	if !strings.Contains(text, `level=DEBUG msg="get linked pod" target=stateful_executor::`) {
+	if !strings.Contains(text, `level=DEBUG msg="get linked pod" target=stateful_executor::`) ||
+		!strings.Contains(text, "level=INFO") {
 		t.Fatalf("records:\n%s", text)
 	}
 	if strings.Contains(text, "password") && strings.Contains(text, server.URL) {

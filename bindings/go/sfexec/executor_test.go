@@ -16,11 +16,10 @@ import (
 
 var bg = context.Background()
 
-// Uids and states in any script, emoji included (service names and namespaces from the other
-// fleets are in TestNamesFromOtherFleets).
+// Names from the other fleets: CJK and emoji, '/' in service names and namespaces.
 const (
-	svcCJK   = "chat.v2"
-	svcSlash = "game_room"
+	svcCJK   = "聊天"
+	svcSlash = "game/room"
 	uidEmoji = "用户-🎉-42"
 	stateCJK = "运行中 ✅"
 )
@@ -135,7 +134,7 @@ func must1[T any](v T, err error) T {
 func TestLinksEveryMethodAndTheKeysInRedis(t *testing.T) {
 	server := redistest.Start(t)
 	ex := open(t, server)
-	const ns = "prod-eu"
+	const ns = "prod/eu"
 	linkKey := "sf:{" + ns + ":lk:" + uidEmoji + "}" + svcCJK
 	uidHash := "sf:{" + ns + ":lk:" + uidEmoji + "}"
 

@@ -15,6 +15,7 @@
 
 #define UID_A "\xe7\x94\xa8\xe6\x88\xb7-\xf0\x9f\x8e\x89" /* 用户-🎉 */
 #define DRAINING "\xe6\x8e\x92\xe7\xa9\xba\xe4\xb8\xad \xf0\x9f\x9a\xa7" /* 排空中 🚧 */
+#define CHAT "\xe8\x81\x8a\xe5\xa4\xa9" /* 聊天 */
 #define AVAILABLE "Available \xe2\x9c\x85" /* Available ✅ */
 
 static sf_error err;
@@ -29,13 +30,13 @@ static sf_error err;
 
 static void write_set(sf_executor *ex, const char *ns) {
   int32_t previous;
-  TRY(sf_set_service_state(ex, ns, "chat", 0, "Running", &err));
-  TRY(sf_set_service_state(ex, ns, "chat", 1, DRAINING, &err));
-  TRY(sf_set_workload_state(ex, ns, "chat", AVAILABLE, &err));
-  TRY(sf_set_workload_state(ex, ns, "game.room", "READY", &err));
-  TRY(sf_set_linked_pod(ex, ns, UID_A, "chat", 1, -1, &previous, &err));
-  TRY(sf_set_linked_pod(ex, ns, "user-2", "chat", 0, 3600, &previous, &err));
-  TRY(sf_set_linked_pod(ex, ns, UID_A, "game.room", 7, -1, &previous, &err));
+  TRY(sf_set_service_state(ex, ns, CHAT, 0, "Running", &err));
+  TRY(sf_set_service_state(ex, ns, CHAT, 1, DRAINING, &err));
+  TRY(sf_set_workload_state(ex, ns, CHAT, AVAILABLE, &err));
+  TRY(sf_set_workload_state(ex, ns, "game/room", "READY", &err));
+  TRY(sf_set_linked_pod(ex, ns, UID_A, CHAT, 1, -1, &previous, &err));
+  TRY(sf_set_linked_pod(ex, ns, "user-2", CHAT, 0, 3600, &previous, &err));
+  TRY(sf_set_linked_pod(ex, ns, UID_A, "game/room", 7, -1, &previous, &err));
 }
 
 static void print_link(sf_executor *ex, const char *ns, const char *uid, const char *svc) {
@@ -59,28 +60,28 @@ static void print_services(sf_executor *ex, const char *ns, const char *uid) {
 
 static void read_set(sf_executor *ex, const char *ns) {
   sf_pod_states *states = NULL;
-  const char *services[] = {"chat", "game.room", "nobody"};
+  const char *services[] = {CHAT, "game/room", "nobody"};
   const char *uids[] = {UID_A, "user-2", "nobody"};
   char *workloads[3];
   int32_t pods[3];
   size_t i;
-  TRY(sf_get_service_state(ex, ns, "chat", &states, &err));
+  TRY(sf_get_service_state(ex, ns, CHAT, &states, &err));
   for (i = 0; i < sf_pod_states_len(states); i++)
-    printf("state chat %d %s\n", (int)sf_pod_states_pod(states, i), sf_pod_states_state(states, i));
+    printf("state " CHAT " %d %s\n", (int)sf_pod_states_pod(states, i), sf_pod_states_state(states, i));
   sf_pod_states_free(states);
   TRY(sf_get_workload_states(ex, ns, services, 3, workloads, &err));
   for (i = 0; i < 3; i++) {
     printf("workload %s %s\n", services[i], workloads[i] ? workloads[i] : "-");
     sf_string_free(workloads[i]);
   }
-  print_link(ex, ns, UID_A, "chat");
-  print_link(ex, ns, "user-2", "chat");
-  print_link(ex, ns, UID_A, "game.room");
-  print_link(ex, ns, "nobody", "chat");
+  print_link(ex, ns, UID_A, CHAT);
+  print_link(ex, ns, "user-2", CHAT);
+  print_link(ex, ns, UID_A, "game/room");
+  print_link(ex, ns, "nobody", CHAT);
   print_services(ex, ns, UID_A);
   print_services(ex, ns, "user-2");
-  TRY(sf_batch_get_linked_pods(ex, ns, "chat", uids, 3, pods, &err));
-  printf("batch chat %d %d %d\n", (int)pods[0], (int)pods[1], (int)pods[2]);
+  TRY(sf_batch_get_linked_pods(ex, ns, CHAT, uids, 3, pods, &err));
+  printf("batch " CHAT " %d %d %d\n", (int)pods[0], (int)pods[1], (int)pods[2]);
 }
 
 int main(int argc, char **argv) {

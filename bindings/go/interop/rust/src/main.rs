@@ -11,13 +11,13 @@ use stateful_executor::{Config, Executor, Persistence, Result};
 const UID_A: &str = "用户-🎉";
 
 fn write_set(ex: &Executor, ns: &str) -> Result<()> {
-    ex.set_service_state(ns, "chat", 0, "Running")?;
-    ex.set_service_state(ns, "chat", 1, "排空中 🚧")?;
-    ex.set_workload_state(ns, "chat", "Available ✅")?;
-    ex.set_workload_state(ns, "game.room", "READY")?;
-    ex.set_linked_pod(ns, UID_A, "chat", 1, Persistence::Persistent)?;
-    ex.set_linked_pod(ns, "user-2", "chat", 0, Persistence::temporary(3600))?;
-    ex.set_linked_pod(ns, UID_A, "game.room", 7, Persistence::Persistent)?;
+    ex.set_service_state(ns, "聊天", 0, "Running")?;
+    ex.set_service_state(ns, "聊天", 1, "排空中 🚧")?;
+    ex.set_workload_state(ns, "聊天", "Available ✅")?;
+    ex.set_workload_state(ns, "game/room", "READY")?;
+    ex.set_linked_pod(ns, UID_A, "聊天", 1, Persistence::Persistent)?;
+    ex.set_linked_pod(ns, "user-2", "聊天", 0, Persistence::temporary(3600))?;
+    ex.set_linked_pod(ns, UID_A, "game/room", 7, Persistence::Persistent)?;
     Ok(())
 }
 
@@ -26,18 +26,18 @@ fn pod(p: Option<i32>) -> i32 {
 }
 
 fn read_set(ex: &Executor, ns: &str) -> Result<()> {
-    for (p, state) in ex.get_service_state(ns, "chat")? {
-        println!("state chat {p} {state}");
+    for (p, state) in ex.get_service_state(ns, "聊天")? {
+        println!("state 聊天 {p} {state}");
     }
-    let services = ["chat", "game.room", "nobody"];
+    let services = ["聊天", "game/room", "nobody"];
     for (svc, state) in services.iter().zip(ex.get_workload_states(ns, &services)?) {
         println!("workload {svc} {}", state.as_deref().unwrap_or("-"));
     }
     for (uid, svc) in [
-        (UID_A, "chat"),
-        ("user-2", "chat"),
-        (UID_A, "game.room"),
-        ("nobody", "chat"),
+        (UID_A, "聊天"),
+        ("user-2", "聊天"),
+        (UID_A, "game/room"),
+        ("nobody", "聊天"),
     ] {
         let linked = ex.get_linked_pod(ns, uid, svc)?;
         let persistent = ex.get_linked_pod_if_persist(ns, uid, svc)?;
@@ -56,9 +56,9 @@ fn read_set(ex: &Executor, ns: &str) -> Result<()> {
             .collect();
         println!("services {uid}{}", links.concat());
     }
-    let pods = ex.batch_get_linked_pods(ns, "chat", &[UID_A, "user-2", "nobody"])?;
+    let pods = ex.batch_get_linked_pods(ns, "聊天", &[UID_A, "user-2", "nobody"])?;
     println!(
-        "batch chat {} {} {}",
+        "batch 聊天 {} {} {}",
         pod(pods[0]),
         pod(pods[1]),
         pod(pods[2])
