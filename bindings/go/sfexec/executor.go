@@ -140,15 +140,13 @@ func configure(cfg *C.sf_config, o options) error {
 	if err := check(Status(C.sf_config_set_pool_max_size(cfg, C.uint32_t(o.poolSize), &cerr))); err != nil {
 		return err
 	}
-	if o.minIdle >= 0 {
-		if o.minIdle > math.MaxUint32 {
+	if o.minIdleSet {
+		if o.minIdle < 0 || o.minIdle > math.MaxUint32 {
 			return invalidArgument(op, "min idle "+strconv.Itoa(o.minIdle)+" is out of range")
 		}
 		if err := check(Status(C.sf_config_set_pool_min_idle(cfg, C.uint32_t(o.minIdle), &cerr))); err != nil {
 			return err
 		}
-	} else if o.minIdle != -1 {
-		return invalidArgument(op, "min idle "+strconv.Itoa(o.minIdle)+" is negative")
 	}
 	timeouts := []struct {
 		what string

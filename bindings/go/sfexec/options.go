@@ -14,6 +14,7 @@ type Option func(*options)
 type options struct {
 	poolSize        int
 	minIdle         int
+	minIdleSet      bool
 	connectTimeout  time.Duration
 	commandTimeout  time.Duration
 	poolWaitTimeout time.Duration
@@ -28,7 +29,7 @@ type options struct {
 }
 
 func collect(opts []Option) options {
-	o := options{poolSize: DefaultPoolSize, minIdle: -1}
+	o := options{poolSize: DefaultPoolSize}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -43,7 +44,7 @@ func collect(opts []Option) options {
 func WithPoolSize(n int) Option { return func(o *options) { o.poolSize = n } }
 
 // WithMinIdle sets how many idle connections the pool keeps open in advance (default 0).
-func WithMinIdle(n int) Option { return func(o *options) { o.minIdle = n } }
+func WithMinIdle(n int) Option { return func(o *options) { o.minIdle, o.minIdleSet = n, true } }
 
 // WithConnectTimeout bounds each attempt to open a connection (default 1 s; rounded up to
 // whole milliseconds).

@@ -5,6 +5,7 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,8 @@ type Server struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	password string
+	conf     string      // a config file given as the first argument (sentinels)
+	tls      *tls.Config // set when the server listens with TLS only
 	mu       sync.Mutex
 	conn     *Conn
 }
@@ -46,6 +49,38 @@ func Start(tb testing.TB, args ...string) *Server {
 
 // StartProcess starts a server in dir; the caller stops it.
 func StartProcess(dir string, args ...string) (*Server, error) {
+	return startServer(dir, "", nil, args)
+}
+
+// StartSentinel starts a sentinel monitoring the primary at 127.0.0.1:primaryPort under
+// masterName (quorum 1), and stops it when the test ends.
+func StartSentinel(tb testing.TB, masterName string, primaryPort int) *Server {
+	tb.Helper()
+	conf := fmt.Sprintf("port {port}\nbind 127.0.0.1\ndir {dir}\nsentinel monitor %s 127.0.0.1 %d 1\n",
+		masterName, primaryPort)
+	s, err := startServer(tb.TempDir(), conf, nil, []string{"--sentinel"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// StartTLS starts a server that listens with TLS only, with the server certificate of certs,
+// requiring clients to present a certificate signed by its CA; URL is rediss://.
+func StartTLS(tb testing.TB, certs *Certs) *Server {
+	tb.Helper()
+	args := []string{"--tls-cert-file", certs.ServerCert, "--tls-key-file", certs.ServerKey,
+		"--tls-ca-cert-file", certs.CA, "--tls-auth-clients", "yes"}
+	s, err := startServer(tb.TempDir(), "", certs.ClientConfig(), args)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func startServer(dir, conf string, tlsConfig *tls.Config, args []string) (*Server, error) {
 	binary := os.Getenv("REDIS_SERVER")
 	if binary == "" {
 		binary = "redis-server"
@@ -65,8 +100,11 @@ func StartProcess(dir string, args ...string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{Port: port, Dir: dir, password: password}
+		s := &Server{Port: port, Dir: dir, password: password, conf: conf, tls: tlsConfig}
 		s.URL = fmt.Sprintf("redis://127.0.0.1:%d", port)
+		if s.tls != nil {
+			s.URL = fmt.Sprintf("rediss://127.0.0.1:%d", port)
+		}
 		if password != "" {
 			s.URL = fmt.Sprintf("redis://:%s@127.0.0.1:%d", password, port)
 		}
@@ -88,11 +126,26 @@ func FreePort() (int, error) {
 }
 
 func (s *Server) spawn(binary string, args []string) error {
-	full := append([]string{
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+	var full []string
+	if s.conf != "" {
+		conf := filepath.Join(s.Dir, fmt.Sprintf("conf-%d.conf", s.Port))
+		text := strings.ReplaceAll(strings.ReplaceAll(s.conf, "{port}", strconv.Itoa(s.Port)), "{dir}", s.Dir)
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			return err
+		}
+		full = append(full, conf)
+	}
+	portFlag := "--port"
+	if s.tls != nil {
+		full = append(full, "--port", "0")
+		portFlag = "--tls-port"
+	}
+	full = append(full, []string{
+		portFlag, strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--dir", s.Dir,
 		"--logfile", filepath.Join(s.Dir, fmt.Sprintf("redis-%d.log", s.Port)),
-	}, args...)
+	}...)
+	full = append(full, args...)
 	s.cmd = exec.Command(binary, full...)
 	if err := s.cmd.Start(); err != nil {
 		return err
@@ -173,7 +226,14 @@ func (s *Server) MustDo(tb testing.TB, args ...string) any {
 
 // Dial opens a new connection (logged in when the server has a password).
 func (s *Server) Dial() (*Conn, error) {
-	nc, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), 2*time.Second)
+	addr := fmt.Sprintf("127.0.0.1:%d", s.Port)
+	var nc net.Conn
+	var err error
+	if s.tls != nil {
+		nc, err = tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, s.tls)
+	} else {
+		nc, err = net.DialTimeout("tcp", addr, 2*time.Second)
+	}
 	if err != nil {
 		return nil, err
 	}
