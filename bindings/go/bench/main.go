@@ -3,7 +3,10 @@
 // 1 and 16 goroutines. The two sides run alternately in several short pairs; each row gives
 // the median throughput of each side and the median of the per-pair ratios.
 //
-//	go run . [-pairs 5] [-duration 400ms] [-ops get,set] [-goroutines 1,16]
+// It also gives the client process's CPU time per call (user + system, all threads) of each
+// side, which the other processes of a busy machine disturb less than throughput.
+//
+//	go run . [-pairs 15] [-duration 150ms] [-ops get,set] [-goroutines 1,16]
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -110,9 +114,23 @@ func expect(err error, ok bool, what string, got any) error {
 	return err
 }
 
-// measure runs op on ex from n goroutines for d and returns calls per second.
-func measure(ex sfexec.StatefulExecutor, o op, n int, d time.Duration) (float64, error) {
+// cpuTime is the user + system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type sample struct {
+	rate   float64 // calls per second
+	cpuPer float64 // client CPU microseconds per call
+}
+
+// measure runs op on ex from n goroutines for d and returns calls per second and the client's
+// CPU time per call.
+func measure(ex sfexec.StatefulExecutor, o op, n int, d time.Duration) (sample, error) {
 	ctx := context.Background()
+	cpu0 := cpuTime()
 	var calls atomic.Int64
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -139,7 +157,12 @@ func measure(ex sfexec.StatefulExecutor, o op, n int, d time.Duration) (float64,
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	return float64(calls.Load()) / time.Since(started).Seconds(), firstErr
+	elapsed, cpu := time.Since(started), cpuTime()-cpu0
+	total := float64(calls.Load())
+	if total == 0 {
+		total = 1
+	}
+	return sample{total / elapsed.Seconds(), float64(cpu.Microseconds()) / total}, firstErr
 }
 
 func median(values []float64) float64 {
@@ -153,8 +176,8 @@ func median(values []float64) float64 {
 }
 
 func main() {
-	pairs := flag.Int("pairs", 5, "alternated pairs of runs per row")
-	duration := flag.Duration("duration", 400*time.Millisecond, "length of one run")
+	pairs := flag.Int("pairs", 15, "alternated pairs of runs per row")
+	duration := flag.Duration("duration", 150*time.Millisecond, "length of one run")
 	only := flag.String("ops", "", "comma-separated substrings of the operations to run (default all)")
 	levels := flag.String("goroutines", "1,16", "comma-separated goroutine counts")
 	_, self, _, _ := runtime.Caller(0)
@@ -209,8 +232,8 @@ func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
 	}
 	fmt.Printf("sfexec (library %s) vs go-redis v9, same redis-server, pool of %d connections each;\n", sfexec.Version(), poolSize)
 	fmt.Printf("%d alternated pairs of %v per row, medians; ratio = sfexec / go-redis (> 1: sfexec faster)\n\n", pairs, duration)
-	fmt.Println("| operation | goroutines | sfexec calls/s | go-redis calls/s | ratio |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: |")
+	fmt.Println("| operation | goroutines | sfexec calls/s | go-redis calls/s | ratio | sfexec CPU µs/call | go-redis CPU µs/call |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var all []float64
 	for _, o := range ops() {
 		if !selected(o.name, only) {
@@ -218,15 +241,15 @@ func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
 		}
 		for _, n := range counts {
 			// Warm both sides up (connections, caches).
-			if _, err := measure(sf, o, n, duration/4); err != nil {
+			if _, err := measure(sf, o, n, duration); err != nil {
 				return fmt.Errorf("%s (sfexec): %w", o.name, err)
 			}
-			if _, err := measure(gr, o, n, duration/4); err != nil {
+			if _, err := measure(gr, o, n, duration); err != nil {
 				return fmt.Errorf("%s (go-redis): %w", o.name, err)
 			}
-			var sfRates, grRates, ratios []float64
+			var sfRates, grRates, ratios, sfCPU, grCPU []float64
 			for p := 0; p < pairs; p++ {
-				var a, b float64
+				var a, b sample
 				if p%2 == 0 {
 					a, err = measure(sf, o, n, duration)
 					if err == nil {
@@ -241,12 +264,14 @@ func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
 				if err != nil {
 					return fmt.Errorf("%s: %w", o.name, err)
 				}
-				sfRates, grRates, ratios = append(sfRates, a), append(grRates, b), append(ratios, a/b)
+				sfRates, grRates = append(sfRates, a.rate), append(grRates, b.rate)
+				sfCPU, grCPU = append(sfCPU, a.cpuPer), append(grCPU, b.cpuPer)
+				ratios = append(ratios, a.rate/b.rate)
 			}
 			ratio := median(ratios)
 			all = append(all, ratio)
-			fmt.Printf("| %s | %d | %s | %s | %.2f |\n", o.name, n, thousands(median(sfRates)),
-				thousands(median(grRates)), ratio)
+			fmt.Printf("| %s | %d | %s | %s | **%.2f** | %.1f | %.1f |\n", o.name, n,
+				thousands(median(sfRates)), thousands(median(grRates)), ratio, median(sfCPU), median(grCPU))
 		}
 	}
 	if len(all) > 0 {
