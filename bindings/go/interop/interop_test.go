@@ -147,7 +147,7 @@ func buildC(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lib := filepath.Join(root, "target", "release")
+	lib := filepath.Join(targetDir(root), "release")
 	bin := filepath.Join(t.TempDir(), "interop-c")
 	cmd := exec.Command(cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
 		"-I"+filepath.Join(root, "include"), "-o", bin, filepath.Join("c", "interop.c"),
@@ -180,16 +180,26 @@ func buildRust(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join("rust", "Cargo.lock"), lock, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	target := os.Getenv("CARGO_TARGET_DIR")
-	if target == "" {
-		target = filepath.Join(root, "target")
-	}
+	target := targetDir(root)
 	cmd := exec.Command(cargo, "build", "--release", "--quiet", "--manifest-path", filepath.Join("rust", "Cargo.toml"))
 	cmd.Env = append(os.Environ(), "CARGO_TARGET_DIR="+target)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", cmd, err, out)
 	}
 	return filepath.Join(target, "release", "sfexec-interop")
+}
+
+// targetDir is cargo's target directory: $CARGO_TARGET_DIR (relative to the repository when
+// not absolute), else the repository's target/.
+func targetDir(root string) string {
+	dir := os.Getenv("CARGO_TARGET_DIR")
+	if dir == "" {
+		return filepath.Join(root, "target")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(root, dir)
+	}
+	return dir
 }
 
 func run(t *testing.T, bin string, args ...string) string {
