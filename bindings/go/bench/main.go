@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,9 +183,22 @@ func main() {
 	levels := flag.String("goroutines", "1,16", "comma-separated goroutine counts")
 	_, self, _, _ := runtime.Caller(0)
 	luaDir := flag.String("lua", filepath.Join(filepath.Dir(self), "..", "..", "..", "lua"), "the repository's lua directory")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*pairs, *duration, *only, *levels, *luaDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
