@@ -3,6 +3,7 @@ package sfexec_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -104,4 +105,63 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// The default is slog.Default(), looked up for each record; replacing the logger while records
+// flow from many goroutines is safe.
+func TestDefaultLoggerAndReplacingItUnderLoad(t *testing.T) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	previous := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer slog.SetDefault(previous)
+	must(t, sfexec.SetLogger(nil))
+	defer func() { must(t, sfexec.SetLogger(nil)) }()
+
+	server := redistest.Start(t)
+	ex := open(t, server, sfexec.WithPoolSize(8))
+	_, err := ex.GetLinkedPod(bg, "log", "u", "chat")
+	must(t, err)
+	mu.Lock()
+	got := buf.String()
+	mu.Unlock()
+	if !strings.Contains(got, `msg="get linked pod"`) {
+		t.Fatalf("slog.Default() did not get the records:\n%s", got)
+	}
+
+	var other bytes.Buffer
+	loggers := []*slog.Logger{
+		slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &other}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1})), // logging off
+		nil,
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := ex.GetLinkedPod(bg, "log", "u", "chat"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < 300; i++ {
+		must(t, sfexec.SetLogger(loggers[i%len(loggers)]))
+	}
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(other.String(), `msg="get linked pod"`) {
+		t.Fatal("the replacing logger got no record")
+	}
 }
