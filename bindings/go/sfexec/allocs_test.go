@@ -159,9 +159,15 @@ func TestDefaultLoggerAndReplacingItUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	must(t, sfexec.SetLogger(loggers[0]))
+	mu.Lock()
+	other.Reset()
+	mu.Unlock()
+	_, err = ex.GetLinkedPod(bg, "log", "u", "chat")
+	must(t, err)
 	mu.Lock()
 	defer mu.Unlock()
 	if !strings.Contains(other.String(), `msg="get linked pod"`) {
-		t.Fatal("the replacing logger got no record")
+		t.Fatalf("the replacing logger got no record:\n%s", other.String())
 	}
 }
