@@ -393,15 +393,17 @@ func TestContextEndsWhileWaitingForASlot(t *testing.T) {
 	server := redistest.Start(t)
 	ex := open(t, server, sfexec.WithPoolSize(1), sfexec.WithCommandTimeout(5*time.Second))
 	must(t, ex.Ping(bg))
-	server.MustDo(t, "CLIENT", "PAUSE", "700", "ALL")
+	started, err := ex.Stats()
+	must(t, err)
+	server.MustDo(t, "CLIENT", "PAUSE", "1000", "ALL")
 	holder := make(chan error, 1)
 	go func() { holder <- ex.Ping(bg) }() // blocks in C until the pause ends
-	time.Sleep(100 * time.Millisecond)
+	waitForCalls(t, ex, started.Calls+1)
 	ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
 	defer cancel()
-	started := time.Now()
-	_, err := ex.GetLinkedPod(ctx, "n", "u", "s")
-	waited := time.Since(started)
+	begin := time.Now()
+	_, err = ex.GetLinkedPod(ctx, "n", "u", "s")
+	waited := time.Since(begin)
 	if err != context.DeadlineExceeded {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}
@@ -430,5 +432,24 @@ func TestNamesFromOtherFleets(t *testing.T) {
 		must(t, ex.SetWorkloadState(bg, c.ns, c.svc, "可用"))
 		eq(t, "workload "+c.svc, must1(ex.GetWorkloadState(bg, c.ns, c.svc)), "可用")
 		eq(t, "links "+c.svc, must1(ex.GetLinkService(bg, c.ns, c.uid)), map[string]int{c.svc: 3})
+	}
+}
+
+// waitForCalls waits until the library has started n calls in all (Stats counts a call when
+// it starts), i.e. until the goroutine that makes the n-th is inside the library.
+func waitForCalls(t *testing.T, ex *sfexec.Executor, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stats, err := ex.Stats()
+		must(t, err)
+		if stats.Calls >= n {
+			time.Sleep(20 * time.Millisecond) // past the start, into the wait for the reply
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the library started %d calls, want %d", stats.Calls, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -90,10 +90,20 @@ func TestPoolTimeoutFromTheLibrary(t *testing.T) {
 	if err := ex.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	server.MustDo(t, "CLIENT", "PAUSE", "600", "ALL")
+	before, err := ex.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.MustDo(t, "CLIENT", "PAUSE", "1000", "ALL")
 	holder := make(chan error, 1)
 	go func() { holder <- ex.Ping(ctx) }()
-	time.Sleep(150 * time.Millisecond)
+	// Until the holder is inside the library (Stats counts a call when it starts).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if stats, err := ex.Stats(); err != nil || stats.Calls > before.Calls || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
 	_, err = ex.GetLinkedPod(ctx, "n", "u", "s")
 	var sfErr *Error
 	if !errors.Is(err, ErrPoolTimeout) || !errors.As(err, &sfErr) || sfErr.Message == "" {
