@@ -157,6 +157,21 @@ func statusName(s Status) string {
 	return C.GoString(C.sf_status_name(C.sf_status(s)))
 }
 
+// headerVersion is the version of the header this package was compiled with.
+const headerVersion = C.SF_VERSION_STRING
+
+// checkLibraryVersion refuses a shared library of another major version than the header's
+// (a different libstateful_executor.so found at run time).
+func checkLibraryVersion() error {
+	lib := Version()
+	major := func(v string) string { return strings.SplitN(v, ".", 2)[0] }
+	if major(lib) != major(headerVersion) {
+		return &Error{Status: StatusConfig, Op: "open", Message: "the native library is version " + lib +
+			", this package was built for " + headerVersion}
+	}
+	return nil
+}
+
 // Version is the native library's version (the C API's sf_version), e.g. "0.2.0".
 func Version() string {
 	return C.GoString(C.sf_version())

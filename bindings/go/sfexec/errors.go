@@ -3,6 +3,7 @@ package sfexec
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Status is the library's status code (the C API's sf_status); the numeric values are fixed.
@@ -76,6 +77,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if strings.HasPrefix(e.Message, e.Op+":") { // the library's messages often name the operation
+		return "stateful-executor: " + e.Status.String() + ": " + e.Message
+	}
 	return "stateful-executor: " + e.Op + ": " + e.Status.String() + ": " + e.Message
 }
 

@@ -95,6 +95,9 @@ func OpenSentinel(sentinelURLs []string, masterName string, opts ...Option) (*Ex
 func open(cfg *C.sf_config, o options) (*Executor, error) {
 	const op = "open"
 	defer C.sf_config_free(cfg)
+	if err := checkLibraryVersion(); err != nil {
+		return nil, err
+	}
 	if err := configure(cfg, o); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,15 @@ import (
 	"github.com/stateful-executor/stateful-executor/bindings/go/internal/redistest"
 )
 
+func TestLibraryMatchesTheHeader(t *testing.T) {
+	if Version() != headerVersion {
+		t.Fatalf("library %s, header %s", Version(), headerVersion)
+	}
+	if err := checkLibraryVersion(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestStatusNamesMatchTheLibrary(t *testing.T) {
 	for s := StatusOK; s <= StatusInternal; s++ {
 		if got := statusName(s); got != s.String() {
