@@ -53,6 +53,7 @@ var logging struct {
 // Which levels the library formats and hands over is decided now, from logger.Enabled:
 // after raising or lowering the logger's level, call SetLogger again. A logger whose handler
 // is enabled at no level of the library (such as slog.DiscardHandler) turns its logging off.
+// A handler must not call SetLogger itself (the library waits for running records to finish).
 func SetLogger(logger *slog.Logger) error {
 	logging.mu.Lock()
 	defer logging.mu.Unlock()
