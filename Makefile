@@ -18,6 +18,9 @@
 #   make fuzz                  libFuzzer on the C API against a throwaway redis-server, for
 #                              FUZZ_SECONDS (default 60); make test runs it for 20 s
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
+#   make go-test               the Go package (bindings/go): gofmt, go vet, go test ./... against
+#                              throwaway redis-servers, the README's Go quickstart built shared and static
+#   make go-bench              the Go package beside go-redis v9 (same scripts, EVALSHA), 1 and 16 goroutines
 
 CARGO ?= cargo
 # Cargo.lock is committed: builds use exactly the locked dependency versions.
@@ -82,7 +85,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++ cmake binutils
 
-test: deps lint check-header rust-test c-test fuzz-smoke
+test: deps lint check-header rust-test c-test go-test fuzz-smoke
 
 rust-test:
 	$(CARGO) test $(CARGO_FLAGS) --all-targets
@@ -291,3 +294,33 @@ soak-build: lib
 
 soak: deps soak-build
 	scripts/with-redis.sh $(C_OUT)/soak
+
+# ---- Go (bindings/go) ----
+
+# The Go package links the library built here: CGO_LDFLAGS (which cgo puts before the package's
+# own flags) points it, and the rpath of the test binaries, at LIB_DIR. Go itself must be
+# installed; the Go tests start their own redis-servers, and the interop test builds a small C
+# program and a small Rust program against the same library.
+GO ?= go
+GO_DIR := bindings/go
+GO_ENV := CGO_CFLAGS="-I$(abspath include)" \
+	CGO_LDFLAGS="-L$(abspath $(LIB_DIR)) -Wl,-rpath,$(abspath $(LIB_DIR))" CARGO="$(CARGO)"
+GO_BENCH_ARGS ?=
+
+.PHONY: go-test go-lint go-bench
+go-lint:
+	@cd $(GO_DIR) && unformatted=$$(gofmt -l .) && [ -z "$$unformatted" ] || \
+		{ echo "gofmt needed: $$unformatted" >&2; exit 1; }
+	cd $(GO_DIR) && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) vet -tags sfexec_static ./...
+
+go-test: deps lib go-lint
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 ./...
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -tags sfexec_static -run 'TestLinks|TestStates|TestContext' ./sfexec/
+	$(GO_ENV) GO=$(GO) $(GO_DIR)/scripts/quickstart-check.sh
+
+# Every seed operation through the Go package beside plain go-redis v9 running the same Lua
+# scripts with EVALSHA, on one throwaway redis-server; GO_BENCH_ARGS="-pairs 7 -ops get" etc.
+# The bench module (bindings/go/bench) is the only place that needs go-redis, which the go
+# command fetches into its module cache.
+go-bench: deps lib
+	cd $(GO_DIR)/bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) run . $(GO_BENCH_ARGS)
