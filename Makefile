@@ -14,6 +14,10 @@
 #   make fuzz                  libFuzzer on the C API against a throwaway redis-server, for
 #                              FUZZ_SECONDS (default 60); make test runs it for 20 s
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
+#   make java-test             the Java binding (bindings/java): its JNI library, then mvn test
+#                              (part of make test); installs a JDK and Maven when run as root
+#   make java-bench            the Java binding beside Jedis (EVALSHA of the same scripts)
+#   make java-install          mvn install of the Java binding into the local Maven repository
 
 CARGO ?= cargo
 CC ?= cc
@@ -68,7 +72,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++
 
-test: deps lint check-header rust-test c-test fuzz-smoke
+test: deps lint check-header rust-test c-test java-test fuzz-smoke
 
 rust-test:
 	$(CARGO) test --all-targets
@@ -239,3 +243,52 @@ soak-build: lib
 
 soak: deps soak-build
 	scripts/with-redis.sh $(C_OUT)/soak
+
+# ---- Java (bindings/java) ----
+
+# The JNI glue and the static library linked into one self-contained shared library, packed into
+# the jar (loaded from a temporary file on first use: no LD_LIBRARY_PATH). Only the JNI entry
+# points are exported; the Rust symbols stay private to it.
+JAVA_DIR := bindings/java
+JAVA_PLATFORM := linux-$(shell uname -m | sed -e 's/amd64/x86_64/' -e 's/arm64/aarch64/')
+JAVA_NATIVE := $(JAVA_DIR)/target/native/$(JAVA_PLATFORM)/libstateful_executor_jni.so
+JAVA_GLUE := $(JAVA_DIR)/src/main/c/stateful_executor_jni.c
+JAVA_HOME ?= $(shell dirname $$(dirname $$(readlink -f $$(command -v javac) 2>/dev/null)) 2>/dev/null)
+# The C program the interop tests run against the data the Java tests write.
+JAVA_PEER := $(JAVA_DIR)/target/native/interop_peer
+MVN ?= mvn -B -ntp
+
+.PHONY: deps-java java-native java-test java-bench java-install
+deps-java:
+	@scripts/ensure-deps.sh openjdk-17-jdk-headless maven
+
+java-native: lib
+	@$(MAKE) --no-print-directory $(JAVA_NATIVE) $(JAVA_PEER)
+
+$(JAVA_NATIVE): $(JAVA_GLUE) $(STATIC_LIB) include/stateful_executor.h
+	@mkdir -p $(dir $@)
+	@test -f "$(JAVA_HOME)/include/jni.h" || { echo "no JDK headers under JAVA_HOME=$(JAVA_HOME)" >&2; exit 1; }
+	$(CC) -std=c99 -Wall -Wextra -Werror -O2 -fPIC -shared -fvisibility=hidden \
+		-Iinclude -I"$(JAVA_HOME)/include" -I"$(JAVA_HOME)/include/linux" \
+		-o $@ $(JAVA_GLUE) $(STATIC_LIB) $(STATIC_DEPS) \
+		-Wl,--gc-sections -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--strip-debug \
+		-Wl,-soname,libstateful_executor_jni.so
+
+$(JAVA_PEER): $(JAVA_DIR)/src/test/c/interop_peer.c $(STATIC_LIB) include/stateful_executor.h
+	@mkdir -p $(dir $@)
+	$(CC) $(C_STRICT) -O1 -Iinclude -o $@ $< $(STATIC_LIB) $(STATIC_DEPS)
+
+# mvn test against throwaway redis-servers that the tests start themselves.
+java-test: deps deps-java java-native
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true test
+
+java-install: deps-java java-native
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true -DskipTests install
+
+# Each operation through the binding beside Jedis on one throwaway server, 1 and 16 threads.
+java-bench: deps deps-java java-native
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Dnative.skipBuild=true test-compile \
+		dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
+	scripts/with-redis.sh sh -c 'cd $(JAVA_DIR) && "$(JAVA_HOME)/bin/java" -Xms512m -Xmx512m \
+		-cp target/classes:target/test-classes:$$(cat target/bench.classpath) \
+		io.statefulexecutor.bench.JedisComparison'
