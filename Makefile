@@ -30,6 +30,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR ?=
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 # The C libraries come from the release profile (with debug info, see Cargo.toml).
 LIB_DIR := target/release
@@ -63,6 +64,7 @@ release:
 # libstateful_executor.so and .a
 lib:
 	$(CARGO) build --release --lib
+	ln -sf libstateful_executor.so $(SHARED_LIB).$(VERSION_MAJOR)
 
 # redis-server and redis-cli (Debian: redis-server, redis-tools), installed when missing.
 deps:

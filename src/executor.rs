@@ -15,6 +15,7 @@ use crate::keys::{
 };
 use crate::reply;
 use crate::scripts::{self, Script};
+use crate::stats::{bump, Counters, Stats};
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
 use crate::wire::Args;
 
@@ -36,6 +37,7 @@ pub struct Executor {
     pool: r2d2::Pool<Manager>,
     last_connect_error: Arc<LastConnectError>,
     generation: Arc<Generation>,
+    counters: Arc<Counters>,
     config: Config,
 }
 
@@ -106,8 +108,17 @@ impl Executor {
             pool,
             last_connect_error,
             generation,
+            counters: Arc::default(),
             config: config.clone(),
         })
+    }
+
+    /// The executor's statistics: counters since it was opened and the pool's connections now.
+    /// Sends nothing and blocks no call.
+    pub fn stats(&self) -> Stats {
+        let pool = self.pool.state();
+        self.counters
+            .snapshot(pool.connections, pool.idle_connections)
     }
 
     /// The configuration this executor was opened with.
@@ -183,6 +194,7 @@ impl Executor {
                     return Err(err.context(op));
                 }
                 log::warn!("{op}: {err}; retrying once on a new connection");
+                bump(&self.counters.retries);
                 let mut conn = self
                     .checkout_within(left.min(self.config.pool_wait_timeout))
                     .map_err(|err| err.context(op))?;
@@ -350,6 +362,7 @@ impl Executor {
                 // The server lost its script cache (SCRIPT FLUSH, restart, failover): EVAL runs
                 // the script and caches it again, in the same single round trip.
                 log::warn!("script {} missing on the server; reloading it", script.name);
+                bump(&self.counters.script_reloads);
                 conn.call(|a| script_command(a, b"EVAL", script.source, keys, args))
             }
             outcome => outcome,

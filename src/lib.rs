@@ -26,9 +26,11 @@ mod error;
 mod executor;
 mod ffi;
 pub mod keys;
+mod logging;
 mod reply;
 mod scripts;
 mod sentinel;
+mod stats;
 mod types;
 mod wire;
 
@@ -37,4 +39,5 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
+pub use stats::Stats;
 pub use types::{Candidate, Grace, Persistence, Pod, TrySet};
