@@ -257,7 +257,7 @@ JAVA_NATIVE := $(JAVA_DIR)/target/native/$(JAVA_PLATFORM)/libstateful_executor_j
 JAVA_GLUE := $(JAVA_DIR)/src/main/c/stateful_executor_jni.c
 JAVA_HOME ?= $(shell dirname $$(dirname $$(readlink -f $$(command -v javac) 2>/dev/null)) 2>/dev/null)
 # The C program the interop tests run against the data the Java tests write.
-JAVA_PEER := $(JAVA_DIR)/target/native/interop_peer
+JAVA_PEER := $(JAVA_DIR)/target/interop/interop_peer
 MVN ?= mvn -B -ntp
 
 .PHONY: deps-java java-native java-test java-bench java-install
@@ -280,9 +280,17 @@ $(JAVA_PEER): $(JAVA_DIR)/src/test/c/interop_peer.c $(STATIC_LIB) include/statef
 	@mkdir -p $(dir $@)
 	$(CC) $(C_STRICT) -O1 -Iinclude -o $@ $< $(STATIC_LIB) $(STATIC_DEPS)
 
-# mvn test against throwaway redis-servers that the tests start themselves.
+# mvn test against throwaway redis-servers that the tests start themselves; then the jar alone:
+# the README's example compiled against it and run with `java -cp` and no LD_LIBRARY_PATH.
+JAVA_JAR = $(JAVA_DIR)/target/stateful-executor-$(VERSION).jar
 java-test: deps deps-java java-native
 	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true test
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Dnative.skipBuild=true -DskipTests package
+	rm -rf $(JAVA_DIR)/target/example && mkdir -p $(JAVA_DIR)/target/example
+	"$(JAVA_HOME)/bin/javac" -cp $(JAVA_JAR) -d $(JAVA_DIR)/target/example $(JAVA_DIR)/examples/Example.java
+	env -u LD_LIBRARY_PATH scripts/with-redis.sh "$(JAVA_HOME)/bin/java" \
+		-cp $(JAVA_JAR):$(JAVA_DIR)/target/example Example | tee /dev/stderr | grep -q '^user-42 -> chat pod 0 (Running)$$'
+	@echo "java-test: the jar ran the example on its own"
 
 java-install: deps-java java-native
 	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true -DskipTests install

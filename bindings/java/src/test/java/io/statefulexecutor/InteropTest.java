@@ -17,11 +17,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Data written from Java is read through the C API (and so by the Rust core that every binding
- * shares), and the other way round, on one server. The C peer is target/native/interop_peer,
+ * shares), and the other way round, on one server. The C peer is target/interop/interop_peer,
  * built by make java-native.
  */
 class InteropTest {
-    private static final Path PEER = Path.of(System.getProperty("sf.interopPeer", "target/native/interop_peer"));
+    private static final Path PEER = Path.of(System.getProperty("sf.interopPeer", "target/interop/interop_peer"));
 
     private static RedisServer server;
     private static StatefulExecutor executor;
