@@ -385,35 +385,51 @@ JNIEXPORT void FN(setServiceState)(JNIEnv *env, jclass cls, jlong handle, jbyteA
 typedef int32_t (*pod_at_fn)(const void *result, size_t i);
 typedef const char *(*string_at_fn)(const void *result, size_t i);
 
+typedef struct {
+    const char *string;
+    size_t length;
+    int32_t pod;
+} entry;
+
 static jbyteArray pack_entries(JNIEnv *env, const void *result, size_t count, pod_at_fn pod_at,
                                string_at_fn string_at) {
+    entry inline_entries[INLINE_ITEMS];
+    entry *entries = count <= INLINE_ITEMS ? inline_entries : malloc(count * sizeof *entries);
+    if (entries == NULL) {
+        throw_oom(env);
+        return NULL;
+    }
     size_t total = 0;
     for (size_t i = 0; i < count; i++) {
-        total += 8 + strlen(string_at(result, i));
+        entries[i].string = string_at(result, i);
+        entries[i].length = strlen(entries[i].string);
+        entries[i].pod = pod_at(result, i);
+        total += 8 + entries[i].length;
     }
     jbyteArray out = as_jsize(total) < 0 ? NULL : (*env)->NewByteArray(env, (jsize)total);
+    unsigned char *start = NULL;
+    if (out != NULL && total > 0) {
+        start = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
+        if (start == NULL) {
+            out = NULL;
+        }
+    }
+    if (start != NULL) {
+        unsigned char *dst = start;
+        for (size_t i = 0; i < count; i++) {
+            put_i32(dst, entries[i].pod);
+            put_i32(dst + 4, (int32_t)entries[i].length);
+            memcpy(dst + 8, entries[i].string, entries[i].length);
+            dst += 8 + entries[i].length;
+        }
+        (*env)->ReleasePrimitiveArrayCritical(env, out, start, 0);
+    }
     if (out == NULL) {
         throw_oom(env);
-        return NULL;
     }
-    if (total == 0) {
-        return out;
+    if (entries != inline_entries) {
+        free(entries);
     }
-    unsigned char *start = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
-    if (start == NULL) {
-        throw_oom(env);
-        return NULL;
-    }
-    unsigned char *dst = start;
-    for (size_t i = 0; i < count; i++) {
-        const char *s = string_at(result, i);
-        size_t length = strlen(s);
-        put_i32(dst, pod_at(result, i));
-        put_i32(dst + 4, (int32_t)length);
-        memcpy(dst + 8, s, length);
-        dst += 8 + length;
-    }
-    (*env)->ReleasePrimitiveArrayCritical(env, out, start, 0);
     return out;
 }
 
