@@ -460,6 +460,7 @@ impl Manager {
                         .collect(),
                     master_name: master_name.clone(),
                     master: NodeOpener::new(master_template, config),
+                    last_primary: Default::default(),
                 })
             }
         };
@@ -500,6 +501,7 @@ impl Manager {
             )?)),
             Connector::Sentinel(sentinel) => {
                 let (primary, conn) = sentinel.connect()?;
+                sentinel.note_primary(&primary);
                 log::debug!("sentinel master {} is {primary}", sentinel.master_name);
                 Link::Single(conn)
             }

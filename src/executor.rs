@@ -1,11 +1,11 @@
 //! The executor: every operation of data-model.md over a pool of connections.
 
 use std::collections::BTreeMap;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::Value;
-use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
 
 use crate::config::Config;
 use crate::connection::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
@@ -13,9 +13,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{
     self, check_namespace, check_pod, check_service, check_state, check_uid, KeyPieces,
 };
+use crate::pool_threads::{self, Threads};
 use crate::reply;
 use crate::scripts::{self, Script};
-use crate::stats::{bump, Counters, Stats};
+use crate::stats::{bump, Counted, Counters, Stats};
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
 use crate::wire::Args;
 
@@ -34,7 +35,9 @@ enum Repeat {
 /// Keeps the routing state of stateful services in Redis. Thread-safe: share one per process
 /// (behind an `Arc` or a `static`) and call it from any number of threads.
 pub struct Executor {
-    pool: r2d2::Pool<Manager>,
+    /// Dropped first, in `drop`, before waiting for its threads.
+    pool: ManuallyDrop<r2d2::Pool<Counted<Manager>>>,
+    threads: Arc<Threads>,
     last_connect_error: Arc<LastConnectError>,
     generation: Arc<Generation>,
     counters: Arc<Counters>,
@@ -46,6 +49,16 @@ impl std::fmt::Debug for Executor {
         f.debug_struct("Executor")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Executor {
+    /// Closes every connection and returns once the pool's threads have exited.
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.pool) };
+        self.threads.wait_exited();
+        log::info!("executor closed on {}", self.config.display);
     }
 }
 
@@ -71,20 +84,6 @@ impl<'a> LinkKeys<'a> {
     }
 }
 
-/// The pool's background threads (3, as r2d2's own), which open connections and reap idle ones.
-/// They exit as soon as the executor is dropped: r2d2's default pool would first wait for the
-/// reaper's next run, up to 30 s later, so a program that opens and closes executors would pile
-/// up threads.
-fn background_threads() -> Arc<ScheduledThreadPool> {
-    Arc::new(
-        ScheduledThreadPool::builder()
-            .num_threads(3)
-            .thread_name_pattern("r2d2-worker-{}")
-            .on_drop_behavior(OnPoolDropBehavior::DiscardPendingScheduled)
-            .build(),
-    )
-}
-
 impl Executor {
     /// Connects, checks that the server answers, and loads the Lua scripts.
     pub fn open(config: &Config) -> Result<Executor> {
@@ -92,8 +91,11 @@ impl Executor {
         let last_connect_error = Arc::clone(&manager.last_connect_error);
         let generation = Arc::clone(&manager.generation);
         let mut first = manager.open()?;
+        let counters = Arc::new(Counters::default());
+        bump(&counters.connects);
         ping(&mut first)?;
         load_scripts(&mut first)?;
+        let (thread_pool, threads) = pool_threads::start();
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
@@ -101,14 +103,18 @@ impl Executor {
             // Checkout compares generations only (no I/O): see connection.rs.
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
-            .thread_pool(background_threads())
-            .build_unchecked(manager);
-        log::debug!("executor opened on {}", config.display);
+            .thread_pool(thread_pool)
+            .build_unchecked(Counted {
+                inner: manager,
+                counters: Arc::clone(&counters),
+            });
+        log::info!("executor opened on {}", config.display);
         Ok(Executor {
-            pool,
+            pool: ManuallyDrop::new(pool),
+            threads,
             last_connect_error,
             generation,
-            counters: Arc::default(),
+            counters,
             config: config.clone(),
         })
     }
@@ -126,12 +132,12 @@ impl Executor {
         &self.config
     }
 
-    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>> {
+    fn checkout(&self) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         self.checkout_within(self.config.pool_wait_timeout)
     }
 
     /// Waits at most `wait` for a pooled connection.
-    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Manager>> {
+    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         let started = Instant::now();
         self.pool.get_timeout(wait).map_err(|_| {
             // While the pool is below its size, a timeout means connecting failed, not that
@@ -211,7 +217,17 @@ impl Executor {
     /// at the wrong node too: retire them all, so checkout opens new ones (no I/O here).
     fn watch<T>(&self, conn: &Connection, outcome: Result<T>) -> Result<T> {
         if let Err(err) = &outcome {
-            if err.kind() == ErrorKind::Connection || err.topology_changed {
+            if err.topology_changed {
+                log::warn!(
+                    "{}: topology changed ({err}); replacing the pooled connections",
+                    self.config.display
+                );
+                self.generation.retire(conn.generation());
+            } else if err.kind() == ErrorKind::Connection {
+                log::warn!(
+                    "{}: connection dropped ({err}); replacing the pooled connections",
+                    self.config.display
+                );
                 self.generation.retire(conn.generation());
             }
         }
@@ -245,84 +261,94 @@ impl Executor {
 
     /// Checks that the server answers.
     pub fn ping(&self) -> Result<()> {
-        self.run("ping", Repeat::Safe, ping)
+        self.counters.call(|| self.run("ping", Repeat::Safe, ping))
     }
 
     // ---- service and workload states ----
 
     /// Publishes the state of one pod of a service (`HSET`).
     pub fn set_service_state(&self, ns: &str, service: &str, pod: Pod, state: &str) -> Result<()> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        check_pod(pod)?;
-        check_state("pod state", state)?;
-        let key = keys::service_state_key_pieces(ns, service);
-        self.run("set service state", Repeat::Unsafe, |conn| {
-            conn.call(|a| {
-                a.bytes(b"HSET");
-                a.pieces(key.pieces());
-                a.int(pod.into());
-                a.bytes(state.as_bytes());
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            check_pod(pod)?;
+            check_state("pod state", state)?;
+            let key = keys::service_state_key_pieces(ns, service);
+            self.run("set service state", Repeat::Unsafe, |conn| {
+                conn.call(|a| {
+                    a.bytes(b"HSET");
+                    a.pieces(key.pieces());
+                    a.int(pod.into());
+                    a.bytes(state.as_bytes());
+                })
+                .map(drop)
             })
-            .map(drop)
         })
     }
 
     /// The states of all pods of a service, by pod ordinal; empty when it has none. Fields that
     /// are not pod ordinals are skipped, as the data model says.
     pub fn get_service_state(&self, ns: &str, service: &str) -> Result<BTreeMap<Pod, String>> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        let key = keys::service_state_key_pieces(ns, service);
-        let mut states = BTreeMap::new();
-        self.run("get service state", Repeat::Safe, |conn| {
-            states.clear();
-            conn.hgetall_each(
-                |a| a.pieces(key.pieces()),
-                |field, value| {
-                    let Some(pod) = keys::parse_pod(field) else {
-                        return Ok(());
-                    };
-                    let state = std::str::from_utf8(value).map_err(|_| {
-                        Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
-                    })?;
-                    states.insert(pod, reply::owned_text(state));
-                    Ok(())
-                },
-            )
-        })?;
-        Ok(states)
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            let key = keys::service_state_key_pieces(ns, service);
+            let mut states = BTreeMap::new();
+            self.run("get service state", Repeat::Safe, |conn| {
+                states.clear();
+                conn.hgetall_each(
+                    |a| a.pieces(key.pieces()),
+                    |field, value| {
+                        let Some(pod) = keys::parse_pod(field) else {
+                            return Ok(());
+                        };
+                        let state = std::str::from_utf8(value).map_err(|_| {
+                            Error::unexpected(format!(
+                                "hash {key}: state of pod {pod} is not UTF-8"
+                            ))
+                        })?;
+                        states.insert(pod, reply::owned_text(state));
+                        Ok(())
+                    },
+                )
+            })?;
+            Ok(states)
+        })
     }
 
     /// Publishes the state of a whole service (`SET` without expiry).
     pub fn set_workload_state(&self, ns: &str, service: &str, state: &str) -> Result<()> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        check_state("workload state", state)?;
-        let key = keys::workload_key_pieces(ns, service);
-        self.run("set workload state", Repeat::Unsafe, |conn| {
-            conn.call(|a| {
-                a.bytes(b"SET");
-                a.pieces(key.pieces());
-                a.bytes(state.as_bytes());
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            check_state("workload state", state)?;
+            let key = keys::workload_key_pieces(ns, service);
+            self.run("set workload state", Repeat::Unsafe, |conn| {
+                conn.call(|a| {
+                    a.bytes(b"SET");
+                    a.pieces(key.pieces());
+                    a.bytes(state.as_bytes());
+                })
+                .map(drop)
             })
-            .map(drop)
         })
     }
 
     /// The state of a whole service, if one was published.
     pub fn get_workload_state(&self, ns: &str, service: &str) -> Result<Option<String>> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        let key = keys::workload_key_pieces(ns, service);
-        self.run("get workload state", Repeat::Safe, |conn| {
-            conn.call_bulk(
-                |a| {
-                    a.bytes(b"GET");
-                    a.pieces(key.pieces());
-                },
-                |value| reply::stored_text(value, &|| key.to_string()),
-            )
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            let key = keys::workload_key_pieces(ns, service);
+            self.run("get workload state", Repeat::Safe, |conn| {
+                conn.call_bulk(
+                    |a| {
+                        a.bytes(b"GET");
+                        a.pieces(key.pieces());
+                    },
+                    |value| reply::stored_text(value, &|| key.to_string()),
+                )
+            })
         })
     }
 
@@ -333,19 +359,21 @@ impl Executor {
         ns: &str,
         services: &[S],
     ) -> Result<Vec<Option<String>>> {
-        check_namespace(ns)?;
-        for service in services {
-            check_service(service.as_ref())?;
-        }
-        if services.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read_many(
-            "get workload states",
-            services.len(),
-            |i| keys::workload_key_pieces(ns, services[i].as_ref()),
-            reply::stored_text,
-        )
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            for service in services {
+                check_service(service.as_ref())?;
+            }
+            if services.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.read_many(
+                "get workload states",
+                services.len(),
+                |i| keys::workload_key_pieces(ns, services[i].as_ref()),
+                reply::stored_text,
+            )
+        })
     }
 
     // ---- links ----
@@ -393,15 +421,17 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<Option<Pod>> {
-        let script = &scripts::SET_LINKED_POD;
-        let previous = self.set_link(
-            "set linked pod",
-            script,
-            &LinkKeys::new(ns, uid, service)?,
-            pod,
-            persistence,
-        )?;
-        reply::script_pod(&previous, script.name)
+        self.counters.call(|| {
+            let script = &scripts::SET_LINKED_POD;
+            let previous = self.set_link(
+                "set linked pod",
+                script,
+                &LinkKeys::new(ns, uid, service)?,
+                pod,
+                persistence,
+            )?;
+            reply::script_pod(&previous, script.name)
+        })
     }
 
     /// Links the uid to `pod` unless a persistent link to a different pod exists; then nothing
@@ -414,21 +444,23 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<TrySet> {
-        let script = &scripts::TRY_SET_LINKED_POD;
-        let outcome = self.set_link(
-            "try set linked pod",
-            script,
-            &LinkKeys::new(ns, uid, service)?,
-            pod,
-            persistence,
-        )?;
-        let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
-            .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
-        let pod = reply::script_pod(&current, script.name)?
-            .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
-        Ok(TrySet {
-            linked: reply::script_flag(&linked, script.name)?,
-            pod,
+        self.counters.call(|| {
+            let script = &scripts::TRY_SET_LINKED_POD;
+            let outcome = self.set_link(
+                "try set linked pod",
+                script,
+                &LinkKeys::new(ns, uid, service)?,
+                pod,
+                persistence,
+            )?;
+            let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
+                .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
+            let pod = reply::script_pod(&current, script.name)?
+                .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
+            Ok(TrySet {
+                linked: reply::script_flag(&linked, script.name)?,
+                pod,
+            })
         })
     }
 
@@ -443,29 +475,34 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<Pod> {
-        let script = &scripts::SET_LINKED_POD_IF_ABSENT;
-        let current = self.set_link(
-            "set linked pod if absent",
-            script,
-            &LinkKeys::new(ns, uid, service)?,
-            pod,
-            persistence,
-        )?;
-        reply::script_pod(&current, script.name)?
-            .ok_or_else(|| Error::unexpected("set linked pod if absent: script returned no pod"))
+        self.counters.call(|| {
+            let script = &scripts::SET_LINKED_POD_IF_ABSENT;
+            let current = self.set_link(
+                "set linked pod if absent",
+                script,
+                &LinkKeys::new(ns, uid, service)?,
+                pod,
+                persistence,
+            )?;
+            reply::script_pod(&current, script.name)?.ok_or_else(|| {
+                Error::unexpected("set linked pod if absent: script returned no pod")
+            })
+        })
     }
 
     /// The pod the uid is linked to for `service`, persistent or temporary.
     pub fn get_linked_pod(&self, ns: &str, uid: &str, service: &str) -> Result<Option<Pod>> {
-        let keys = LinkKeys::new(ns, uid, service)?;
-        self.run("get linked pod", Repeat::Safe, |conn| {
-            conn.call_bulk(
-                |a| {
-                    a.bytes(b"GET");
-                    a.pieces(keys.link.pieces());
-                },
-                |value| reply::stored_pod_bytes(value, &|| keys.link.to_string()),
-            )
+        self.counters.call(|| {
+            let keys = LinkKeys::new(ns, uid, service)?;
+            self.run("get linked pod", Repeat::Safe, |conn| {
+                conn.call_bulk(
+                    |a| {
+                        a.bytes(b"GET");
+                        a.pieces(keys.link.pieces());
+                    },
+                    |value| reply::stored_pod_bytes(value, &|| keys.link.to_string()),
+                )
+            })
         })
     }
 
@@ -476,12 +513,14 @@ impl Executor {
         uid: &str,
         service: &str,
     ) -> Result<Option<Pod>> {
-        let keys = LinkKeys::new(ns, uid, service)?;
-        let script = &scripts::GET_LINKED_POD_IF_PERSIST;
-        let value = self.run("get linked pod if persist", Repeat::Safe, |conn| {
-            self.eval(conn, script, &keys, &[])
-        })?;
-        reply::script_pod(&value, script.name)
+        self.counters.call(|| {
+            let keys = LinkKeys::new(ns, uid, service)?;
+            let script = &scripts::GET_LINKED_POD_IF_PERSIST;
+            let value = self.run("get linked pod if persist", Repeat::Safe, |conn| {
+                self.eval(conn, script, &keys, &[])
+            })?;
+            reply::script_pod(&value, script.name)
+        })
     }
 
     /// The linked pod of each uid for `service`, in input order, in one round trip per node.
@@ -491,20 +530,22 @@ impl Executor {
         service: &str,
         uids: &[S],
     ) -> Result<Vec<Option<Pod>>> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        for uid in uids {
-            check_uid(uid.as_ref())?;
-        }
-        if uids.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read_many(
-            "batch get linked pods",
-            uids.len(),
-            |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
-            reply::stored_pod_bytes,
-        )
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            for uid in uids {
+                check_uid(uid.as_ref())?;
+            }
+            if uids.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.read_many(
+                "batch get linked pods",
+                uids.len(),
+                |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
+                reply::stored_pod_bytes,
+            )
+        })
     }
 
     /// Like [`batch_get_linked_pods`](Self::batch_get_linked_pods), grouped by pod: the uids
@@ -515,17 +556,19 @@ impl Executor {
         service: &str,
         uids: &[S],
     ) -> Result<BTreeMap<Pod, Vec<String>>> {
-        let pods = self.batch_get_linked_pods(ns, service, uids)?;
-        let mut grouped: BTreeMap<Pod, Vec<String>> = BTreeMap::new();
-        for (uid, pod) in uids.iter().zip(pods) {
-            if let Some(pod) = pod {
-                grouped
-                    .entry(pod)
-                    .or_default()
-                    .push(uid.as_ref().to_string());
+        self.counters.call(|| {
+            let pods = self.batch_get_linked_pods(ns, service, uids)?;
+            let mut grouped: BTreeMap<Pod, Vec<String>> = BTreeMap::new();
+            for (uid, pod) in uids.iter().zip(pods) {
+                if let Some(pod) = pod {
+                    grouped
+                        .entry(pod)
+                        .or_default()
+                        .push(uid.as_ref().to_string());
+                }
             }
-        }
-        Ok(grouped)
+            Ok(grouped)
+        })
     }
 
     fn remove(
@@ -562,7 +605,8 @@ impl Executor {
         service: &str,
         grace: Grace,
     ) -> Result<bool> {
-        self.remove("remove linked pod", ns, uid, service, grace, None)
+        self.counters
+            .call(|| self.remove("remove linked pod", ns, uid, service, grace, None))
     }
 
     /// As [`remove_linked_pod`](Self::remove_linked_pod), but only when the link points to `pod`;
@@ -575,18 +619,21 @@ impl Executor {
         grace: Grace,
         pod: Pod,
     ) -> Result<bool> {
-        self.remove(
-            "remove linked pod with id",
-            ns,
-            uid,
-            service,
-            grace,
-            Some(pod),
-        )
+        self.counters.call(|| {
+            self.remove(
+                "remove linked pod with id",
+                ns,
+                uid,
+                service,
+                grace,
+                Some(pod),
+            )
+        })
     }
 
     /// The persistent links of the uid: service -> pod.
     pub fn get_link_services(&self, ns: &str, uid: &str) -> Result<BTreeMap<String, Pod>> {
+        self.counters.call(|| {
         check_namespace(ns)?;
         check_uid(uid)?;
         let key = keys::uid_links_key_pieces(ns, uid);
@@ -611,6 +658,7 @@ impl Executor {
             )
         })?;
         Ok(links)
+        })
     }
 
     /// Returns the uid's existing link for `service`; without one, links it to the least-loaded
@@ -625,17 +673,19 @@ impl Executor {
         persistence: Persistence,
         candidates: &[Candidate],
     ) -> Result<Option<Pod>> {
-        LinkKeys::new(ns, uid, service)?;
-        persistence.checked_seconds()?;
-        for candidate in candidates {
-            check_pod(candidate.pod)?;
-        }
-        match least_loaded(candidates) {
-            None => self.get_linked_pod(ns, uid, service),
-            Some(pod) => self
-                .set_linked_pod_if_absent(ns, uid, service, pod, persistence)
-                .map(Some),
-        }
+        self.counters.call(|| {
+            LinkKeys::new(ns, uid, service)?;
+            persistence.checked_seconds()?;
+            for candidate in candidates {
+                check_pod(candidate.pod)?;
+            }
+            match least_loaded(candidates) {
+                None => self.get_linked_pod(ns, uid, service),
+                Some(pod) => self
+                    .set_linked_pod_if_absent(ns, uid, service, pod, persistence)
+                    .map(Some),
+            }
+        })
     }
 }
 

@@ -27,6 +27,7 @@ mod executor;
 mod ffi;
 pub mod keys;
 mod logging;
+mod pool_threads;
 mod reply;
 mod scripts;
 mod sentinel;

@@ -63,3 +63,63 @@ impl Counters {
         }
     }
 }
+
+/// A pool's connection manager that counts the connections it opens and fails to open.
+pub(crate) struct Counted<M> {
+    pub(crate) inner: M,
+    pub(crate) counters: std::sync::Arc<Counters>,
+}
+
+impl<M: r2d2::ManageConnection> r2d2::ManageConnection for Counted<M> {
+    type Connection = M::Connection;
+    type Error = M::Error;
+
+    fn connect(&self) -> Result<M::Connection, M::Error> {
+        let outcome = self.inner.connect();
+        bump(match outcome {
+            Ok(_) => &self.counters.connects,
+            Err(_) => &self.counters.connect_failures,
+        });
+        outcome
+    }
+
+    fn is_valid(&self, conn: &mut M::Connection) -> Result<(), M::Error> {
+        self.inner.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut M::Connection) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs a counted operation, so that an operation built on others
+    /// (compute linked pod, the grouped batch read) counts once.
+    static IN_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Counters {
+    /// Runs one operation and counts it: started, and failed (with pool timeouts apart).
+    pub(crate) fn call<T>(&self, op: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+        if IN_CALL.with(|flag| flag.replace(true)) {
+            return op();
+        }
+        /// Clears the flag however `op` ends (a panic too).
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                IN_CALL.with(|flag| flag.set(false));
+            }
+        }
+        let _reset = Reset;
+        bump(&self.calls);
+        let outcome = op();
+        if let Err(err) = &outcome {
+            bump(&self.failed_calls);
+            if err.kind() == crate::ErrorKind::PoolTimeout {
+                bump(&self.pool_timeouts);
+            }
+        }
+        outcome
+    }
+}
