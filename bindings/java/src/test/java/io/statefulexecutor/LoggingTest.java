@@ -64,8 +64,10 @@ class LoggingTest {
             ex.setLinkedPod("log", "u", "chat", 1, -1);
             raw.scriptFlush();
             assertEquals(1, ex.setLinkedPod("log", "u", "chat", 2, -1)); // NOSCRIPT: reloaded, warned
+            assertEquals(1, ex.stats().scriptReloads());
             ex.close();
             assertFalse(records.isEmpty(), "no record arrived");
+            assertTrue(records.stream().anyMatch(r -> r.getLevel() == Level.INFO), "INFO on open/close: " + summary());
             assertTrue(logged(Level.WARNING, "set_linked_pod"), "a WARN record for the reload: " + summary());
             assertTrue(records.stream().anyMatch(r -> r.getLevel().intValue() <= Level.FINE.intValue()),
                     "DEBUG records once enabled: " + summary());

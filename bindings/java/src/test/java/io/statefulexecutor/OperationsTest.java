@@ -256,5 +256,9 @@ class OperationsTest {
         assertTrue(after.calls() >= before.calls() + 2, before + " then " + after);
         assertTrue(after.connections() >= 1, after.toString());
         assertTrue(after.connects() >= 1, after.toString());
+        long failedBefore = after.failedCalls();
+        org.junit.jupiter.api.Assertions.assertThrows(StatefulExecutorException.class,
+                () -> executor.getLinkedPod("bad:ns", "u", "chat"));
+        assertEquals(failedBefore + 1, executor.stats().failedCalls());
     }
 }

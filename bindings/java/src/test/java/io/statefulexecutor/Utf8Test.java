@@ -93,6 +93,19 @@ class Utf8Test {
     }
 
     @Test
+    void namespacesAndServicesBeyondAscii() {
+        // The 0.2 naming rules: any UTF-8 without braces or control characters (no ':' in a namespace).
+        executor.setServiceState("prod/eu", "聊天", 0, ROCKET_UP);
+        executor.setWorkloadState("prod/eu", "chat:v2", "可用");
+        executor.setLinkedPod("prod/eu", "玩家", "game/room", 2, -1);
+        assertEquals(Map.of(0, ROCKET_UP), executor.getServiceState("prod/eu", "聊天"));
+        assertArrayEquals(utf8(ROCKET_UP), raw.hget(utf8("sf:{prod/eu:state:聊天}"), utf8("0")));
+        assertEquals(Map.of("chat:v2", "可用"), executor.getWorkloadStateBatch("prod/eu", List.of("chat:v2", "聊天")));
+        assertEquals(Map.of("game/room", 2), executor.getLinkService("prod/eu", "玩家"));
+        assertArrayEquals(utf8("2"), raw.get(utf8("sf:{prod/eu:lk:玩家}game/room")));
+    }
+
+    @Test
     void longStatesCrossTheInlineBufferSize() {
         String big = "🚀".repeat(1000) + "é".repeat(24); // 4048 bytes, over the glue's 1 KiB stack buffer
         executor.setServiceState("u8", "big", 1, big);
