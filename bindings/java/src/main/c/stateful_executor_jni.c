@@ -67,6 +67,7 @@ static void throw_oom(JNIEnv *env) {
 /* A copy of a packed argument array: NUL-terminated strings one after the other. */
 typedef struct {
     char *data;
+    size_t length;
     char inline_data[INLINE_BYTES];
 } packed_args;
 
@@ -78,6 +79,7 @@ static const char *args_open(JNIEnv *env, jbyteArray array, packed_args *args) {
         return NULL;
     }
     (*env)->GetByteArrayRegion(env, array, 0, length, (jbyte *)args->data);
+    args->length = (size_t)length;
     return args->data;
 }
 
@@ -108,18 +110,32 @@ static char *copy_optional(JNIEnv *env, jbyteArray array, int *failed) {
     return copy;
 }
 
-/* Pointers to `count` consecutive NUL-terminated strings starting at `first`. */
-static const char **split(JNIEnv *env, const char *first, jint count, const char **inline_items) {
+/*
+ * Pointers to `count` consecutive NUL-terminated strings starting at `first`, all within `args`;
+ * NULL with an exception pending when they are not there.
+ */
+static const char **split(JNIEnv *env, const packed_args *args, const char *first, jint count,
+                          const char **inline_items) {
     const char **items =
         count <= INLINE_ITEMS ? inline_items : malloc((size_t)count * sizeof *items);
     if (items == NULL) {
         throw_oom(env);
         return NULL;
     }
+    const char *end = args->data + args->length;
     const char *s = first;
     for (jint i = 0; i < count; i++) {
+        const char *nul = s < end ? memchr(s, '\0', (size_t)(end - s)) : NULL;
+        if (nul == NULL) {
+            static const char message[] = "the list holds fewer strings than its count";
+            throw_status(env, SF_INVALID_ARGUMENT, message, sizeof message - 1);
+            if (items != inline_items) {
+                free((void *)items);
+            }
+            return NULL;
+        }
         items[i] = s;
-        s = next(s);
+        s = nul + 1;
     }
     return items;
 }
@@ -254,7 +270,7 @@ JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls
     if (first == NULL) {
         return 0;
     }
-    url_list = split(env, first, url_count, inline_urls);
+    url_list = split(env, &url_args, first, url_count, inline_urls);
     master = copy_optional(env, master_name, &failed);
     user = copy_optional(env, master_user, &failed);
     password = copy_optional(env, master_password, &failed);
@@ -516,7 +532,7 @@ JNIEXPORT jbyteArray FN(getWorkloadStates)(JNIEnv *env, jclass cls, jlong handle
     }
     const char *inline_services[INLINE_ITEMS];
     char *inline_states[INLINE_ITEMS];
-    const char **services = split(env, next(ns), count, inline_services);
+    const char **services = split(env, &args, next(ns), count, inline_services);
     char **states = count <= INLINE_ITEMS ? inline_states : calloc((size_t)count, sizeof *states);
     jbyteArray out = NULL;
     if (services == NULL || states == NULL) {
@@ -706,7 +722,7 @@ JNIEXPORT void FN(batchGetLinkedPods)(JNIEnv *env, jclass cls, jlong handle, jby
     const char *service = next(ns);
     const char *inline_uids[INLINE_ITEMS];
     int32_t inline_pods[INLINE_ITEMS];
-    const char **uids = split(env, next(service), count, inline_uids);
+    const char **uids = split(env, &args, next(service), count, inline_uids);
     int32_t *pods = count <= INLINE_ITEMS ? inline_pods : malloc((size_t)count * sizeof *pods);
     if (uids == NULL || pods == NULL) {
         throw_oom(env);

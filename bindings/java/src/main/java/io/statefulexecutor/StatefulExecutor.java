@@ -186,8 +186,9 @@ public final class StatefulExecutor implements AutoCloseable {
      * state are left out. Iterated in input order.
      */
     public Map<String, String> getWorkloadStateBatch(String ns, List<String> svcs) {
-        byte[] args = Utf8.packWithList("svcs", svcs, "ns", ns);
-        int count = svcs.size();
+        String[] services = Utf8.snapshot("svcs", svcs);
+        byte[] args = Utf8.packWithList("svcs", services, "ns", ns);
+        int count = services.length;
         if (count == 0) {
             return new LinkedHashMap<>();
         }
@@ -204,7 +205,7 @@ public final class StatefulExecutor implements AutoCloseable {
             int length = readInt(packed, pos);
             pos += 4;
             if (length >= 0) {
-                states.put(svcs.get(i), Utf8.decode(packed, pos, length));
+                states.put(services[i], Utf8.decode(packed, pos, length));
                 pos += length;
             }
         }
@@ -284,8 +285,9 @@ public final class StatefulExecutor implements AutoCloseable {
      * uids are left out. Pods iterated in ascending order, uids in input order.
      */
     public Map<Integer, List<String>> batchGetLinkedPod(String ns, List<String> uids, String svc) {
-        byte[] args = Utf8.packWithList("uids", uids, "ns", ns, "svc", svc);
-        int count = uids.size();
+        String[] uidArray = Utf8.snapshot("uids", uids);
+        byte[] args = Utf8.packWithList("uids", uidArray, "ns", ns, "svc", svc);
+        int count = uidArray.length;
         int[] pods = new int[count];
         if (count > 0) {
             long ex = handle.acquire();
@@ -299,7 +301,7 @@ public final class StatefulExecutor implements AutoCloseable {
         for (int i = 0; i < count; i++) {
             int pod = pods[i];
             if (pod >= 0) {
-                byPod.computeIfAbsent(pod, p -> new ArrayList<>()).add(uids.get(i));
+                byPod.computeIfAbsent(pod, p -> new ArrayList<>()).add(uidArray[i]);
             }
         }
         return byPod;
@@ -495,7 +497,8 @@ public final class StatefulExecutor implements AutoCloseable {
 
         /** Connects, checks that the server answers, and loads the Lua scripts. */
         public StatefulExecutor open() {
-            byte[] packedUrls = Utf8.packWithList("urls", urls);
+            String[] urlArray = urls.toArray(new String[0]);
+            byte[] packedUrls = Utf8.packWithList("urls", urlArray);
             byte[] master = masterName == null ? null : Utf8.z("masterName", masterName);
             byte[] user = masterUser == null ? null : Utf8.z("username", masterUser);
             byte[] password = masterPassword == null ? null : Utf8.z("password", masterPassword);
@@ -507,7 +510,7 @@ public final class StatefulExecutor implements AutoCloseable {
             };
             Native.ensureLoaded();
             long pointer = Native.open(
-                    topology, packedUrls, urls.size(), settings, master,
+                    topology, packedUrls, urlArray.length, settings, master,
                     masterAuth, user, password, ca, cert, key);
             return new StatefulExecutor(pointer);
         }

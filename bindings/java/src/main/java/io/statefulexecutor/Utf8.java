@@ -112,23 +112,19 @@ final class Utf8 {
 
     /**
      * The fixed leading strings ({@code head}, names and values alternating), then every string of
-     * {@code items}, each NUL-terminated.
+     * {@code items} (a snapshot the caller keeps using, so the count cannot change under it), each
+     * NUL-terminated.
      */
-    static byte[] packWithList(String listName, List<String> items, String... head) {
-        Objects.requireNonNull(items, listName);
-        int count = items.size();
+    static byte[] packWithList(String listName, String[] items, String... head) {
+        int count = items.length;
         int[] lengths = new int[head.length / 2 + count];
         int total = 0;
         int k = 0;
         for (int i = 0; i < head.length; i += 2) {
             total += (lengths[k++] = encodedLength(head[i], head[i + 1])) + 1;
         }
-        String[] values = items.toArray(new String[0]);
-        if (values.length != count) {
-            throw new java.util.ConcurrentModificationException(listName + " changed during the call");
-        }
         for (int i = 0; i < count; i++) {
-            total += (lengths[k++] = encodedLength(listName, i, values[i])) + 1;
+            total += (lengths[k++] = encodedLength(listName, i, items[i])) + 1;
         }
         byte[] out = new byte[total];
         int pos = 0;
@@ -137,9 +133,14 @@ final class Utf8 {
             pos = write(head[i + 1], lengths[k++], out, pos) + 1;
         }
         for (int i = 0; i < count; i++) {
-            pos = write(values[i], lengths[k++], out, pos) + 1;
+            pos = write(items[i], lengths[k++], out, pos) + 1;
         }
         return out;
+    }
+
+    /** A snapshot of a list argument; NullPointerException named after it when it is null. */
+    static String[] snapshot(String listName, List<String> items) {
+        return Objects.requireNonNull(items, listName).toArray(new String[0]);
     }
 
     private static String label(String name, int item) {
