@@ -25,6 +25,11 @@ final class RedisServer implements AutoCloseable {
     }
 
     static RedisServer start(String... extraArgs) {
+        return startWith(port -> List.of(extraArgs));
+    }
+
+    /** A server with extra arguments that may depend on its port (given; e.g. a TLS port). */
+    static RedisServer startWith(java.util.function.IntFunction<List<String>> extraArgs) {
         try {
             Path dir = Files.createTempDirectory("sf-java-redis-");
             int port = freePort();
@@ -32,7 +37,7 @@ final class RedisServer implements AutoCloseable {
                     "redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", dir.toString(),
                     "--logfile", dir.resolve("redis.log").toString()));
-            command.addAll(List.of(extraArgs));
+            command.addAll(extraArgs.apply(port));
             Process process = new ProcessBuilder(command)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .redirectError(ProcessBuilder.Redirect.DISCARD)
