@@ -28,11 +28,11 @@ import redis.clients.jedis.RedisClient;
  * throughput per side, of the per-pair ratio binding / Jedis, and of the client process's CPU
  * time per call (all its threads; less sensitive to a busy machine than throughput).
  *
- * <p>Runs are short (a quarter of a second) and many, so that a burst of load from elsewhere on
+ * <p>Runs are short (a tenth of a second) and many, so that a burst of load from elsewhere on
  * the machine hits both sides of a pair alike instead of one side's whole measurement.
  *
- * <p>Environment: REDIS_URL (redis://host:port), BENCH_SECONDS per run (default 0.25),
- * BENCH_PAIRS (default 24), BENCH_OPS (comma list of operations to run), BENCH_THREADS (default
+ * <p>Environment: REDIS_URL (redis://host:port), BENCH_SECONDS per run (default 0.1),
+ * BENCH_PAIRS (default 60), BENCH_OPS (comma list of operations to run), BENCH_THREADS (default
  * 1,16).
  */
 public final class JedisComparison {
@@ -275,8 +275,8 @@ public final class JedisComparison {
     public static void main(String[] args) throws Exception {
         String url = System.getenv().getOrDefault("REDIS_URL", "redis://127.0.0.1:6379");
         java.net.URI uri = java.net.URI.create(url);
-        double seconds = Double.parseDouble(System.getenv().getOrDefault("BENCH_SECONDS", "0.25"));
-        int pairs = Integer.parseInt(System.getenv().getOrDefault("BENCH_PAIRS", "24"));
+        double seconds = Double.parseDouble(System.getenv().getOrDefault("BENCH_SECONDS", "0.1"));
+        int pairs = Integer.parseInt(System.getenv().getOrDefault("BENCH_PAIRS", "60"));
         String only = System.getenv().getOrDefault("BENCH_OPS", "");
         int[] threadCounts = Arrays.stream(System.getenv().getOrDefault("BENCH_THREADS", "1,16").split(","))
                 .mapToInt(Integer::parseInt).toArray();
