@@ -24,7 +24,9 @@
  *    accessors bounded) and equal what a model of the data predicts: the model follows
  *    data-model.md, including temporary links (a link whose TTL may have run out is accepted
  *    present or absent);
- *  - batches with count 0 succeed without sending anything.
+ *  - batches with count 0 succeed without sending anything;
+ *  - every log record (all levels, every thread) has a valid level, target and UTF-8 message;
+ *    the executor's statistics only grow and stay consistent; a closed executor is refused.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -1445,6 +1447,33 @@ static void op_config_topology(input *in) {
   sf_config_free(cfg);
 }
 
+/* The statistics of the shared executor: counters never decrease, failures never exceed calls,
+ * idle connections never exceed open ones (at most the pool's default size); NULLs refused. */
+static void check_stats(void) {
+  static sf_stats last;
+  sf_stats now;
+  sf_error err;
+  sf_status status;
+  current_op = "sf_executor_stats";
+  status = sf_executor_stats(ex, &now, &err);
+  check_error(status, &err);
+  REQUIRE(status == SF_OK, "stats: %s", err.message);
+  REQUIRE(now.failed_calls <= now.calls && now.pool_timeouts <= now.failed_calls,
+          "stats: %llu failed of %llu calls, %llu pool timeouts",
+          (unsigned long long)now.failed_calls, (unsigned long long)now.calls,
+          (unsigned long long)now.pool_timeouts);
+  REQUIRE(now.idle_connections <= now.connections && now.connections <= 16,
+          "stats: %u idle of %u connections", now.idle_connections, now.connections);
+  REQUIRE(now.calls >= last.calls && now.failed_calls >= last.failed_calls &&
+              now.retries >= last.retries && now.connects >= last.connects &&
+              now.connect_failures >= last.connect_failures &&
+              now.script_reloads >= last.script_reloads && now.connects >= 1,
+          "stats: a counter went down");
+  last = now;
+  REQUIRE(sf_executor_stats(NULL, &now, NULL) == SF_INVALID_ARGUMENT, "stats of NULL");
+  REQUIRE(sf_executor_stats(ex, NULL, NULL) == SF_INVALID_ARGUMENT, "stats into NULL");
+}
+
 static void op_misc(input *in) {
   int value = (int)u32(in);
   const char *name = sf_status_name((sf_status)value);
@@ -1464,6 +1493,7 @@ static void op_misc(input *in) {
   sf_string_free(NULL);
   sf_config_free(NULL);
   sf_executor_close(NULL);
+  check_stats();
 }
 
 /* The scripts vanish from the server's cache (as after a restart or SCRIPT FLUSH): the next
@@ -1615,9 +1645,27 @@ static void op_open(input *in) {
   REQUIRE(status == SF_OK || (shortest < 100 && transient(status)), "ping: %s: %s",
           sf_status_name(status), err.message);
   sf_executor_close(e2);
+  /* A closed handle is refused, not used (it stays allocated for the next open). */
+  current_op = "sf_ping (closed executor)";
+  status = sf_ping(e2, &err);
+  check_error(status, &err);
+  REQUIRE(status == SF_INVALID_ARGUMENT, "ping after close: %s", sf_status_name(status));
 }
 
 /* ---- libFuzzer entry points ------------------------------------------------------------- */
+
+/* Every record the library logs (at every level, from every thread) is checked. */
+static long log_records;
+
+static void check_record(void *user_data, int32_t level, const char *target, const char *message) {
+  REQUIRE(user_data == &log_records, "log: user_data %p", user_data);
+  REQUIRE(level >= SF_LOG_ERROR && level <= SF_LOG_TRACE, "log: level %d", (int)level);
+  REQUIRE(target != NULL && strncmp(target, "stateful_executor", 17) == 0, "log: target %s",
+          target == NULL ? "NULL" : target);
+  REQUIRE(message != NULL && utf8_valid((const unsigned char *)message, strlen(message)),
+          "log: message not UTF-8");
+  __atomic_add_fetch(&log_records, 1, __ATOMIC_RELAXED);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   const char *url = getenv("REDIS_URL");
@@ -1632,6 +1680,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   }
   raw_connect(url);
   redis_url = url;
+  if (sf_set_logger(check_record, &log_records, SF_LOG_TRACE, &err) != SF_OK) {
+    fprintf(stderr, "fuzz_c_api: sf_set_logger: %s\n", err.message);
+    exit(2);
+  }
   if (sf_config_new(url, &cfg, &err) != SF_OK ||
       /* Generous timeouts: on a healthy local server every call must succeed or be rejected. */
       sf_config_set_command_timeout_ms(cfg, 10000, &err) != SF_OK ||

@@ -1,8 +1,9 @@
 /*
  * stateful-executor: the routing state of stateful services, kept in Redis.
  * C API, version SF_VERSION_STRING below. The full contract (conventions, data layout in Redis,
- * identifier rules, logging, statistics) is docs/c-api.md in the source repository; this header
- * documents every function itself.
+ * identifier rules, logging, statistics) is docs/c-api.md in the source repository, installed
+ * as share/doc/stateful_executor/c-api.md (with data-model.md); this header documents every
+ * function itself.
  *
  * Conventions, valid for every function below:
  *  - Every fallible function returns an sf_status and takes `sf_error *err` as its last
@@ -21,7 +22,14 @@
  *    An sf_config must not be changed while another thread uses it.
  *  - No function panics or aborts across the boundary: an internal panic becomes SF_INTERNAL.
  *
- * Linking: pkg-config --cflags --libs stateful_executor (add --static for libstateful_executor.a).
+ * Linking: pkg-config --cflags --libs stateful_executor (shared library, SONAME
+ * libstateful_executor.so.0); pkg-config --cflags --libs stateful_executor-static (the .a);
+ * CMake: find_package(stateful_executor), targets stateful_executor::stateful_executor and
+ * stateful_executor::static.
+ *
+ * Logging: sf_set_logger routes the library's records to a callback. Statistics:
+ * sf_executor_stats. Lifecycle: sf_executor_close returns after the pool's threads exited; a
+ * closed or foreign executor pointer gives SF_INVALID_ARGUMENT where the library can tell.
  */
 
 #ifndef STATEFUL_EXECUTOR_H
@@ -193,8 +201,9 @@ typedef struct sf_stats {
    */
   uint32_t idle_connections;
   /**
-   * Operations started (every call of an operation function on this executor, including
-   * ones that failed on a bad argument).
+   * Operations started: every call of an operation function that reached this executor,
+   * including ones refused for a bad name or number (a call refused by the C layer itself,
+   * for a NULL pointer or invalid UTF-8, is not counted).
    */
   uint64_t calls;
   /**

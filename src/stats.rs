@@ -13,7 +13,7 @@ pub struct Stats {
     /// Of which idle.
     pub idle_connections: u32,
     /// Operations started (every call of an operation, including ones rejected for a bad
-    /// argument).
+    /// argument; compute linked pod and the grouped batch read count once).
     pub calls: u64,
     /// Operations that returned an error.
     pub failed_calls: u64,

@@ -168,8 +168,9 @@ pub struct sf_stats {
     pub connections: u32,
     /// Of which idle.
     pub idle_connections: u32,
-    /// Operations started (every call of an operation function on this executor, including
-    /// ones that failed on a bad argument).
+    /// Operations started: every call of an operation function that reached this executor,
+    /// including ones refused for a bad name or number (a call refused by the C layer itself,
+    /// for a NULL pointer or invalid UTF-8, is not counted).
     pub calls: u64,
     /// Operations that returned a status other than `SF_OK`.
     pub failed_calls: u64,

@@ -22,7 +22,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> sf_status {
 /// "No pod": the value of a pod result when there is no link (with `SF_OK`), and of every pod
 /// output parameter after a failed call. Never a valid pod ordinal as an argument.
 ///
-/// (The header's `#define SF_NO_POD (-1)` is written in `cbindgen.toml`.)
+/// (The header's `#define SF_NO_POD (-1)` is written by tests/header.rs.)
 pub const SF_NO_POD: i32 = -1;
 
 /// Size of `sf_error.message`, including its terminating NUL.
