@@ -339,7 +339,9 @@ java-test: deps deps-java java-native
 	rm -rf $(JAVA_DIR)/target/example && mkdir -p $(JAVA_DIR)/target/example
 	"$(JAVA_HOME)/bin/javac" -cp $(JAVA_JAR) -d $(JAVA_DIR)/target/example $(JAVA_DIR)/examples/Example.java
 	env -u LD_LIBRARY_PATH scripts/with-redis.sh "$(JAVA_HOME)/bin/java" \
-		-cp $(JAVA_JAR):$(JAVA_DIR)/target/example Example | tee /dev/stderr | grep -q '^user-42 -> chat pod 0 (Running)$$'
+		-cp $(JAVA_JAR):$(JAVA_DIR)/target/example Example > $(JAVA_DIR)/target/example/output.txt
+	cat $(JAVA_DIR)/target/example/output.txt
+	grep -q '^user-42 -> chat pod 0 (Running)$$' $(JAVA_DIR)/target/example/output.txt
 	@echo "java-test: the jar ran the example on its own"
 
 java-install: deps-java java-native
