@@ -19,6 +19,13 @@
 #   make fuzz                  libFuzzer on the C API against a throwaway redis-server, for
 #                              FUZZ_SECONDS (default 60); make test runs it for 20 s
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
+#   make go-test               the Go package (bindings/go): gofmt, go vet, go test ./... against
+#                              throwaway redis-servers, the README's Go quickstart built shared and static
+#   make go-bench              the Go package beside go-redis v9 (same scripts, EVALSHA), 1 and 16 goroutines
+#   make java-test             the Java binding (bindings/java): its JNI library, then mvn test
+#                              (part of make test); installs a JDK and Maven when run as root
+#   make java-bench            the Java binding beside Jedis (EVALSHA of the same scripts)
+#   make java-install          mvn install of the Java binding into the local Maven repository
 
 CARGO ?= cargo
 # Cargo.lock is committed: builds use exactly the locked dependency versions.
@@ -85,7 +92,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++ cmake binutils
 
-test: deps lint check-header rust-test c-test fuzz-smoke
+test: deps lint check-header rust-test c-test go-test java-test fuzz-smoke
 
 # The quick check before a commit: no redis-server, under a minute on a warm build.
 check: lint unit-test check-header
@@ -313,3 +320,91 @@ soak-build: lib
 
 soak: deps soak-build
 	scripts/with-redis.sh $(C_OUT)/soak
+
+# ---- Go (bindings/go) ----
+
+# The Go package links the library built here: CGO_LDFLAGS (which cgo puts before the package's
+# own flags) points it, and the rpath of the test binaries, at LIB_DIR. Go itself must be
+# installed; the Go tests start their own redis-servers, and the interop test builds a small C
+# program and a small Rust program against the same library.
+GO ?= go
+GO_DIR := bindings/go
+GO_ENV := CGO_CFLAGS="-I$(abspath include)" \
+	CGO_LDFLAGS="-L$(abspath $(LIB_DIR)) -Wl,-rpath,$(abspath $(LIB_DIR))" CARGO="$(CARGO)"
+GO_BENCH_ARGS ?=
+
+.PHONY: go-test go-lint go-bench
+go-lint:
+	@cd $(GO_DIR) && unformatted=$$(gofmt -l .) && [ -z "$$unformatted" ] || \
+		{ echo "gofmt needed: $$unformatted" >&2; exit 1; }
+	cd $(GO_DIR) && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) vet -tags sfexec_static ./...
+
+go-test: deps lib go-lint
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 ./...
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -tags sfexec_static -run 'TestLinks|TestStates|TestContext' ./sfexec/
+	$(GO_ENV) GO=$(GO) $(GO_DIR)/scripts/quickstart-check.sh
+
+# Every seed operation through the Go package beside plain go-redis v9 running the same Lua
+# scripts with EVALSHA, on one throwaway redis-server; GO_BENCH_ARGS="-pairs 7 -ops get" etc.
+# The bench module (bindings/go/bench) is the only place that needs go-redis, which the go
+# command fetches into its module cache.
+go-bench: deps lib
+	cd $(GO_DIR)/bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) run . $(GO_BENCH_ARGS)
+# ---- Java (bindings/java) ----
+
+# The JNI glue and the static library linked into one self-contained shared library, packed into
+# the jar (loaded from a temporary file on first use: no LD_LIBRARY_PATH). Only the JNI entry
+# points are exported; the Rust symbols stay private to it.
+JAVA_DIR := bindings/java
+JAVA_PLATFORM := linux-$(shell uname -m | sed -e 's/amd64/x86_64/' -e 's/arm64/aarch64/')
+JAVA_NATIVE := $(JAVA_DIR)/target/native/$(JAVA_PLATFORM)/libstateful_executor_jni.so
+JAVA_GLUE := $(JAVA_DIR)/src/main/c/stateful_executor_jni.c
+JAVA_HOME ?= $(shell dirname $$(dirname $$(readlink -f $$(command -v javac) 2>/dev/null)) 2>/dev/null)
+# The C program the interop tests run against the data the Java tests write.
+JAVA_PEER := $(JAVA_DIR)/target/interop/interop_peer
+MVN ?= mvn -B -ntp
+
+.PHONY: deps-java java-native java-test java-bench java-install
+deps-java:
+	@scripts/ensure-deps.sh openjdk-17-jdk-headless maven
+
+java-native: lib
+	@$(MAKE) --no-print-directory $(JAVA_NATIVE) $(JAVA_PEER)
+
+$(JAVA_NATIVE): $(JAVA_GLUE) $(STATIC_LIB) include/stateful_executor.h
+	@mkdir -p $(dir $@)
+	@test -f "$(JAVA_HOME)/include/jni.h" || { echo "no JDK headers under JAVA_HOME=$(JAVA_HOME)" >&2; exit 1; }
+	$(CC) -std=c99 -Wall -Wextra -Werror -O2 -fPIC -shared -fvisibility=hidden \
+		-Iinclude -I"$(JAVA_HOME)/include" -I"$(JAVA_HOME)/include/linux" \
+		-o $@ $(JAVA_GLUE) $(STATIC_LIB) $(STATIC_DEPS) \
+		-Wl,--gc-sections -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,--strip-debug \
+		-Wl,-soname,libstateful_executor_jni.so
+
+$(JAVA_PEER): $(JAVA_DIR)/src/test/c/interop_peer.c $(STATIC_LIB) include/stateful_executor.h
+	@mkdir -p $(dir $@)
+	$(CC) $(C_STRICT) -O1 -Iinclude -o $@ $< $(STATIC_LIB) $(STATIC_DEPS)
+
+# mvn test against throwaway redis-servers that the tests start themselves; then the jar alone:
+# the README's example compiled against it and run with `java -cp` and no LD_LIBRARY_PATH.
+JAVA_JAR = $(JAVA_DIR)/target/stateful-executor-$(VERSION).jar
+java-test: deps deps-java java-native
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true test
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Dnative.skipBuild=true -DskipTests package
+	rm -rf $(JAVA_DIR)/target/example && mkdir -p $(JAVA_DIR)/target/example
+	"$(JAVA_HOME)/bin/javac" -cp $(JAVA_JAR) -d $(JAVA_DIR)/target/example $(JAVA_DIR)/examples/Example.java
+	env -u LD_LIBRARY_PATH scripts/with-redis.sh "$(JAVA_HOME)/bin/java" \
+		-cp $(JAVA_JAR):$(JAVA_DIR)/target/example Example > $(JAVA_DIR)/target/example/output.txt
+	cat $(JAVA_DIR)/target/example/output.txt
+	grep -q '^user-42 -> chat pod 0 (Running)$$' $(JAVA_DIR)/target/example/output.txt
+	@echo "java-test: the jar ran the example on its own"
+
+java-install: deps-java java-native
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true -DskipTests install
+
+# Each operation through the binding beside Jedis on one throwaway server, 1 and 16 threads.
+java-bench: deps deps-java java-native
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Dnative.skipBuild=true test-compile \
+		dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
+	scripts/with-redis.sh sh -c 'cd $(JAVA_DIR) && "$(JAVA_HOME)/bin/java" -Xms512m -Xmx512m \
+		-cp target/classes:target/test-classes:$$(cat target/bench.classpath) \
+		io.statefulexecutor.bench.JedisComparison'

@@ -1,0 +1,349 @@
+// Command bench measures every seed operation through the sfexec package beside plain
+// go-redis v9 running the same Lua scripts with EVALSHA, on the same throwaway redis-server, at
+// 1 and 16 goroutines. The two sides run alternately in several short pairs; each row gives
+// the median throughput of each side and the median of the per-pair ratios.
+//
+// It also gives the client process's CPU time per call (user + system, all threads) of each
+// side, which the other processes of a busy machine disturb less than throughput.
+//
+//	go run . [-pairs 15] [-duration 150ms] [-ops get,set] [-goroutines 1,16]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/stateful-executor/stateful-executor/bindings/go/internal/redistest"
+	"github.com/stateful-executor/stateful-executor/bindings/go/sfexec"
+)
+
+const (
+	ns        = "bench"
+	svc       = "chat"
+	uidCount  = 10000
+	podCount  = 32
+	batchSize = 100
+	poolSize  = 16
+)
+
+var uids, services []string
+
+// op is one seed operation; i spreads the calls over the uids.
+type op struct {
+	name string
+	run  func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error
+}
+
+func ops() []op {
+	return []op{
+		{"SetServiceState", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			return ex.SetServiceState(ctx, ns, svc, i%podCount, "Running")
+		}},
+		{"GetServiceState (32 pods)", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			states, err := ex.GetServiceState(ctx, ns, svc)
+			return expect(err, len(states) == podCount, "states", len(states))
+		}},
+		{"SetWorkloadState", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			return ex.SetWorkloadState(ctx, ns, services[i%len(services)], "Available")
+		}},
+		{"GetWorkloadState", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			state, err := ex.GetWorkloadState(ctx, ns, services[i%len(services)])
+			return expect(err, state == "Available", "state", state)
+		}},
+		{"GetWorkloadStateBatch (100)", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			states, err := ex.GetWorkloadStateBatch(ctx, ns, services)
+			return expect(err, len(states) == len(services), "states", len(states))
+		}},
+		{"SetLinkedPod", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			_, err := ex.SetLinkedPod(ctx, ns, uids[i%uidCount], "w", i%podCount, -1)
+			return err
+		}},
+		{"TrySetLinkedPod", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			_, _, err := ex.TrySetLinkedPod(ctx, ns, uids[i%uidCount], "w", i%podCount, -1)
+			return err
+		}},
+		{"SetLinkedPodIfAbsent", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			pod, err := ex.SetLinkedPodIfAbsent(ctx, ns, uids[i%uidCount], svc, 0, -1)
+			return expect(err, pod == (i%uidCount)%podCount, "pod", pod)
+		}},
+		{"GetLinkedPod", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			pod, err := ex.GetLinkedPod(ctx, ns, uids[i%uidCount], svc)
+			return expect(err, pod == (i%uidCount)%podCount, "pod", pod)
+		}},
+		{"GetLinkedPodIfPersist", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			pod, err := ex.GetLinkedPodIfPersist(ctx, ns, uids[i%uidCount], svc)
+			return expect(err, pod == (i%uidCount)%podCount, "pod", pod)
+		}},
+		{"BatchGetLinkedPod (100)", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			start := (i * batchSize) % (uidCount - batchSize)
+			pods, err := ex.BatchGetLinkedPod(ctx, ns, uids[start:start+batchSize], svc)
+			return expect(err, len(pods) == podCount, "pods", len(pods))
+		}},
+		{"RemoveLinkedPod", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			_, err := ex.RemoveLinkedPod(ctx, ns, uids[i%uidCount], "r", 30)
+			return err
+		}},
+		{"RemoveLinkedPodWithId", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			_, err := ex.RemoveLinkedPodWithId(ctx, ns, uids[i%uidCount], "r", -1, 7)
+			return err
+		}},
+		{"GetLinkService", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			links, err := ex.GetLinkService(ctx, ns, uids[i%uidCount])
+			return expect(err, len(links) >= 1, "links", len(links))
+		}},
+	}
+}
+
+func expect(err error, ok bool, what string, got any) error {
+	if err == nil && !ok {
+		return fmt.Errorf("unexpected %s: %v", what, got)
+	}
+	return err
+}
+
+// cpuTime is the user + system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type sample struct {
+	rate   float64 // calls per second
+	cpuPer float64 // client CPU microseconds per call
+}
+
+// measure runs op on ex from n goroutines for d and returns calls per second and the client's
+// CPU time per call.
+func measure(ex sfexec.StatefulExecutor, o op, n int, d time.Duration) (sample, error) {
+	ctx := context.Background()
+	cpu0 := cpuTime()
+	var calls atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	started := time.Now()
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			i := g * 7919
+			local := int64(0)
+			for !stop.Load() {
+				if err := o.run(ctx, ex, i); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					stop.Store(true)
+				}
+				i++
+				local++
+			}
+			calls.Add(local)
+		}(g)
+	}
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	elapsed, cpu := time.Since(started), cpuTime()-cpu0
+	total := float64(calls.Load())
+	if total == 0 {
+		total = 1
+	}
+	return sample{total / elapsed.Seconds(), float64(cpu.Microseconds()) / total}, firstErr
+}
+
+func median(values []float64) float64 {
+	sorted := append([]float64(nil), values...)
+	sort.Float64s(sorted)
+	m := len(sorted) / 2
+	if len(sorted)%2 == 1 {
+		return sorted[m]
+	}
+	return (sorted[m-1] + sorted[m]) / 2
+}
+
+func main() {
+	pairs := flag.Int("pairs", 15, "alternated pairs of runs per row")
+	duration := flag.Duration("duration", 150*time.Millisecond, "length of one run")
+	only := flag.String("ops", "", "comma-separated substrings of the operations to run (default all)")
+	levels := flag.String("goroutines", "1,16", "comma-separated goroutine counts")
+	_, self, _, _ := runtime.Caller(0)
+	luaDir := flag.String("lua", filepath.Join(filepath.Dir(self), "..", "..", "..", "lua"), "the repository's lua directory")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*pairs, *duration, *only, *levels, *luaDir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "sfexec-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	server, err := redistest.StartProcess(dir)
+	if err != nil {
+		return err
+	}
+	defer server.Stop()
+
+	sf, err := sfexec.Open(server.URL, sfexec.WithPoolSize(poolSize), sfexec.WithMinIdle(poolSize))
+	if err != nil {
+		return err
+	}
+	defer sf.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(server.Port),
+		PoolSize: poolSize, MinIdleConns: poolSize})
+	defer rdb.Close()
+	gr, err := newGoRedisExecutor(ctx, rdb, luaDir)
+	if err != nil {
+		return err
+	}
+	// The same scripts: go-redis loaded exactly what the library runs.
+	if n, err := rdb.ScriptExists(ctx, gr.setLinked.Hash()).Result(); err != nil || !n[0] {
+		return fmt.Errorf("the Lua scripts differ from the library's")
+	}
+	if err := seed(ctx, sf); err != nil {
+		return err
+	}
+
+	var counts []int
+	for _, s := range strings.Split(levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		counts = append(counts, n)
+	}
+	fmt.Printf("sfexec (library %s) vs go-redis v9, same redis-server, pool of %d connections each;\n", sfexec.Version(), poolSize)
+	fmt.Printf("%d alternated pairs of %v per row, medians; ratio = sfexec / go-redis (> 1: sfexec faster)\n\n", pairs, duration)
+	fmt.Println("| operation | goroutines | sfexec calls/s | go-redis calls/s | ratio | sfexec CPU µs/call | go-redis CPU µs/call |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	var all []float64
+	for _, o := range ops() {
+		if !selected(o.name, only) {
+			continue
+		}
+		for _, n := range counts {
+			// Warm both sides up (connections, caches).
+			if _, err := measure(sf, o, n, duration); err != nil {
+				return fmt.Errorf("%s (sfexec): %w", o.name, err)
+			}
+			if _, err := measure(gr, o, n, duration); err != nil {
+				return fmt.Errorf("%s (go-redis): %w", o.name, err)
+			}
+			var sfRates, grRates, ratios, sfCPU, grCPU []float64
+			for p := 0; p < pairs; p++ {
+				var a, b sample
+				if p%2 == 0 {
+					a, err = measure(sf, o, n, duration)
+					if err == nil {
+						b, err = measure(gr, o, n, duration)
+					}
+				} else {
+					b, err = measure(gr, o, n, duration)
+					if err == nil {
+						a, err = measure(sf, o, n, duration)
+					}
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", o.name, err)
+				}
+				sfRates, grRates = append(sfRates, a.rate), append(grRates, b.rate)
+				sfCPU, grCPU = append(sfCPU, a.cpuPer), append(grCPU, b.cpuPer)
+				ratios = append(ratios, a.rate/b.rate)
+			}
+			ratio := median(ratios)
+			all = append(all, ratio)
+			fmt.Printf("| %s | %d | %s | %s | **%.2f** | %.1f | %.1f |\n", o.name, n,
+				thousands(median(sfRates)), thousands(median(grRates)), ratio, median(sfCPU), median(grCPU))
+		}
+	}
+	if len(all) > 0 {
+		sort.Float64s(all)
+		fmt.Printf("\nratios: lowest %.2f, median %.2f, highest %.2f\n", all[0], median(all), all[len(all)-1])
+	}
+	return nil
+}
+
+func selected(name, only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, s := range strings.Split(only, ",") {
+		if s != "" && strings.Contains(strings.ToLower(name), strings.ToLower(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// seed writes what the read operations read: 32 pod states, 100 workload states, and a
+// persistent link of every uid to pod (uid index mod 32), for svc and for the "r" removals.
+func seed(ctx context.Context, ex *sfexec.Executor) error {
+	uids = make([]string, uidCount)
+	for i := range uids {
+		uids[i] = "user-" + strconv.Itoa(i)
+	}
+	services = make([]string, batchSize)
+	for i := range services {
+		services[i] = "svc-" + strconv.Itoa(i)
+	}
+	for pod := 0; pod < podCount; pod++ {
+		if err := ex.SetServiceState(ctx, ns, svc, pod, "Running"); err != nil {
+			return err
+		}
+	}
+	for _, s := range services {
+		if err := ex.SetWorkloadState(ctx, ns, s, "Available"); err != nil {
+			return err
+		}
+	}
+	for i, uid := range uids {
+		if _, err := ex.SetLinkedPod(ctx, ns, uid, svc, i%podCount, -1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

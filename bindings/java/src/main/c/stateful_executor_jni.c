@@ -1,0 +1,767 @@
+/*
+ * JNI glue between io.statefulexecutor.Native and the stateful-executor C API. It only
+ * translates: strings arrive as NUL-terminated UTF-8 packed in one byte[] (encoded in Java, so
+ * never JNI's modified UTF-8), failures leave as a thrown StatefulExecutorException carrying the
+ * status and the UTF-8 message, and multi-string results leave as one packed byte[] decoded in
+ * Java (one JNI array instead of an object per entry).
+ *
+ * Linked with the static libstateful_executor.a into one self-contained shared library that
+ * exports only the JNI entry points.
+ */
+#include <jni.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stateful_executor.h"
+
+#define JNI_VERSION JNI_VERSION_1_8
+#define FN(name) JNICALL Java_io_statefulexecutor_Native_##name
+
+/* Argument buffers up to this size live on the stack. */
+#define INLINE_BYTES 1024
+#define INLINE_ITEMS 64
+
+static JavaVM *g_vm;
+static jclass g_exception_class;   /* StatefulExecutorException */
+static jmethodID g_exception_init; /* (I[B)V */
+static jclass g_log_class;         /* LogBridge */
+static jmethodID g_log_method;     /* static log(I[B[B)V */
+static jclass g_oom_class;         /* OutOfMemoryError */
+/* Threads the log callback attached to the JVM (library pool threads) detach when they exit. */
+static pthread_key_t g_detach_key;
+
+/* ---- errors ---- */
+
+static void throw_status(JNIEnv *env, sf_status status, const char *message, size_t length) {
+    if ((*env)->ExceptionCheck(env)) {
+        return;
+    }
+    jbyteArray bytes = (*env)->NewByteArray(env, (jsize)length);
+    if (bytes == NULL) {
+        return; /* OutOfMemoryError pending */
+    }
+    (*env)->SetByteArrayRegion(env, bytes, 0, (jsize)length, (const jbyte *)message);
+    jobject exception =
+        (*env)->NewObject(env, g_exception_class, g_exception_init, (jint)status, bytes);
+    if (exception != NULL) {
+        (*env)->Throw(env, (jthrowable)exception);
+    }
+}
+
+static void throw_error(JNIEnv *env, sf_status status, const sf_error *err) {
+    const char *end = memchr(err->message, '\0', sizeof err->message);
+    throw_status(env, status, err->message,
+                 end == NULL ? sizeof err->message : (size_t)(end - err->message));
+}
+
+static void throw_oom(JNIEnv *env) {
+    if (!(*env)->ExceptionCheck(env)) {
+        (*env)->ThrowNew(env, g_oom_class, "stateful-executor: native allocation failed");
+    }
+}
+
+/* ---- arguments ---- */
+
+/* A copy of a packed argument array: NUL-terminated strings one after the other. */
+typedef struct {
+    char *data;
+    size_t length;
+    char inline_data[INLINE_BYTES];
+} packed_args;
+
+static const char *args_open(JNIEnv *env, jbyteArray array, packed_args *args) {
+    jsize length = (*env)->GetArrayLength(env, array);
+    args->data = length <= INLINE_BYTES ? args->inline_data : malloc((size_t)length);
+    if (args->data == NULL) {
+        throw_oom(env);
+        return NULL;
+    }
+    (*env)->GetByteArrayRegion(env, array, 0, length, (jbyte *)args->data);
+    args->length = (size_t)length;
+    return args->data;
+}
+
+static void args_close(packed_args *args) {
+    if (args->data != args->inline_data) {
+        free(args->data);
+    }
+}
+
+static const char *next(const char *s) {
+    return s + strlen(s) + 1;
+}
+
+/* A NUL-terminated copy of a nullable byte[] (configuration only), or NULL. */
+static char *copy_optional(JNIEnv *env, jbyteArray array, int *failed) {
+    if (array == NULL) {
+        return NULL;
+    }
+    jsize length = (*env)->GetArrayLength(env, array);
+    char *copy = malloc((size_t)length + 1);
+    if (copy == NULL) {
+        throw_oom(env);
+        *failed = 1;
+        return NULL;
+    }
+    (*env)->GetByteArrayRegion(env, array, 0, length, (jbyte *)copy);
+    copy[length] = '\0';
+    return copy;
+}
+
+/*
+ * Pointers to `count` consecutive NUL-terminated strings starting at `first`, all within `args`;
+ * NULL with an exception pending when they are not there.
+ */
+static const char **split(JNIEnv *env, const packed_args *args, const char *first, jint count,
+                          const char **inline_items) {
+    const char **items =
+        count <= INLINE_ITEMS ? inline_items : malloc((size_t)count * sizeof *items);
+    if (items == NULL) {
+        throw_oom(env);
+        return NULL;
+    }
+    const char *end = args->data + args->length;
+    const char *s = first;
+    for (jint i = 0; i < count; i++) {
+        const char *nul = s < end ? memchr(s, '\0', (size_t)(end - s)) : NULL;
+        if (nul == NULL) {
+            static const char message[] = "the list holds fewer strings than its count";
+            throw_status(env, SF_INVALID_ARGUMENT, message, sizeof message - 1);
+            if (items != inline_items) {
+                free((void *)items);
+            }
+            return NULL;
+        }
+        items[i] = s;
+        s = nul + 1;
+    }
+    return items;
+}
+
+static void put_i32(unsigned char *out, int32_t value) {
+    memcpy(out, &value, sizeof value); /* little-endian on every supported platform */
+}
+
+static jsize as_jsize(size_t n) {
+    return n > (size_t)INT32_MAX ? -1 : (jsize)n;
+}
+
+/* ---- logging ---- */
+
+static void detach_thread(void *vm) {
+    (*(JavaVM *)vm)->DetachCurrentThread((JavaVM *)vm);
+}
+
+static jbyteArray bytes_of(JNIEnv *env, const char *s) {
+    size_t length = s == NULL ? 0 : strlen(s);
+    jbyteArray array = (*env)->NewByteArray(env, as_jsize(length));
+    if (array != NULL && length > 0) {
+        (*env)->SetByteArrayRegion(env, array, 0, (jsize)length, (const jbyte *)s);
+    }
+    return array;
+}
+
+static void forward_log(void *user_data, int32_t level, const char *target, const char *message) {
+    (void)user_data;
+    JNIEnv *env = NULL;
+    jint got = (*g_vm)->GetEnv(g_vm, (void **)&env, JNI_VERSION);
+    if (got == JNI_EDETACHED) {
+        JavaVMAttachArgs attach = {JNI_VERSION, "stateful-executor-native", NULL};
+        if ((*g_vm)->AttachCurrentThreadAsDaemon(g_vm, (void **)&env, &attach) != JNI_OK) {
+            return;
+        }
+        pthread_setspecific(g_detach_key, g_vm);
+    } else if (got != JNI_OK) {
+        return;
+    }
+    /* On a Java thread inside a native call with an exception already pending: drop it. */
+    if ((*env)->ExceptionCheck(env)) {
+        return;
+    }
+    jbyteArray target_bytes = bytes_of(env, target);
+    jbyteArray message_bytes = target_bytes == NULL ? NULL : bytes_of(env, message);
+    if (message_bytes != NULL) {
+        (*env)->CallStaticVoidMethod(env, g_log_class, g_log_method, (jint)level, target_bytes,
+                                     message_bytes);
+    }
+    if ((*env)->ExceptionCheck(env)) {
+        (*env)->ExceptionClear(env);
+    }
+    if (message_bytes != NULL) {
+        (*env)->DeleteLocalRef(env, message_bytes);
+    }
+    if (target_bytes != NULL) {
+        (*env)->DeleteLocalRef(env, target_bytes);
+    }
+}
+
+static jclass global_class(JNIEnv *env, const char *name) {
+    jclass local = (*env)->FindClass(env, name);
+    if (local == NULL) {
+        return NULL;
+    }
+    jclass global = (jclass)(*env)->NewGlobalRef(env, local);
+    (*env)->DeleteLocalRef(env, local);
+    return global;
+}
+
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
+    (void)reserved;
+    JNIEnv *env;
+    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION) != JNI_OK) {
+        return JNI_ERR;
+    }
+    g_vm = vm;
+    g_exception_class = global_class(env, "io/statefulexecutor/StatefulExecutorException");
+    g_log_class = global_class(env, "io/statefulexecutor/LogBridge");
+    g_oom_class = global_class(env, "java/lang/OutOfMemoryError");
+    if (g_exception_class == NULL || g_log_class == NULL || g_oom_class == NULL) {
+        return JNI_ERR;
+    }
+    g_exception_init = (*env)->GetMethodID(env, g_exception_class, "<init>", "(I[B)V");
+    g_log_method = (*env)->GetStaticMethodID(env, g_log_class, "log", "(I[B[B)V");
+    if (g_exception_init == NULL || g_log_method == NULL) {
+        return JNI_ERR;
+    }
+    if (pthread_key_create(&g_detach_key, detach_thread) != 0) {
+        return JNI_ERR;
+    }
+    return JNI_VERSION;
+}
+
+JNIEXPORT jint FN(setLogger)(JNIEnv *env, jclass cls, jint max_level) {
+    (void)env;
+    (void)cls;
+    sf_error err;
+    if (max_level <= 0) {
+        return (jint)sf_set_logger(NULL, NULL, 0, &err);
+    }
+    return (jint)sf_set_logger(forward_log, NULL, max_level, &err);
+}
+
+JNIEXPORT jbyteArray FN(version)(JNIEnv *env, jclass cls) {
+    (void)cls;
+    return bytes_of(env, sf_version());
+}
+
+/* ---- lifecycle ---- */
+
+enum { TOPOLOGY_SINGLE = 0, TOPOLOGY_CLUSTER = 1, TOPOLOGY_SENTINEL = 2 };
+
+JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls, jint url_count,
+                         jintArray settings, jbyteArray master_name, jboolean master_auth,
+                         jbyteArray master_user, jbyteArray master_password, jbyteArray ca_file,
+                         jbyteArray cert_file, jbyteArray key_file) {
+    (void)cls;
+    sf_error err;
+    sf_status status = SF_OK;
+    sf_config *cfg = NULL;
+    sf_executor *ex = NULL;
+    int failed = 0;
+    packed_args url_args;
+    const char *inline_urls[INLINE_ITEMS];
+    const char **url_list = NULL;
+    char *master = NULL, *user = NULL, *password = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+    jint values[5];
+
+    const char *first = args_open(env, urls, &url_args);
+    if (first == NULL) {
+        return 0;
+    }
+    url_list = split(env, &url_args, first, url_count, inline_urls);
+    master = copy_optional(env, master_name, &failed);
+    user = copy_optional(env, master_user, &failed);
+    password = copy_optional(env, master_password, &failed);
+    ca = copy_optional(env, ca_file, &failed);
+    cert = copy_optional(env, cert_file, &failed);
+    key = copy_optional(env, key_file, &failed);
+    (*env)->GetIntArrayRegion(env, settings, 0, 5, values);
+    if (url_list == NULL || failed || (*env)->ExceptionCheck(env)) {
+        goto done;
+    }
+
+    switch (topology) {
+    case TOPOLOGY_CLUSTER:
+        status = sf_config_new_cluster(url_list, (size_t)url_count, &cfg, &err);
+        break;
+    case TOPOLOGY_SENTINEL:
+        status = sf_config_new_sentinel(url_list, (size_t)url_count, master, &cfg, &err);
+        if (status == SF_OK && master_auth) {
+            status = sf_config_set_sentinel_master_auth(cfg, user, password, &err);
+        }
+        break;
+    default:
+        status = sf_config_new(url_list[0], &cfg, &err);
+        break;
+    }
+    /* max size before min idle: the library checks min idle <= max size. */
+    if (status == SF_OK && values[0] >= 0) {
+        status = sf_config_set_pool_max_size(cfg, (uint32_t)values[0], &err);
+    }
+    if (status == SF_OK && values[1] >= 0) {
+        status = sf_config_set_pool_min_idle(cfg, (uint32_t)values[1], &err);
+    }
+    if (status == SF_OK && values[2] >= 0) {
+        status = sf_config_set_connect_timeout_ms(cfg, (uint32_t)values[2], &err);
+    }
+    if (status == SF_OK && values[3] >= 0) {
+        status = sf_config_set_command_timeout_ms(cfg, (uint32_t)values[3], &err);
+    }
+    if (status == SF_OK && values[4] >= 0) {
+        status = sf_config_set_pool_wait_timeout_ms(cfg, (uint32_t)values[4], &err);
+    }
+    if (status == SF_OK && ca != NULL) {
+        status = sf_config_set_tls_ca_file(cfg, ca, &err);
+    }
+    if (status == SF_OK && cert != NULL) {
+        status = sf_config_set_tls_client_cert(cfg, cert, key, &err);
+    }
+    if (status == SF_OK) {
+        status = sf_executor_open(cfg, &ex, &err);
+    }
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+    }
+
+done:
+    sf_config_free(cfg);
+    if (url_list != NULL && url_list != inline_urls) {
+        free((void *)url_list);
+    }
+    args_close(&url_args);
+    free(master);
+    free(user);
+    free(password);
+    free(ca);
+    free(cert);
+    free(key);
+    return (jlong)(intptr_t)ex;
+}
+
+#define EXECUTOR(handle) ((sf_executor *)(intptr_t)(handle))
+
+JNIEXPORT void FN(close)(JNIEnv *env, jclass cls, jlong handle) {
+    (void)env;
+    (void)cls;
+    sf_executor_close(EXECUTOR(handle));
+}
+
+JNIEXPORT void FN(ping)(JNIEnv *env, jclass cls, jlong handle) {
+    (void)cls;
+    sf_error err;
+    sf_status status = sf_ping(EXECUTOR(handle), &err);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+    }
+}
+
+JNIEXPORT void FN(stats)(JNIEnv *env, jclass cls, jlong handle, jlongArray out) {
+    (void)cls;
+    sf_error err;
+    sf_stats stats;
+    sf_status status = sf_executor_stats(EXECUTOR(handle), &stats, &err);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+        return;
+    }
+    jlong values[9] = {
+        (jlong)stats.connections, (jlong)stats.idle_connections, (jlong)stats.calls,
+        (jlong)stats.failed_calls, (jlong)stats.retries,         (jlong)stats.pool_timeouts,
+        (jlong)stats.connects,    (jlong)stats.connect_failures, (jlong)stats.script_reloads,
+    };
+    (*env)->SetLongArrayRegion(env, out, 0, 9, values);
+}
+
+/* ---- pod and workload states ---- */
+
+JNIEXPORT void FN(setServiceState)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                   jint pod) {
+    (void)cls;
+    packed_args args;
+    const char *ns = args_open(env, packed, &args);
+    if (ns == NULL) {
+        return;
+    }
+    const char *service = next(ns);
+    const char *state = next(service);
+    sf_error err;
+    sf_status status = sf_set_service_state(EXECUTOR(handle), ns, service, pod, state, &err);
+    args_close(&args);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+    }
+}
+
+/*
+ * Entries: int32 pod, int32 length, the string's bytes, read from a result object through its
+ * accessors (sf_pod_states or sf_service_links).
+ */
+typedef int32_t (*pod_at_fn)(const void *result, size_t i);
+typedef const char *(*string_at_fn)(const void *result, size_t i);
+
+typedef struct {
+    const char *string;
+    size_t length;
+    int32_t pod;
+} entry;
+
+static jbyteArray pack_entries(JNIEnv *env, const void *result, size_t count, pod_at_fn pod_at,
+                               string_at_fn string_at) {
+    entry inline_entries[INLINE_ITEMS];
+    entry *entries = count <= INLINE_ITEMS ? inline_entries : malloc(count * sizeof *entries);
+    if (entries == NULL) {
+        throw_oom(env);
+        return NULL;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        entries[i].string = string_at(result, i);
+        entries[i].length = strlen(entries[i].string);
+        entries[i].pod = pod_at(result, i);
+        total += 8 + entries[i].length;
+    }
+    jbyteArray out = as_jsize(total) < 0 ? NULL : (*env)->NewByteArray(env, (jsize)total);
+    unsigned char *start = NULL;
+    if (out != NULL && total > 0) {
+        start = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
+        if (start == NULL) {
+            out = NULL;
+        }
+    }
+    if (start != NULL) {
+        unsigned char *dst = start;
+        for (size_t i = 0; i < count; i++) {
+            put_i32(dst, entries[i].pod);
+            put_i32(dst + 4, (int32_t)entries[i].length);
+            memcpy(dst + 8, entries[i].string, entries[i].length);
+            dst += 8 + entries[i].length;
+        }
+        (*env)->ReleasePrimitiveArrayCritical(env, out, start, 0);
+    }
+    if (out == NULL) {
+        throw_oom(env);
+    }
+    if (entries != inline_entries) {
+        free(entries);
+    }
+    return out;
+}
+
+static int32_t pod_state_pod(const void *r, size_t i) {
+    return sf_pod_states_pod((const sf_pod_states *)r, i);
+}
+static const char *pod_state_state(const void *r, size_t i) {
+    return sf_pod_states_state((const sf_pod_states *)r, i);
+}
+static int32_t service_link_pod(const void *r, size_t i) {
+    return sf_service_links_pod((const sf_service_links *)r, i);
+}
+static const char *service_link_service(const void *r, size_t i) {
+    return sf_service_links_service((const sf_service_links *)r, i);
+}
+
+JNIEXPORT jbyteArray FN(getServiceState)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
+    (void)cls;
+    packed_args args;
+    const char *ns = args_open(env, packed, &args);
+    if (ns == NULL) {
+        return NULL;
+    }
+    sf_error err;
+    sf_pod_states *states = NULL;
+    sf_status status = sf_get_service_state(EXECUTOR(handle), ns, next(ns), &states, &err);
+    args_close(&args);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+        return NULL;
+    }
+    jbyteArray out = pack_entries(env, states, sf_pod_states_len(states), pod_state_pod,
+                                  pod_state_state);
+    sf_pod_states_free(states);
+    return out;
+}
+
+JNIEXPORT void FN(setWorkloadState)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
+    (void)cls;
+    packed_args args;
+    const char *ns = args_open(env, packed, &args);
+    if (ns == NULL) {
+        return;
+    }
+    const char *service = next(ns);
+    sf_error err;
+    sf_status status = sf_set_workload_state(EXECUTOR(handle), ns, service, next(service), &err);
+    args_close(&args);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+    }
+}
+
+JNIEXPORT jbyteArray FN(getWorkloadState)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
+    (void)cls;
+    packed_args args;
+    const char *ns = args_open(env, packed, &args);
+    if (ns == NULL) {
+        return NULL;
+    }
+    sf_error err;
+    char *state = NULL;
+    sf_status status = sf_get_workload_state(EXECUTOR(handle), ns, next(ns), &state, &err);
+    args_close(&args);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+        return NULL;
+    }
+    jbyteArray out = NULL;
+    if (state != NULL) {
+        out = bytes_of(env, state);
+        sf_string_free(state);
+    }
+    return out;
+}
+
+JNIEXPORT jbyteArray FN(getWorkloadStates)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                           jint count) {
+    (void)cls;
+    packed_args args;
+    const char *ns = args_open(env, packed, &args);
+    if (ns == NULL) {
+        return NULL;
+    }
+    const char *inline_services[INLINE_ITEMS];
+    char *inline_states[INLINE_ITEMS];
+    const char **services = split(env, &args, next(ns), count, inline_services);
+    char **states = count <= INLINE_ITEMS ? inline_states : calloc((size_t)count, sizeof *states);
+    jbyteArray out = NULL;
+    if (services == NULL || states == NULL) {
+        throw_oom(env);
+        goto done;
+    }
+    sf_error err;
+    sf_status status =
+        sf_get_workload_states(EXECUTOR(handle), ns, services, (size_t)count, states, &err);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+        goto done;
+    }
+    size_t total = 0;
+    for (jint i = 0; i < count; i++) {
+        total += 4 + (states[i] == NULL ? 0 : strlen(states[i]));
+    }
+    out = as_jsize(total) < 0 ? NULL : (*env)->NewByteArray(env, (jsize)total);
+    if (out == NULL) {
+        throw_oom(env);
+    } else {
+        unsigned char *start = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
+        if (start != NULL) {
+            unsigned char *dst = start;
+            for (jint i = 0; i < count; i++) {
+                size_t length = states[i] == NULL ? 0 : strlen(states[i]);
+                put_i32(dst, states[i] == NULL ? -1 : (int32_t)length);
+                memcpy(dst + 4, states[i] == NULL ? "" : states[i], length);
+                dst += 4 + length;
+            }
+            (*env)->ReleasePrimitiveArrayCritical(env, out, start, 0);
+        }
+    }
+    for (jint i = 0; i < count; i++) {
+        sf_string_free(states[i]);
+    }
+done:
+    if (services != NULL && services != inline_services) {
+        free((void *)services);
+    }
+    if (states != NULL && states != inline_states) {
+        free(states);
+    }
+    args_close(&args);
+    return out;
+}
+
+/* ---- links ---- */
+
+/* Opens ns, uid, service from a packed argument array; false with an exception pending. */
+#define LINK_ARGS                                                                                  \
+    packed_args args;                                                                              \
+    const char *ns = args_open(env, packed, &args);                                                \
+    if (ns == NULL) {                                                                              \
+        return 0;                                                                                  \
+    }                                                                                              \
+    const char *uid = next(ns);                                                                    \
+    const char *service = next(uid);                                                               \
+    sf_error err;
+
+#define LINK_DONE(status)                                                                          \
+    args_close(&args);                                                                             \
+    if ((status) != SF_OK) {                                                                       \
+        throw_error(env, (status), &err);                                                          \
+    }
+
+JNIEXPORT jint FN(setLinkedPod)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed, jint pod,
+                                jint persist_seconds) {
+    (void)cls;
+    LINK_ARGS
+    int32_t previous = SF_NO_POD;
+    sf_status status = sf_set_linked_pod(EXECUTOR(handle), ns, uid, service, pod, persist_seconds,
+                                         &previous, &err);
+    LINK_DONE(status)
+    return previous;
+}
+
+JNIEXPORT jlong FN(trySetLinkedPod)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                    jint pod, jint persist_seconds) {
+    (void)cls;
+    LINK_ARGS
+    bool linked = false;
+    int32_t current = SF_NO_POD;
+    sf_status status = sf_try_set_linked_pod(EXECUTOR(handle), ns, uid, service, pod,
+                                             persist_seconds, &linked, &current, &err);
+    LINK_DONE(status)
+    return ((jlong)(linked ? 1 : 0) << 32) | (jlong)(uint32_t)current;
+}
+
+JNIEXPORT jint FN(setLinkedPodIfAbsent)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                        jint pod, jint persist_seconds) {
+    (void)cls;
+    LINK_ARGS
+    int32_t current = SF_NO_POD;
+    sf_status status = sf_set_linked_pod_if_absent(EXECUTOR(handle), ns, uid, service, pod,
+                                                   persist_seconds, &current, &err);
+    LINK_DONE(status)
+    return current;
+}
+
+JNIEXPORT jint FN(getLinkedPod)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
+    (void)cls;
+    LINK_ARGS
+    int32_t pod = SF_NO_POD;
+    sf_status status = sf_get_linked_pod(EXECUTOR(handle), ns, uid, service, &pod, &err);
+    LINK_DONE(status)
+    return pod;
+}
+
+JNIEXPORT jint FN(getLinkedPodIfPersist)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
+    (void)cls;
+    LINK_ARGS
+    int32_t pod = SF_NO_POD;
+    sf_status status = sf_get_linked_pod_if_persist(EXECUTOR(handle), ns, uid, service, &pod, &err);
+    LINK_DONE(status)
+    return pod;
+}
+
+JNIEXPORT jboolean FN(removeLinkedPod)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                       jint keep_seconds) {
+    (void)cls;
+    LINK_ARGS
+    bool removed = false;
+    sf_status status =
+        sf_remove_linked_pod(EXECUTOR(handle), ns, uid, service, keep_seconds, &removed, &err);
+    LINK_DONE(status)
+    return removed ? JNI_TRUE : JNI_FALSE;
+}
+
+JNIEXPORT jboolean FN(removeLinkedPodWithId)(JNIEnv *env, jclass cls, jlong handle,
+                                             jbyteArray packed, jint keep_seconds, jint pod) {
+    (void)cls;
+    LINK_ARGS
+    bool removed = false;
+    sf_status status = sf_remove_linked_pod_with_id(EXECUTOR(handle), ns, uid, service,
+                                                    keep_seconds, pod, &removed, &err);
+    LINK_DONE(status)
+    return removed ? JNI_TRUE : JNI_FALSE;
+}
+
+JNIEXPORT jint FN(computeLinkedPod)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                    jintArray pod_array, jlongArray load_array,
+                                    jint persist_seconds) {
+    (void)cls;
+    jsize count = (*env)->GetArrayLength(env, pod_array);
+    int32_t inline_pods[INLINE_ITEMS];
+    int64_t inline_loads[INLINE_ITEMS];
+    int32_t *pods = count <= INLINE_ITEMS ? inline_pods : malloc((size_t)count * sizeof *pods);
+    int64_t *loads = count <= INLINE_ITEMS ? inline_loads : malloc((size_t)count * sizeof *loads);
+    int32_t pod = SF_NO_POD;
+    if (pods == NULL || loads == NULL) {
+        throw_oom(env);
+    } else {
+        (*env)->GetIntArrayRegion(env, pod_array, 0, count, (jint *)pods);
+        (*env)->GetLongArrayRegion(env, load_array, 0, count, (jlong *)loads);
+        packed_args args;
+        const char *ns = args_open(env, packed, &args);
+        if (ns != NULL) {
+            const char *uid = next(ns);
+            const char *service = next(uid);
+            sf_error err;
+            sf_status status = sf_compute_linked_pod(EXECUTOR(handle), ns, uid, service, pods, loads,
+                                                     (size_t)count, persist_seconds, &pod, &err);
+            args_close(&args);
+            if (status != SF_OK) {
+                throw_error(env, status, &err);
+            }
+        }
+    }
+    if (pods != inline_pods) {
+        free(pods);
+    }
+    if (loads != inline_loads) {
+        free(loads);
+    }
+    return pod;
+}
+
+JNIEXPORT void FN(batchGetLinkedPods)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                      jint count, jintArray out_pods) {
+    (void)cls;
+    packed_args args;
+    const char *ns = args_open(env, packed, &args);
+    if (ns == NULL) {
+        return;
+    }
+    const char *service = next(ns);
+    const char *inline_uids[INLINE_ITEMS];
+    int32_t inline_pods[INLINE_ITEMS];
+    const char **uids = split(env, &args, next(service), count, inline_uids);
+    int32_t *pods = count <= INLINE_ITEMS ? inline_pods : malloc((size_t)count * sizeof *pods);
+    if (uids == NULL || pods == NULL) {
+        throw_oom(env);
+    } else {
+        sf_error err;
+        sf_status status = sf_batch_get_linked_pods(EXECUTOR(handle), ns, service, uids,
+                                                    (size_t)count, pods, &err);
+        if (status != SF_OK) {
+            throw_error(env, status, &err);
+        } else {
+            (*env)->SetIntArrayRegion(env, out_pods, 0, count, (const jint *)pods);
+        }
+    }
+    if (uids != NULL && uids != inline_uids) {
+        free((void *)uids);
+    }
+    if (pods != NULL && pods != inline_pods) {
+        free(pods);
+    }
+    args_close(&args);
+}
+
+JNIEXPORT jbyteArray FN(getLinkServices)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
+    (void)cls;
+    packed_args args;
+    const char *ns = args_open(env, packed, &args);
+    if (ns == NULL) {
+        return NULL;
+    }
+    sf_error err;
+    sf_service_links *links = NULL;
+    sf_status status = sf_get_link_services(EXECUTOR(handle), ns, next(ns), &links, &err);
+    args_close(&args);
+    if (status != SF_OK) {
+        throw_error(env, status, &err);
+        return NULL;
+    }
+    jbyteArray out = pack_entries(env, links, sf_service_links_len(links), service_link_pod,
+                                  service_link_service);
+    sf_service_links_free(links);
+    return out;
+}

@@ -1,0 +1,140 @@
+package io.statefulexecutor;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The JNI glue (src/main/c/stateful_executor_jni.c). Strings go in as NUL-terminated UTF-8
+ * packed by {@link Utf8}; failures come back as a thrown {@link StatefulExecutorException}.
+ * Results with several strings come back as one packed array (see {@link StatefulExecutor}).
+ */
+final class Native {
+    private Native() {}
+
+    /** The library inside the jar: one self-contained .so (the Rust core linked in statically). */
+    private static final String LIBRARY = "libstateful_executor_jni.so";
+
+    /** Set to a file path to load that library instead of the one inside the jar. */
+    static final String PATH_PROPERTY = "statefulexecutor.library.path";
+
+    static {
+        load();
+        LogBridge.install();
+    }
+
+    /** Loads the class (and so the library) now; a no-op after the first call. */
+    static void ensureLoaded() {}
+
+    private static void load() {
+        String override = System.getProperty(PATH_PROPERTY);
+        if (override != null && !override.isEmpty()) {
+            System.load(Path.of(override).toAbsolutePath().toString());
+            return;
+        }
+        String resource = "native/" + platform() + "/" + LIBRARY;
+        try (InputStream in = Native.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new UnsatisfiedLinkError(
+                        "stateful-executor has no native library for " + platform()
+                                + " in its jar (io/statefulexecutor/" + resource + ")");
+            }
+            // A fresh private file per process: never one another user could have planted.
+            Path file = Files.createTempFile("stateful_executor_jni-", ".so");
+            try {
+                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+                System.load(file.toAbsolutePath().toString());
+            } finally {
+                // Linux keeps the loaded mapping; the name is no longer needed.
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot extract the stateful-executor native library", e);
+        }
+    }
+
+    private static String platform() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        String osPart = os.contains("linux") ? "linux" : os.replaceAll("[^a-z0-9]", "");
+        String archPart =
+                switch (arch) {
+                    case "amd64", "x86_64" -> "x86_64";
+                    case "aarch64", "arm64" -> "aarch64";
+                    default -> arch;
+                };
+        return osPart + "-" + archPart;
+    }
+
+    // ---- library ----
+
+    static native byte[] version();
+
+    /** Installs (maxLevel > 0) or removes (0) the process-wide log callback; returns an sf_status. */
+    static native int setLogger(int maxLevel);
+
+    // ---- lifecycle ----
+
+    /**
+     * Builds an sf_config and opens an executor with it; returns the sf_executor pointer. Every
+     * byte[] is NUL-terminated UTF-8, null when not set.
+     *
+     * @param topology 0 single server, 1 cluster, 2 sentinel
+     * @param urls the URLs (one, the seeds or the sentinels), packed
+     * @param settings pool max, pool min idle, connect / command / pool-wait timeout (ms); -1 = default
+     * @param masterAuth whether to call sf_config_set_sentinel_master_auth (user, password may be null)
+     */
+    static native long open(
+            int topology, byte[] urls, int urlCount, int[] settings, byte[] masterName,
+            boolean masterAuth, byte[] masterUser, byte[] masterPassword,
+            byte[] tlsCaFile, byte[] tlsCertFile, byte[] tlsKeyFile);
+
+    static native void close(long ex);
+
+    static native void ping(long ex);
+
+    static native void stats(long ex, long[] out);
+
+    // ---- operations: args = the strings, NUL-terminated, in the C API's order ----
+
+    static native void setServiceState(long ex, byte[] nsServiceState, int pod);
+
+    /** Packed entries in pod order: int32 pod, int32 length, the state's UTF-8 bytes. */
+    static native byte[] getServiceState(long ex, byte[] nsService);
+
+    static native void setWorkloadState(long ex, byte[] nsServiceState);
+
+    /** The state's UTF-8 bytes (no NUL), or null when absent. */
+    static native byte[] getWorkloadState(long ex, byte[] nsService);
+
+    /** Packed per service in input order: int32 length (-1 absent), the bytes. */
+    static native byte[] getWorkloadStates(long ex, byte[] nsServices, int count);
+
+    static native int setLinkedPod(long ex, byte[] nsUidService, int pod, int persistSeconds);
+
+    /** linked in bit 32, the current pod in the low 32 bits. */
+    static native long trySetLinkedPod(long ex, byte[] nsUidService, int pod, int persistSeconds);
+
+    static native int setLinkedPodIfAbsent(long ex, byte[] nsUidService, int pod, int persistSeconds);
+
+    static native int getLinkedPod(long ex, byte[] nsUidService);
+
+    static native int getLinkedPodIfPersist(long ex, byte[] nsUidService);
+
+    /** Fills outPods (length count) with each uid's pod, -1 when absent. */
+    static native void batchGetLinkedPods(long ex, byte[] nsServiceUids, int count, int[] outPods);
+
+    static native boolean removeLinkedPod(long ex, byte[] nsUidService, int keepSeconds);
+
+    static native boolean removeLinkedPodWithId(long ex, byte[] nsUidService, int keepSeconds, int pod);
+
+    /** Packed entries in service order: int32 pod, int32 length, the service's UTF-8 bytes. */
+    static native byte[] getLinkServices(long ex, byte[] nsUid);
+
+    static native int computeLinkedPod(
+            long ex, byte[] nsUidService, int[] pods, long[] loads, int persistSeconds);
+}

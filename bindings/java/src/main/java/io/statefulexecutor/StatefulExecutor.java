@@ -1,0 +1,534 @@
+package io.statefulexecutor;
+
+import java.lang.ref.Cleaner;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * Keeps the routing state of stateful services in Redis: pod states, workload states and sticky
+ * uid-to-pod links, in exactly the keys the existing Java and Go services use.
+ *
+ * <p>Thread-safe: share one executor per process. Every call blocks its thread until Redis
+ * answers or a configured timeout expires (on a virtual thread it pins the carrier for that
+ * time). Failures throw {@link StatefulExecutorException}; a {@code null} argument throws
+ * {@link NullPointerException}; calls after {@link #close()} throw {@link IllegalStateException}.
+ * A string holding a NUL character or an unpaired surrogate is refused with
+ * {@link Status#INVALID_ARGUMENT} before anything is sent.
+ *
+ * <pre>{@code
+ * try (StatefulExecutor executor = StatefulExecutor.open("redis://127.0.0.1:6379")) {
+ *     int pod = executor.setLinkedPodIfAbsent("prod", "user-42", "chat", 3, -1);
+ * }
+ * }</pre>
+ */
+public final class StatefulExecutor implements AutoCloseable {
+    /** The value of a pod result when there is no link. */
+    public static final int NO_POD = -1;
+
+    /** persistSeconds: the link never expires. */
+    public static final int PERSISTENT = -1;
+
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final NativeHandle handle;
+    private final Cleaner.Cleanable cleanable;
+
+    private StatefulExecutor(long pointer) {
+        this.handle = new NativeHandle(pointer);
+        this.cleanable = CLEANER.register(this, handle);
+    }
+
+    /**
+     * Opens an executor on one server with the default pool (at most 16 connections) and
+     * timeouts (1 s each). {@code url}: {@code redis://[user:password@]host:port[/db]},
+     * {@code rediss://...} for TLS, or {@code unix:///path/to/socket}.
+     */
+    public static StatefulExecutor open(String url) {
+        return builder(url).open();
+    }
+
+    /** A configuration for one server, to adjust before {@link Builder#open()}. */
+    public static Builder builder(String url) {
+        Objects.requireNonNull(url, "url");
+        return new Builder(0, List.of(url), null);
+    }
+
+    /** A configuration for a Redis Cluster: the URLs of any reachable subset of its nodes. */
+    public static Builder clusterBuilder(List<String> seedUrls) {
+        return new Builder(1, List.copyOf(Objects.requireNonNull(seedUrls, "seedUrls")), null);
+    }
+
+    /**
+     * A configuration for a primary monitored by Redis Sentinel: the sentinels' URLs and the name
+     * they monitor the primary under. The executor follows failovers.
+     */
+    public static Builder sentinelBuilder(List<String> sentinelUrls, String masterName) {
+        return new Builder(
+                2,
+                List.copyOf(Objects.requireNonNull(sentinelUrls, "sentinelUrls")),
+                Objects.requireNonNull(masterName, "masterName"));
+    }
+
+    /** The native library's version, e.g. {@code 0.2.0}. */
+    public static String nativeVersion() {
+        Native.ensureLoaded();
+        return new String(Native.version(), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Reads again which levels the {@code stateful_executor} System.Logger accepts, and from then on
+     * forwards the native library's records up to that level (the library's logging is
+     * process-wide: this affects every executor).
+     */
+    public static void refreshLogLevel() {
+        Native.ensureLoaded();
+        LogBridge.install();
+    }
+
+    // ---- lifecycle ----
+
+    /** Checks that the server answers (PING). */
+    public void ping() {
+        long ex = handle.acquire();
+        try {
+            Native.ping(ex);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Pool and call counters since open. */
+    public Stats stats() {
+        long[] v = new long[9];
+        long ex = handle.acquire();
+        try {
+            Native.stats(ex, v);
+        } finally {
+            handle.release();
+        }
+        return new Stats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
+    }
+
+    /**
+     * Closes the pool. Idempotent. Calls already running on other threads finish first (each is
+     * bounded by the timeouts); calls that start afterwards throw {@link IllegalStateException}.
+     */
+    @Override
+    public void close() {
+        handle.close();
+        cleanable.clean();
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return handle.isClosed();
+    }
+
+    // ---- pod and workload states ----
+
+    /** Publishes the state of one pod of a service. */
+    public void setServiceState(String ns, String svc, int pod, String state) {
+        byte[] args = Utf8.pack("ns", ns, "svc", svc, "state", state);
+        long ex = handle.acquire();
+        try {
+            Native.setServiceState(ex, args, pod);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Every pod's state of a service, iterated in pod order; empty when none. */
+    public Map<Integer, String> getServiceState(String ns, String svc) {
+        byte[] args = Utf8.pack("ns", ns, "svc", svc);
+        byte[] packed;
+        long ex = handle.acquire();
+        try {
+            packed = Native.getServiceState(ex, args);
+        } finally {
+            handle.release();
+        }
+        return decodePodKeyed(packed);
+    }
+
+    /** Sets the state of the whole service (no expiry). */
+    public void setWorkloadState(String ns, String svc, String state) {
+        byte[] args = Utf8.pack("ns", ns, "svc", svc, "state", state);
+        long ex = handle.acquire();
+        try {
+            Native.setWorkloadState(ex, args);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** The state of the service, or {@code null} when absent. */
+    public String getWorkloadState(String ns, String svc) {
+        byte[] args = Utf8.pack("ns", ns, "svc", svc);
+        byte[] state;
+        long ex = handle.acquire();
+        try {
+            state = Native.getWorkloadState(ex, args);
+        } finally {
+            handle.release();
+        }
+        return state == null ? null : Utf8.decode(state, 0, state.length);
+    }
+
+    /**
+     * The states of several services, in one round trip per Redis node; services without a
+     * state are left out. Iterated in input order.
+     */
+    public Map<String, String> getWorkloadStateBatch(String ns, List<String> svcs) {
+        String[] services = Utf8.snapshot("svcs", svcs);
+        byte[] args = Utf8.packWithList("svcs", services, "ns", ns);
+        int count = services.length;
+        if (count == 0) {
+            return new LinkedHashMap<>();
+        }
+        byte[] packed;
+        long ex = handle.acquire();
+        try {
+            packed = Native.getWorkloadStates(ex, args, count);
+        } finally {
+            handle.release();
+        }
+        Map<String, String> states = new LinkedHashMap<>(capacity(count));
+        int pos = 0;
+        for (int i = 0; i < count; i++) {
+            int length = readInt(packed, pos);
+            pos += 4;
+            if (length >= 0) {
+                states.put(services[i], Utf8.decode(packed, pos, length));
+                pos += length;
+            }
+        }
+        return states;
+    }
+
+    // ---- links ----
+
+    /**
+     * Links the uid to {@code pod} of {@code svc}: persistent with {@code persistSeconds} -1,
+     * else temporary for that many seconds. Returns the previous pod, or -1.
+     */
+    public int setLinkedPod(String ns, String uid, String svc, int pod, int persistSeconds) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = handle.acquire();
+        try {
+            return Native.setLinkedPod(ex, args, pod, persistSeconds);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /**
+     * Like {@link #setLinkedPod}, but refused when a persistent link to a different pod exists:
+     * then nothing changes and the result is (false, that pod); otherwise (true, pod).
+     */
+    public TrySetResult trySetLinkedPod(String ns, String uid, String svc, int pod, int persistSeconds) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long packed;
+        long ex = handle.acquire();
+        try {
+            packed = Native.trySetLinkedPod(ex, args, pod, persistSeconds);
+        } finally {
+            handle.release();
+        }
+        return new TrySetResult((packed >>> 32) != 0, (int) packed);
+    }
+
+    /**
+     * Links the uid to {@code pod} unless any link exists; returns the pod linked now. Among any
+     * number of concurrent callers exactly one writes, and all get the same pod.
+     */
+    public int setLinkedPodIfAbsent(String ns, String uid, String svc, int pod, int persistSeconds) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = handle.acquire();
+        try {
+            return Native.setLinkedPodIfAbsent(ex, args, pod, persistSeconds);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** The uid's pod for {@code svc} (persistent or temporary link), or -1. */
+    public int getLinkedPod(String ns, String uid, String svc) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = handle.acquire();
+        try {
+            return Native.getLinkedPod(ex, args);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** The uid's pod for {@code svc} only when the link is persistent, or -1. */
+    public int getLinkedPodIfPersist(String ns, String uid, String svc) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = handle.acquire();
+        try {
+            return Native.getLinkedPodIfPersist(ex, args);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /**
+     * The uids linked to each pod of {@code svc}, in one round trip per Redis node; unlinked
+     * uids are left out. Pods iterated in ascending order, uids in input order.
+     */
+    public Map<Integer, List<String>> batchGetLinkedPod(String ns, List<String> uids, String svc) {
+        String[] uidArray = Utf8.snapshot("uids", uids);
+        byte[] args = Utf8.packWithList("uids", uidArray, "ns", ns, "svc", svc);
+        int count = uidArray.length;
+        int[] pods = new int[count];
+        if (count > 0) {
+            long ex = handle.acquire();
+            try {
+                Native.batchGetLinkedPods(ex, args, count, pods);
+            } finally {
+                handle.release();
+            }
+        }
+        Map<Integer, List<String>> byPod = new TreeMap<>();
+        for (int i = 0; i < count; i++) {
+            int pod = pods[i];
+            if (pod >= 0) {
+                byPod.computeIfAbsent(pod, p -> new ArrayList<>()).add(uidArray[i]);
+            }
+        }
+        return byPod;
+    }
+
+    /**
+     * Removes the uid's link to {@code svc}: deleted at once with {@code keepSeconds} -1 or 0,
+     * kept as a temporary link for {@code keepSeconds} otherwise. Returns whether a link existed.
+     */
+    public boolean removeLinkedPod(String ns, String uid, String svc, int keepSeconds) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = handle.acquire();
+        try {
+            return Native.removeLinkedPod(ex, args, keepSeconds);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** As {@link #removeLinkedPod}, but only when the link points to {@code pod}. */
+    public boolean removeLinkedPodWithId(String ns, String uid, String svc, int keepSeconds, int pod) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = handle.acquire();
+        try {
+            return Native.removeLinkedPodWithId(ex, args, keepSeconds, pod);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** The uid's persistent links: service to pod, iterated in service-name order. */
+    public Map<String, Integer> getLinkService(String ns, String uid) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid);
+        byte[] packed;
+        long ex = handle.acquire();
+        try {
+            packed = Native.getLinkServices(ex, args);
+        } finally {
+            handle.release();
+        }
+        int count = entryCount(packed);
+        Map<String, Integer> links = new LinkedHashMap<>(capacity(count));
+        for (int pos = 0; pos < packed.length; ) {
+            int pod = readInt(packed, pos);
+            int length = readInt(packed, pos + 4);
+            links.put(Utf8.decode(packed, pos + 8, length), pod);
+            pos += 8 + length;
+        }
+        return links;
+    }
+
+    /**
+     * Returns the uid's existing link for {@code svc}; without one, links it to the candidate
+     * with the lowest load (ties: the lowest pod) and returns that. No link and no candidates:
+     * -1, nothing written. {@code pods[i]} has load {@code loads[i]}.
+     */
+    public int computeLinkedPod(String ns, String uid, String svc, int persistSeconds, int[] pods, long[] loads) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        Objects.requireNonNull(pods, "pods");
+        Objects.requireNonNull(loads, "loads");
+        if (pods.length != loads.length) {
+            throw new StatefulExecutorException(
+                    Status.INVALID_ARGUMENT,
+                    "pods and loads differ in length (" + pods.length + " and " + loads.length + ")");
+        }
+        long ex = handle.acquire();
+        try {
+            return Native.computeLinkedPod(ex, args, pods, loads, persistSeconds);
+        } finally {
+            handle.release();
+        }
+    }
+
+    // ---- packed results ----
+
+    /** Entries of int32 pod, int32 length, UTF-8 bytes (native byte order is little-endian x86/arm). */
+    private static Map<Integer, String> decodePodKeyed(byte[] packed) {
+        int count = entryCount(packed);
+        Map<Integer, String> states = new LinkedHashMap<>(capacity(count));
+        for (int pos = 0; pos < packed.length; ) {
+            int pod = readInt(packed, pos);
+            int length = readInt(packed, pos + 4);
+            states.put(pod, Utf8.decode(packed, pos + 8, length));
+            pos += 8 + length;
+        }
+        return states;
+    }
+
+    /** The packed arrays start with nothing but entries; count them without decoding. */
+    private static int entryCount(byte[] packed) {
+        int count = 0;
+        for (int pos = 0; pos < packed.length; count++) {
+            pos += 8 + readInt(packed, pos + 4);
+        }
+        return count;
+    }
+
+    private static int readInt(byte[] b, int pos) {
+        return (b[pos] & 0xFF)
+                | (b[pos + 1] & 0xFF) << 8
+                | (b[pos + 2] & 0xFF) << 16
+                | (b[pos + 3] & 0xFF) << 24;
+    }
+
+    private static int capacity(int entries) {
+        return entries + entries / 3 + 1;
+    }
+
+    // ---- configuration ----
+
+    /**
+     * Where Redis is and how the pool behaves. Not thread-safe; {@link #open()} may be called
+     * several times, each opening a new executor.
+     */
+    public static final class Builder {
+        private final int topology;
+        private final List<String> urls;
+        private final String masterName;
+        private int poolMaxSize = -1;
+        private int poolMinIdle = -1;
+        private int connectTimeoutMs = -1;
+        private int commandTimeoutMs = -1;
+        private int poolWaitTimeoutMs = -1;
+        private boolean masterAuth;
+        private String masterUser;
+        private String masterPassword;
+        private Path tlsCaFile;
+        private Path tlsCertFile;
+        private Path tlsKeyFile;
+
+        private Builder(int topology, List<String> urls, String masterName) {
+            this.topology = topology;
+            this.urls = urls;
+            this.masterName = masterName;
+        }
+
+        /** The largest number of pooled connections, 1-10000 (default 16). */
+        public Builder poolMaxSize(int maxSize) {
+            this.poolMaxSize = nonNegative("poolMaxSize", maxSize);
+            return this;
+        }
+
+        /** How many idle connections the pool keeps open in advance (default 0). */
+        public Builder poolMinIdle(int minIdle) {
+            this.poolMinIdle = nonNegative("poolMinIdle", minIdle);
+            return this;
+        }
+
+        /** The longest wait for a connection to be established (default 1 s). */
+        public Builder connectTimeout(Duration timeout) {
+            this.connectTimeoutMs = millis("connectTimeout", timeout);
+            return this;
+        }
+
+        /** The longest wait for one command's reply (default 1 s); then {@link Status#TIMEOUT}. */
+        public Builder commandTimeout(Duration timeout) {
+            this.commandTimeoutMs = millis("commandTimeout", timeout);
+            return this;
+        }
+
+        /** The longest wait for a free pooled connection (default 1 s); then {@link Status#POOL_TIMEOUT}. */
+        public Builder poolWaitTimeout(Duration timeout) {
+            this.poolWaitTimeoutMs = millis("poolWaitTimeout", timeout);
+            return this;
+        }
+
+        /**
+         * TLS ({@code rediss://} URLs): trust only the CA certificates of this PEM file instead of
+         * the system's trust store.
+         */
+        public Builder tlsCaFile(Path caFile) {
+            this.tlsCaFile = Objects.requireNonNull(caFile, "caFile");
+            return this;
+        }
+
+        /** TLS: present this client certificate chain and private key (PEM files). */
+        public Builder tlsClientCert(Path certFile, Path keyFile) {
+            this.tlsCertFile = Objects.requireNonNull(certFile, "certFile");
+            this.tlsKeyFile = Objects.requireNonNull(keyFile, "keyFile");
+            return this;
+        }
+
+        /**
+         * Sentinel only: the primary's credentials when they differ from the sentinels'.
+         * {@code username} null means the {@code default} user; {@code password} null, none.
+         */
+        public Builder sentinelMasterAuth(String username, String password) {
+            this.masterAuth = true;
+            this.masterUser = username;
+            this.masterPassword = password;
+            return this;
+        }
+
+        /** Connects, checks that the server answers, and loads the Lua scripts. */
+        public StatefulExecutor open() {
+            String[] urlArray = urls.toArray(new String[0]);
+            byte[] packedUrls = Utf8.packWithList("urls", urlArray);
+            byte[] master = masterName == null ? null : Utf8.z("masterName", masterName);
+            byte[] user = masterUser == null ? null : Utf8.z("username", masterUser);
+            byte[] password = masterPassword == null ? null : Utf8.z("password", masterPassword);
+            byte[] ca = tlsCaFile == null ? null : Utf8.z("caFile", tlsCaFile.toString());
+            byte[] cert = tlsCertFile == null ? null : Utf8.z("certFile", tlsCertFile.toString());
+            byte[] key = tlsKeyFile == null ? null : Utf8.z("keyFile", tlsKeyFile.toString());
+            int[] settings = {
+                poolMaxSize, poolMinIdle, connectTimeoutMs, commandTimeoutMs, poolWaitTimeoutMs
+            };
+            Native.ensureLoaded();
+            long pointer = Native.open(
+                    topology, packedUrls, urlArray.length, settings, master,
+                    masterAuth, user, password, ca, cert, key);
+            return new StatefulExecutor(pointer);
+        }
+
+        private static int nonNegative(String name, int value) {
+            if (value < 0) {
+                throw new StatefulExecutorException(Status.INVALID_ARGUMENT, name + " must not be negative, got " + value);
+            }
+            return value;
+        }
+
+        private static int millis(String name, Duration timeout) {
+            Objects.requireNonNull(timeout, name);
+            if (timeout.isNegative() || timeout.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+                throw new StatefulExecutorException(
+                        Status.INVALID_ARGUMENT, name + " must be between 1 ms and 24 days, got " + timeout);
+            }
+            return (int) timeout.toMillis();
+        }
+    }
+}

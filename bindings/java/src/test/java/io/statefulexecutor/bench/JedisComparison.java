@@ -1,0 +1,360 @@
+package io.statefulexecutor.bench;
+
+import io.statefulexecutor.StatefulExecutor;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import redis.clients.jedis.ConnectionPoolConfig;
+import redis.clients.jedis.RedisClient;
+
+/**
+ * make java-bench: each operation through the binding beside Jedis doing the same on the same
+ * server (the same Lua scripts with EVALSHA, or the same plain commands), with the same pool size,
+ * the same result types and the same key spread; 1 and 16 threads. After a warm-up, runs
+ * alternate in pairs (binding, Jedis / Jedis, binding, ...) and the table shows medians: of
+ * throughput per side, of the per-pair ratio binding / Jedis, and of the client process's CPU
+ * time per call (all its threads; less sensitive to a busy machine than throughput).
+ *
+ * <p>Runs are short (a tenth of a second) and many, so that a burst of load from elsewhere on
+ * the machine hits both sides of a pair alike instead of one side's whole measurement.
+ *
+ * <p>Environment: REDIS_URL (redis://host:port), BENCH_SECONDS per run (default 0.1),
+ * BENCH_PAIRS (default 60), BENCH_OPS (comma list of operations to run), BENCH_THREADS (default
+ * 1,16).
+ */
+public final class JedisComparison {
+    private static final String NS = "bench";
+    private static final String SVC = "chat";
+    private static final int UIDS = 10_000;
+    private static final int POOL = 16;
+
+    private final StatefulExecutor executor;
+    private final RedisClient jedis;
+    private final Map<String, String> sha = new HashMap<>();
+
+    private JedisComparison(StatefulExecutor executor, RedisClient jedis) {
+        this.executor = executor;
+        this.jedis = jedis;
+    }
+
+    /** One operation, both ways: each call does one operation with the given random index. */
+    private record Op(String name, int items, Call binding, Call jedis) {}
+
+    @FunctionalInterface
+    private interface Call {
+        Object run(int random);
+    }
+
+    // ---- the Jedis side: what the existing Java executor does ----
+
+    private String loadScript(Path luaDir, String name) throws IOException {
+        String source = Files.readString(luaDir.resolve("prelude.lua"), StandardCharsets.UTF_8)
+                + Files.readString(luaDir.resolve(name + ".lua"), StandardCharsets.UTF_8);
+        return jedis.scriptLoad(source);
+    }
+
+    private static String uid(int random) {
+        return "u" + (random % UIDS);
+    }
+
+    private static List<String> linkKeys(String uid) {
+        String hash = "sf:{" + NS + ":lk:" + uid + "}";
+        return List.of(hash, hash + SVC);
+    }
+
+    private static String workloadKey(String service) {
+        return "sf:{" + NS + ":workload:" + service + "}";
+    }
+
+    private int evalPod(String script, String uid, String... args) {
+        List<String> argv = new ArrayList<>(args.length + 1);
+        argv.add(SVC);
+        argv.addAll(Arrays.asList(args));
+        Object reply = jedis.evalsha(sha.get(script), linkKeys(uid), argv);
+        return ((Long) reply).intValue();
+    }
+
+    private static int parsePod(String value) {
+        return value == null ? -1 : Integer.parseInt(value);
+    }
+
+    private List<Op> operations(List<String> uids1000, List<String> services100) {
+        String stateKey = "sf:{" + NS + ":state:" + SVC + "}";
+        // Keys are spelled out on every Jedis call, as a Java executor does from its arguments.
+        int[] candidates = {0, 1, 2, 3, 4, 5, 6, 7};
+        long[] loads = {80, 70, 60, 50, 40, 30, 20, 10};
+        List<Op> ops = new ArrayList<>();
+        ops.add(new Op("getLinkedPod", 1,
+                r -> executor.getLinkedPod(NS, uid(r), SVC),
+                r -> parsePod(jedis.get(linkKeys(uid(r)).get(1)))));
+        ops.add(new Op("getLinkedPodIfPersist", 1,
+                r -> executor.getLinkedPodIfPersist(NS, uid(r), SVC),
+                r -> evalPod("get_linked_pod_if_persist", uid(r))));
+        ops.add(new Op("setLinkedPod", 1,
+                r -> executor.setLinkedPod(NS, uid(r), SVC, 3, -1),
+                r -> evalPod("set_linked_pod", uid(r), "3", "-1")));
+        ops.add(new Op("trySetLinkedPod", 1,
+                r -> executor.trySetLinkedPod(NS, uid(r), SVC, 3, -1).pod(),
+                r -> {
+                    Object reply = jedis.evalsha(sha.get("try_set_linked_pod"), linkKeys(uid(r)), List.of(SVC, "3", "-1"));
+                    List<?> pair = (List<?>) reply; // {linked, pod}
+                    return ((Long) pair.get(1)).intValue();
+                }));
+        ops.add(new Op("setLinkedPodIfAbsent", 1,
+                r -> executor.setLinkedPodIfAbsent(NS, uid(r), SVC, 3, -1),
+                r -> evalPod("set_linked_pod_if_absent", uid(r), "3", "-1")));
+        ops.add(new Op("computeLinkedPod8", 1,
+                r -> executor.computeLinkedPod(NS, uid(r), SVC, -1, candidates, loads),
+                r -> evalPod("set_linked_pod_if_absent", uid(r), Integer.toString(leastLoaded(candidates, loads)), "-1")));
+        ops.add(new Op("removeLinkedPod", 1,
+                r -> executor.removeLinkedPod(NS, uid(r), SVC, 0),
+                r -> evalPod("remove_linked_pod", uid(r), "0") == 1));
+        ops.add(new Op("setServiceState", 1,
+                r -> {
+                    executor.setServiceState(NS, SVC, r & 31, "Running");
+                    return null;
+                },
+                r -> jedis.hset(stateKey, Integer.toString(r & 31), "Running")));
+        ops.add(new Op("getServiceState32", 32,
+                r -> executor.getServiceState(NS, SVC),
+                r -> {
+                    Map<String, String> all = jedis.hgetAll(stateKey);
+                    Map<Integer, String> states = new TreeMap<>();
+                    for (Map.Entry<String, String> e : all.entrySet()) {
+                        states.put(Integer.parseInt(e.getKey()), e.getValue());
+                    }
+                    return states;
+                }));
+        ops.add(new Op("setWorkloadState", 1,
+                r -> {
+                    executor.setWorkloadState(NS, services100.get(r % 100), "Available");
+                    return null;
+                },
+                r -> jedis.set(workloadKey(services100.get(r % 100)), "Available")));
+        ops.add(new Op("getWorkloadState", 1,
+                r -> executor.getWorkloadState(NS, services100.get(r % 100)),
+                r -> jedis.get(workloadKey(services100.get(r % 100)))));
+        ops.add(new Op("getWorkloadStateBatch100", 100,
+                r -> executor.getWorkloadStateBatch(NS, services100),
+                r -> {
+                    String[] keys = new String[services100.size()];
+                    for (int i = 0; i < keys.length; i++) {
+                        keys[i] = workloadKey(services100.get(i));
+                    }
+                    List<String> values = jedis.mget(keys);
+                    Map<String, String> states = new LinkedHashMap<>();
+                    for (int i = 0; i < values.size(); i++) {
+                        if (values.get(i) != null) {
+                            states.put(services100.get(i), values.get(i));
+                        }
+                    }
+                    return states;
+                }));
+        ops.add(new Op("batchGetLinkedPod1000", 1000,
+                r -> executor.batchGetLinkedPod(NS, uids1000, SVC),
+                r -> {
+                    String[] keys = new String[uids1000.size()];
+                    for (int i = 0; i < keys.length; i++) {
+                        keys[i] = "sf:{" + NS + ":lk:" + uids1000.get(i) + "}" + SVC;
+                    }
+                    List<String> values = jedis.mget(keys);
+                    Map<Integer, List<String>> byPod = new TreeMap<>();
+                    for (int i = 0; i < values.size(); i++) {
+                        if (values.get(i) != null) {
+                            byPod.computeIfAbsent(Integer.parseInt(values.get(i)), p -> new ArrayList<>()).add(uids1000.get(i));
+                        }
+                    }
+                    return byPod;
+                }));
+        ops.add(new Op("getLinkService", 1,
+                r -> executor.getLinkService(NS, "linked-user"),
+                r -> {
+                    Map<String, String> all = jedis.hgetAll("sf:{" + NS + ":lk:linked-user}");
+                    Map<String, Integer> links = new TreeMap<>();
+                    for (Map.Entry<String, String> e : all.entrySet()) {
+                        links.put(e.getKey(), Integer.parseInt(e.getValue()));
+                    }
+                    return links;
+                }));
+        return ops;
+    }
+
+    private static int leastLoaded(int[] pods, long[] loads) {
+        int best = 0;
+        for (int i = 1; i < pods.length; i++) {
+            if (loads[i] < loads[best] || (loads[i] == loads[best] && pods[i] < pods[best])) {
+                best = i;
+            }
+        }
+        return pods[best];
+    }
+
+    // ---- timing ----
+
+    /** Calls per second and client CPU time per call (this whole process: callers, pool threads, GC). */
+    private record Rate(double callsPerSecond, double cpuMicrosPerCall) {}
+
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
+    /** Runs {@code call} on {@code threads} threads for {@code seconds}. */
+    private static Rate run(Call call, int threads, double seconds) throws InterruptedException {
+        LongAdder calls = new LongAdder();
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        Thread[] workers = new Thread[threads];
+        for (int t = 0; t < threads; t++) {
+            workers[t] = new Thread(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                long n = 0;
+                try {
+                    while (!stop.get()) {
+                        Objects.requireNonNullElse(call.run(random.nextInt(Integer.MAX_VALUE)), n);
+                        n++;
+                    }
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+                calls.add(n);
+            });
+        }
+        long cpuStart = OS.getProcessCpuTime();
+        long start = System.nanoTime();
+        for (Thread w : workers) {
+            w.start();
+        }
+        Thread.sleep((long) (seconds * 1000));
+        stop.set(true);
+        for (Thread w : workers) {
+            w.join();
+        }
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        double cpu = (OS.getProcessCpuTime() - cpuStart) / 1e3;
+        if (!failures.isEmpty()) {
+            throw new IllegalStateException("benchmark call failed", failures.get(0));
+        }
+        long n = Math.max(1, calls.sum());
+        return new Rate(n / elapsed, cpu / n);
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        sorted.sort(null);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    private void prepare(List<String> uids1000, List<String> services100) {
+        for (int pod = 0; pod < 32; pod++) {
+            executor.setServiceState(NS, SVC, pod, "Running-" + pod + "-100");
+        }
+        for (int i = 0; i < services100.size(); i += 2) {
+            executor.setWorkloadState(NS, services100.get(i), "Available");
+        }
+        for (int i = 0; i < uids1000.size(); i += 3) {
+            executor.setLinkedPod(NS, uids1000.get(i), SVC, i % 8, -1);
+        }
+        for (int s = 0; s < 8; s++) {
+            executor.setLinkedPod(NS, "linked-user", "svc-" + s, s, -1);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        String url = System.getenv().getOrDefault("REDIS_URL", "redis://127.0.0.1:6379");
+        java.net.URI uri = java.net.URI.create(url);
+        double seconds = Double.parseDouble(System.getenv().getOrDefault("BENCH_SECONDS", "0.1"));
+        int pairs = Integer.parseInt(System.getenv().getOrDefault("BENCH_PAIRS", "60"));
+        String only = System.getenv().getOrDefault("BENCH_OPS", "");
+        int[] threadCounts = Arrays.stream(System.getenv().getOrDefault("BENCH_THREADS", "1,16").split(","))
+                .mapToInt(Integer::parseInt).toArray();
+        Path luaDir = Path.of(System.getProperty("sf.luaDir", "../../lua"));
+
+        ConnectionPoolConfig poolConfig = new ConnectionPoolConfig();
+        poolConfig.setMaxTotal(POOL);
+        poolConfig.setMaxIdle(POOL);
+        try (StatefulExecutor executor = StatefulExecutor.builder(url).poolMaxSize(POOL).open();
+                RedisClient jedis = RedisClient.builder().hostAndPort(uri.getHost(), uri.getPort()).poolConfig(poolConfig).build()) {
+            JedisComparison bench = new JedisComparison(executor, jedis);
+            for (String script : List.of("set_linked_pod", "try_set_linked_pod", "set_linked_pod_if_absent",
+                    "get_linked_pod_if_persist", "remove_linked_pod")) {
+                bench.sha.put(script, bench.loadScript(luaDir, script));
+            }
+            List<String> uids1000 = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                uids1000.add("u" + (i * 7));
+            }
+            List<String> services100 = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                services100.add("svc-" + i);
+            }
+            bench.prepare(uids1000, services100);
+
+            StringBuilder table = new StringBuilder();
+            table.append(String.format(Locale.ROOT, "| %-24s | %7s | %14s | %14s | %8s | %9s | %9s |%n",
+                    "operation", "threads", "binding ops/s", "Jedis ops/s", "ratio", "CPU µs b.", "CPU µs J."));
+            table.append("| ------------------------ | ------: | -------------: | -------------: | -------: | --------: | --------: |\n");
+            System.out.print(table);
+            for (Op op : bench.operations(uids1000, services100)) {
+                if (!only.isEmpty() && !Arrays.asList(only.split(",")).contains(op.name())) {
+                    continue;
+                }
+                // Same answer both ways (for reads) before anything is timed.
+                boolean read = op.name().startsWith("get") || op.name().startsWith("batch");
+                Object mine = op.binding().run(7);
+                Object theirs = op.jedis().run(7);
+                if (read && !Objects.equals(mine, theirs)) {
+                    throw new IllegalStateException(op.name() + ": binding " + mine + " but Jedis " + theirs);
+                }
+                for (int threads : threadCounts) {
+                    for (int warm = 0; warm < 2; warm++) { // warm-up, both sides
+                        run(op.binding(), threads, Math.max(0.5, seconds));
+                        run(op.jedis(), threads, Math.max(0.5, seconds));
+                    }
+                    List<Double> ours = new ArrayList<>();
+                    List<Double> jedisRates = new ArrayList<>();
+                    List<Double> ratios = new ArrayList<>();
+                    List<Double> ourCpu = new ArrayList<>();
+                    List<Double> jedisCpu = new ArrayList<>();
+                    for (int pair = 0; pair < pairs; pair++) {
+                        Rate a;
+                        Rate b;
+                        if (pair % 2 == 0) {
+                            a = run(op.binding(), threads, seconds);
+                            b = run(op.jedis(), threads, seconds);
+                        } else {
+                            b = run(op.jedis(), threads, seconds);
+                            a = run(op.binding(), threads, seconds);
+                        }
+                        ours.add(a.callsPerSecond());
+                        jedisRates.add(b.callsPerSecond());
+                        ratios.add(a.callsPerSecond() / b.callsPerSecond());
+                        ourCpu.add(a.cpuMicrosPerCall());
+                        jedisCpu.add(b.cpuMicrosPerCall());
+                    }
+                    String row = String.format(Locale.ROOT, "| %-24s | %7d | %14.0f | %14.0f | %7.2fx | %9.1f | %9.1f |%n",
+                            op.name(), threads, median(ours), median(jedisRates), median(ratios),
+                            median(ourCpu), median(jedisCpu));
+                    System.out.print(row);
+                    table.append(row);
+                }
+            }
+            Path out = Path.of("target/bench/java-vs-jedis.md");
+            Files.createDirectories(out.getParent());
+            Files.writeString(out, table.toString());
+            System.out.println("(medians of " + pairs + " alternated pairs of " + seconds + " s runs; table in " + out + ")");
+        }
+    }
+}
