@@ -326,6 +326,18 @@ pub(crate) fn parse_int(digits: &[u8]) -> std::result::Result<i64, ProtocolError
         [b'-', rest @ ..] => (true, rest),
         _ => (false, digits),
     };
+    // Up to 18 digits cannot overflow: the common case (every length) skips the checked steps.
+    if (1..=18).contains(&body.len()) {
+        let mut value: i64 = 0;
+        for &b in body {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(not_an_integer(digits));
+            }
+            value = value * 10 + i64::from(digit);
+        }
+        return Ok(if negative { -value } else { value });
+    }
     let mut value: i64 = 0;
     let valid = !body.is_empty()
         && body.iter().all(|&b| {
@@ -342,13 +354,17 @@ pub(crate) fn parse_int(digits: &[u8]) -> std::result::Result<i64, ProtocolError
             }
         });
     if !valid {
-        let shown = &digits[..digits.len().min(32)];
-        return Err(ProtocolError(format!(
-            "{:?} is not an integer",
-            String::from_utf8_lossy(shown)
-        )));
+        return Err(not_an_integer(digits));
     }
     Ok(if negative { -value } else { value })
+}
+
+fn not_an_integer(digits: &[u8]) -> ProtocolError {
+    let shown = &digits[..digits.len().min(32)];
+    ProtocolError(format!(
+        "{:?} is not an integer",
+        String::from_utf8_lossy(shown)
+    ))
 }
 
 // ---- requests ----
@@ -476,7 +492,21 @@ mod tests {
         assert_eq!(parse_int(b"0").unwrap(), 0);
         assert_eq!(parse_int(b"-1").unwrap(), -1);
         assert_eq!(parse_int(b"9223372036854775807").unwrap(), i64::MAX);
-        for bad in [&b""[..], b"-", b"+1", b"1x", b"9223372036854775808", b" 1"] {
+        assert_eq!(parse_int(b"-9223372036854775807").unwrap(), -i64::MAX);
+        assert_eq!(
+            parse_int(b"999999999999999999").unwrap(),
+            999_999_999_999_999_999
+        );
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"1x",
+            b"9223372036854775808",
+            b" 1",
+            b"1-",
+            b"--1",
+        ] {
             assert!(parse_int(bad).is_err(), "{bad:?}");
         }
     }
