@@ -250,26 +250,32 @@ impl<'a> Reply<'a> {
         }
     }
 
-    /// The next frame. The bytes were validated, so the errors here are only a guard.
+    /// The next frame. The bytes were validated, so numbers are read without the checks the
+    /// decoder made already, and the errors here are only a guard (never a panic either way).
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Frame<'a>> {
-        let ended = || Error::unexpected("reply ended early");
-        let rest = self.bytes.get(self.pos..).ok_or_else(ended)?;
-        let cr = rest.iter().position(|&b| b == b'\r').ok_or_else(ended)?;
-        let body = rest.get(1..cr).ok_or_else(ended)?;
-        let mut next = self.pos + cr + 2;
+        let rest = match self.bytes.get(self.pos..) {
+            Some(rest) if rest.len() >= 3 => rest,
+            _ => return Err(ended()),
+        };
+        let Some(cr) = rest.iter().skip(1).position(|&b| b == b'\r') else {
+            return Err(ended());
+        };
+        let body = &rest[1..cr + 1];
+        let mut next = self.pos + cr + 3;
         let frame = match rest[0] {
             b'+' => Frame::Status(body),
             b'-' => Frame::Error(body),
-            b':' => Frame::Int(parse_int(body)?),
-            b'*' => match parse_int(body)? {
+            b':' => Frame::Int(checked_int(body)),
+            b'*' => match checked_int(body) {
                 n if n < 0 => Frame::Array(None),
                 n => Frame::Array(Some(n as usize)),
             },
-            _ => match parse_int(body)? {
+            _ => match checked_int(body) {
                 n if n < 0 => Frame::Bulk(None),
                 n => {
-                    let data = next..next + n as usize;
-                    next = data.end + 2;
+                    let data = next..next.saturating_add(n as usize);
+                    next = data.end.saturating_add(2);
                     Frame::Bulk(Some(self.bytes.get(data).ok_or_else(ended)?))
                 }
             },
@@ -301,6 +307,29 @@ impl<'a> Reply<'a> {
                 Value::Array(items)
             }
         })
+    }
+}
+
+fn ended() -> Error {
+    Error::unexpected("reply ended early")
+}
+
+/// An integer the decoder already checked: digits with an optional '-', in range.
+#[inline]
+fn checked_int(digits: &[u8]) -> i64 {
+    let (negative, body) = match digits {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, digits),
+    };
+    let value = body.iter().fold(0i64, |value, &b| {
+        value
+            .wrapping_mul(10)
+            .wrapping_add(i64::from(b.wrapping_sub(b'0')))
+    });
+    if negative {
+        value.wrapping_neg()
+    } else {
+        value
     }
 }
 
