@@ -159,10 +159,12 @@ fn script_flush_under_load() {
     let bad = calls.only(|c| !c.is_ok());
     let summary = format!(
         "script flush: {} calls, {} failed or wrong, {flushes} SCRIPT FLUSH, {evalshas} EVALSHA, \
-         {evals} EVAL fallbacks after NOSCRIPT, slowest call {:?}, {links} link keys whole",
+         {evals} EVAL fallbacks after NOSCRIPT, slowest call {:?} (threads overslept by up to \
+         {:?}), {links} link keys whole",
         calls.len(),
         bad.len(),
         calls.slowest(),
+        calls.stall,
     );
     println!("{summary}");
     assert!(bad.is_empty(), "{summary}; {:?}", bad.sample_errors());
