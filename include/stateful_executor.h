@@ -364,7 +364,8 @@ sf_status sf_config_set_pool_min_idle(struct sf_config *cfg,
                                       struct sf_error *err);
 
 /**
- * Sets the longest wait, in milliseconds, for a connection to be established (default 1000).
+ * Sets the longest time, in milliseconds, that opening one connection may take: the TCP or
+ * unix connect, TLS and the Redis handshake together (default 1000).
  * Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg` is NULL; the config is then
  * unchanged. Not thread-safe for the same `cfg`.
  *
@@ -376,8 +377,9 @@ sf_status sf_config_set_connect_timeout_ms(struct sf_config *cfg,
                                            struct sf_error *err);
 
 /**
- * Sets the longest wait, in milliseconds, for one command's reply (default 1000). A call that
- * exceeds it fails with `SF_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg`
+ * Sets the longest time, in milliseconds, that one command may take: writing it and reading
+ * its whole reply, under one deadline (default 1000). A call that exceeds it fails with
+ * `SF_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg`
  * is NULL; the config is then unchanged. Not thread-safe for the same `cfg`.
  *
  * # Safety

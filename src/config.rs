@@ -1,7 +1,7 @@
 //! Configuration: where Redis is and how the pool behaves.
 //!
 //! One `Config` type describes every topology; the topology only changes how connections are
-//! made (see `connection.rs`), never what the executor does with them.
+//! made (see `transport/`), never what the executor does with them.
 
 use std::fmt;
 use std::time::Duration;
@@ -27,8 +27,6 @@ pub(crate) enum Topology {
         /// How to log in to the primary: by default the credentials and database of the
         /// sentinel URLs; replaced by `Config::set_sentinel_master_auth`.
         master: redis::RedisConnectionInfo,
-        /// Whether the primary speaks TLS (the sentinel URLs' scheme).
-        master_tls: bool,
     },
 }
 
@@ -47,20 +45,6 @@ pub(crate) struct TlsFiles {
 impl TlsFiles {
     pub(crate) fn is_set(&self) -> bool {
         self.ca_pem.is_some() || self.client_pem.is_some()
-    }
-
-    /// The certificates in the form redis-rs takes them.
-    pub(crate) fn certificates(&self) -> redis::TlsCertificates {
-        redis::TlsCertificates {
-            client_tls: self
-                .client_pem
-                .as_ref()
-                .map(|(cert, key)| redis::ClientTlsConfig {
-                    client_cert: cert.clone(),
-                    client_key: key.clone(),
-                }),
-            root_cert: self.ca_pem.clone(),
-        }
     }
 }
 
@@ -90,23 +74,73 @@ pub const DEFAULT_POOL_MIN_IDLE: u32 = 0;
 /// Default connect, command and pool wait timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
 
-/// Masks the password of a Redis URL (`redis://user:secret@host` -> `redis://user:***@host`).
+/// Where the user info of a `redis://` or `rediss://` URL ends (its last `@`), as an index into
+/// `rest`, the URL after `scheme://`. Passwords may hold `/`, `?`, `#` or `@` unescaped, so the
+/// last `@` counts, not the first `/` (host, port and database hold none).
+fn user_info_end(rest: &str) -> Option<usize> {
+    rest.rfind('@')
+}
+
+/// Masks the password of a Redis URL (`redis://user:secret@host` -> `redis://user:***@host`),
+/// including the `pass=` query parameter of unix-socket URLs.
 pub(crate) fn redact_url(url: &str) -> String {
+    let mut shown = match url.find("://") {
+        Some(scheme_end) if !url[..scheme_end].contains("unix") => {
+            let rest = &url[scheme_end + 3..];
+            match user_info_end(rest) {
+                Some(at) => {
+                    let user_end = rest[..at].find(':').unwrap_or(at);
+                    format!(
+                        "{}{}:***{}",
+                        &url[..scheme_end + 3],
+                        &rest[..user_end],
+                        &rest[at..]
+                    )
+                }
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    };
+    if let Some(query) = shown.find('?') {
+        let masked: Vec<String> = shown[query + 1..]
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name == "pass" || name == "password" => format!("{name}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        shown = format!("{}?{}", &shown[..query], masked.join("&"));
+    }
+    shown
+}
+
+/// Escapes the characters of the user info that would end it early (`/ ? # @`), so that a
+/// password holding them parses as written (the URL parser decodes them again).
+fn escape_user_info(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
     };
+    if url[..scheme_end].contains("unix") {
+        return url.to_string();
+    }
     let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
+    let Some(at) = user_info_end(rest) else {
         return url.to_string();
     };
-    let user_end = rest[..at].find(':').unwrap_or(at);
-    format!(
-        "{}{}:***{}",
-        &url[..scheme_end + 3],
-        &rest[..user_end],
-        &rest[at..]
-    )
+    let mut escaped = String::with_capacity(url.len() + 8);
+    escaped.push_str(&url[..scheme_end + 3]);
+    for c in rest[..at].chars() {
+        match c {
+            '/' => escaped.push_str("%2F"),
+            '?' => escaped.push_str("%3F"),
+            '#' => escaped.push_str("%23"),
+            '@' => escaped.push_str("%40"),
+            c => escaped.push(c),
+        }
+    }
+    escaped.push_str(&rest[at..]);
+    escaped
 }
 
 /// Parses one server URL: `redis://`, `rediss://` (TLS) or `unix://`.
@@ -121,7 +155,9 @@ pub(crate) fn parse_url(url: &str) -> Result<redis::ConnectionInfo> {
             "unsupported URL {shown:?}: expected redis://, rediss:// or unix://"
         )));
     }
-    url.into_connection_info()
+    escape_user_info(url)
+        .as_str()
+        .into_connection_info()
         .map_err(|e| Error::config(format!("invalid Redis URL {shown:?}: {e}")))
 }
 
@@ -250,7 +286,6 @@ impl Config {
         }
         let mut sentinels = parse_url_list("sentinel", sentinel_urls)?;
         let master = sentinels[0].redis_settings().clone();
-        let master_tls = is_tls(&sentinels[0]);
         // Sentinels have no databases: the URL's database is the primary's.
         sentinels = sentinels
             .into_iter()
@@ -264,7 +299,6 @@ impl Config {
                 sentinels,
                 master_name: master_name.to_string(),
                 master,
-                master_tls,
             },
             format!(
                 "sentinel master {master_name} via {}",
@@ -375,13 +409,15 @@ impl Config {
         Ok(self)
     }
 
-    /// Longest wait for a TCP (and TLS) connection to be established (default 1000 ms).
+    /// Longest time opening one connection may take: the TCP or unix connect, TLS and the
+    /// Redis handshake (`AUTH`, `SELECT`, `PING`) together (default 1000 ms).
     pub fn set_connect_timeout(&mut self, timeout: Duration) -> Result<&mut Self> {
         self.connect_timeout = positive("connect timeout", timeout)?;
         Ok(self)
     }
 
-    /// Longest wait for one command's reply, and for a write to the socket (default 1000 ms).
+    /// Longest time one command may take: writing it and reading its whole reply, under one
+    /// deadline rather than per read (default 1000 ms).
     pub fn set_command_timeout(&mut self, timeout: Duration) -> Result<&mut Self> {
         self.command_timeout = positive("command timeout", timeout)?;
         Ok(self)
@@ -453,6 +489,29 @@ mod tests {
         );
         assert_eq!(redact_url("redis://:s3cret@host"), "redis://:***@host");
         assert_eq!(redact_url("redis://host:1"), "redis://host:1");
+        assert_eq!(
+            redact_url("redis://user:pa/ss@host:1/2"),
+            "redis://user:***@host:1/2"
+        );
+        assert_eq!(redact_url("redis://u:a@b?c#d@h"), "redis://u:***@h");
+        assert_eq!(
+            redact_url("unix:///tmp/r@1.sock?db=1&pass=s3cret"),
+            "unix:///tmp/r@1.sock?db=1&pass=***"
+        );
+        for url in [
+            "redis://user:pa/ss@127.0.0.1:1/2",
+            "redis://:a?b#c@d@127.0.0.1:1",
+        ] {
+            let cfg = Config::new(url).unwrap();
+            let Topology::Standalone(info) = &cfg.topology else {
+                unreachable!()
+            };
+            let password = url[8..url.rfind('@').unwrap()].split_once(':').unwrap().1;
+            assert_eq!(info.redis_settings().password(), Some(password));
+            assert!(!format!("{cfg:?}").contains(password));
+        }
+        let err = Config::new("redis://user:pa/ss@host:notaport").unwrap_err();
+        assert!(!err.message().contains("pa/ss"), "{err}");
         let cfg = Config::new("redis://app:s3cret@127.0.0.1:1").unwrap();
         assert!(!format!("{cfg:?}").contains("s3cret"));
         let err = Config::new("http://app:s3cret@x").unwrap_err();

@@ -190,7 +190,7 @@ impl From<redis::RedisError> for Error {
 
 impl Error {
     /// The error for an error reply `CODE detail` of the server, with the same kinds and flags
-    /// whichever connection (redis-rs or the lean `wire` one) read it.
+    /// wherever it was read.
     pub(crate) fn from_server_reply(code: &str, detail: &str) -> Error {
         // Scripts' errors end with " script: <sha>, on @user_script:N.": noise for a reader.
         let detail = detail.split(" script: ").next().unwrap_or(detail);

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use redis::Value;
 
 use crate::config::Config;
-use crate::connection::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{
     self, check_namespace, check_pod, check_service, check_state, check_uid, KeyPieces,
@@ -17,8 +16,10 @@ use crate::pool_threads::{self, Threads};
 use crate::reply;
 use crate::scripts::{self, Script};
 use crate::stats::{bump, Counted, Counters, Stats};
+use crate::transport::{
+    Args, Connection, Frame, Generation, LastConnectError, Manager, QuietErrorHandler, Reply, Route,
+};
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
-use crate::wire::Args;
 
 /// Whether sending an operation twice could change its outcome. Only reads are retried after a
 /// connection error, because the first attempt may have reached the server: even an idempotent
@@ -100,7 +101,7 @@ impl Executor {
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
             .connection_timeout(config.pool_wait_timeout)
-            // Checkout compares generations only (no I/O): see connection.rs.
+            // Checkout compares generations only (no I/O): see transport/pool.rs.
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
             .thread_pool(thread_pool)
@@ -169,7 +170,7 @@ impl Executor {
     /// first attempt certainly did not run (the server refused it up front) or when the operation
     /// is a read and the connection failed (not timed out: that would double the bound).
     /// After a connection failure every pooled connection opened before it is dropped on
-    /// checkout (connection.rs), so the retry runs on a connection opened after the failure,
+    /// checkout (transport/pool.rs), so the retry runs on a connection opened after the failure,
     /// never on a sibling that the same restart or `CLIENT KILL` closed.
     fn run<T>(
         &self,
@@ -248,8 +249,7 @@ impl Executor {
             values.clear();
             conn.get_each(
                 count,
-                |i, a| a.pieces(key(i).pieces()),
-                |i| key(i).to_string(),
+                |i, put| put(key(i).pieces()),
                 |i, value| {
                     values.push(decode(value, &|| key(i).to_string())?);
                     Ok(())
@@ -275,12 +275,16 @@ impl Executor {
             check_state("pod state", state)?;
             let key = keys::service_state_key_pieces(ns, service);
             self.run("set service state", Repeat::Unsafe, |conn| {
-                conn.call(|a| {
-                    a.bytes(b"HSET");
-                    a.pieces(key.pieces());
-                    a.int(pod.into());
-                    a.bytes(state.as_bytes());
-                })
+                conn.call(
+                    Route::Key(key.pieces()),
+                    |a| {
+                        a.bytes(b"HSET");
+                        a.pieces(key.pieces());
+                        a.int(pod.into());
+                        a.bytes(state.as_bytes());
+                    },
+                    expect_int,
+                )
                 .map(drop)
             })
         })
@@ -296,21 +300,16 @@ impl Executor {
             let mut states = BTreeMap::new();
             self.run("get service state", Repeat::Safe, |conn| {
                 states.clear();
-                conn.hgetall_each(
-                    |a| a.pieces(key.pieces()),
-                    |field, value| {
-                        let Some(pod) = keys::parse_pod(field) else {
-                            return Ok(());
-                        };
-                        let state = std::str::from_utf8(value).map_err(|_| {
-                            Error::unexpected(format!(
-                                "hash {key}: state of pod {pod} is not UTF-8"
-                            ))
-                        })?;
-                        states.insert(pod, reply::owned_text(state));
-                        Ok(())
-                    },
-                )
+                hgetall_each(conn, key.pieces(), |field, value| {
+                    let Some(pod) = keys::parse_pod(field) else {
+                        return Ok(());
+                    };
+                    let state = std::str::from_utf8(value).map_err(|_| {
+                        Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
+                    })?;
+                    states.insert(pod, reply::owned_text(state));
+                    Ok(())
+                })
             })?;
             Ok(states)
         })
@@ -324,12 +323,15 @@ impl Executor {
             check_state("workload state", state)?;
             let key = keys::workload_key_pieces(ns, service);
             self.run("set workload state", Repeat::Unsafe, |conn| {
-                conn.call(|a| {
-                    a.bytes(b"SET");
-                    a.pieces(key.pieces());
-                    a.bytes(state.as_bytes());
-                })
-                .map(drop)
+                conn.call(
+                    Route::Key(key.pieces()),
+                    |a| {
+                        a.bytes(b"SET");
+                        a.pieces(key.pieces());
+                        a.bytes(state.as_bytes());
+                    },
+                    expect_ok,
+                )
             })
         })
     }
@@ -341,13 +343,9 @@ impl Executor {
             check_service(service)?;
             let key = keys::workload_key_pieces(ns, service);
             self.run("get workload state", Repeat::Safe, |conn| {
-                conn.call_bulk(
-                    |a| {
-                        a.bytes(b"GET");
-                        a.pieces(key.pieces());
-                    },
-                    |value| reply::stored_text(value, &|| key.to_string()),
-                )
+                get(conn, key.pieces(), |value| {
+                    reply::stored_text(value, &|| key.to_string())
+                })
             })
         })
     }
@@ -385,13 +383,23 @@ impl Executor {
         keys: &LinkKeys,
         args: &[i32],
     ) -> Result<Value> {
-        match conn.call(|a| script_command(a, b"EVALSHA", script.sha1(), keys, args)) {
+        let route = Route::Key(keys.uid_hash.pieces());
+        let value = |mut reply: Reply<'_>| reply.value();
+        match conn.call(
+            route,
+            |a| script_command(a, b"EVALSHA", script.sha1(), keys, args),
+            value,
+        ) {
             Err(err) if err.missing_script => {
                 // The server lost its script cache (SCRIPT FLUSH, restart, failover): EVAL runs
                 // the script and caches it again, in the same single round trip.
                 log::warn!("script {} missing on the server; reloading it", script.name);
                 bump(&self.counters.script_reloads);
-                conn.call(|a| script_command(a, b"EVAL", script.source, keys, args))
+                conn.call(
+                    route,
+                    |a| script_command(a, b"EVAL", script.source, keys, args),
+                    value,
+                )
             }
             outcome => outcome,
         }
@@ -495,13 +503,9 @@ impl Executor {
         self.counters.call(|| {
             let keys = LinkKeys::new(ns, uid, service)?;
             self.run("get linked pod", Repeat::Safe, |conn| {
-                conn.call_bulk(
-                    |a| {
-                        a.bytes(b"GET");
-                        a.pieces(keys.link.pieces());
-                    },
-                    |value| reply::stored_pod_bytes(value, &|| keys.link.to_string()),
-                )
+                get(conn, keys.link.pieces(), |value| {
+                    reply::stored_pod_bytes(value, &|| keys.link.to_string())
+                })
             })
         })
     }
@@ -640,8 +644,9 @@ impl Executor {
         let mut links = BTreeMap::new();
         self.run("get link services", Repeat::Safe, |conn| {
             links.clear();
-            conn.hgetall_each(
-                |a| a.pieces(key.pieces()),
+            hgetall_each(
+                conn,
+                key.pieces(),
                 |service, pod| {
                     let service = std::str::from_utf8(service).map_err(|_| {
                         Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
@@ -696,10 +701,24 @@ impl Executor {
 fn load_scripts(conn: &mut Connection) -> Result<()> {
     let cluster = conn.is_cluster();
     for script in scripts::ALL {
-        let load = redis::cmd("SCRIPT").arg("LOAD").arg(script.source).clone();
-        for (node, outcome) in conn.query_all_primaries(&load) {
-            let loaded = match outcome {
-                Ok(loaded) => loaded,
+        let outcomes = conn.on_all_primaries(
+            |a| {
+                a.bytes(b"SCRIPT");
+                a.bytes(b"LOAD");
+                a.bytes(script.source.as_bytes());
+            },
+            |mut reply| match reply.next()? {
+                Frame::Bulk(Some(sha)) if sha == script.sha1().as_bytes() => Ok(()),
+                other => Err(Error::unexpected(format!(
+                    "SCRIPT LOAD of {} returned {other:?}, expected {}",
+                    script.name,
+                    script.sha1()
+                ))),
+            },
+        );
+        for (node, outcome) in outcomes {
+            match outcome {
+                Ok(()) => {}
                 Err(err)
                     if cluster
                         && matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout) =>
@@ -708,16 +727,8 @@ fn load_scripts(conn: &mut Connection) -> Result<()> {
                         "cannot load script {} on {node} now ({err}); EVAL will load it there",
                         script.name
                     );
-                    continue;
                 }
                 Err(err) => return Err(err.context(&format!("loading scripts on {node}"))),
-            };
-            if !matches!(&loaded, Value::BulkString(sha) if sha == script.sha1().as_bytes()) {
-                return Err(Error::unexpected(format!(
-                    "SCRIPT LOAD of {} on {node} returned {loaded:?}, expected {}",
-                    script.name,
-                    script.sha1()
-                )));
             }
         }
     }
@@ -738,8 +749,83 @@ fn script_command(a: &mut dyn Args, head: &[u8], body: &str, keys: &LinkKeys, ar
 }
 
 fn ping(conn: &mut Connection) -> Result<()> {
-    match conn.query(&redis::cmd("PING"))? {
-        Value::SimpleString(s) if s == "PONG" => Ok(()),
-        other => Err(Error::unexpected(format!("PING answered {other:?}"))),
+    conn.call(
+        Route::Any,
+        |a| a.bytes(b"PING"),
+        |mut reply| match reply.next()? {
+            Frame::Status(b"PONG") => Ok(()),
+            other => Err(Error::unexpected(format!("PING answered {other:?}"))),
+        },
+    )
+}
+
+/// Reader of a reply that must be `+OK` (SET).
+fn expect_ok(mut reply: Reply<'_>) -> Result<()> {
+    match reply.next()? {
+        Frame::Status(b"OK") => Ok(()),
+        other => Err(Error::unexpected(format!("expected OK, got {other:?}"))),
     }
+}
+
+/// Reader of a reply that must be an integer (HSET).
+fn expect_int(mut reply: Reply<'_>) -> Result<i64> {
+    match reply.next()? {
+        Frame::Int(n) => Ok(n),
+        other => Err(Error::unexpected(format!(
+            "expected an integer, got {other:?}"
+        ))),
+    }
+}
+
+/// `GET key`, the value (or `None` when absent) decoded in place by `decode`.
+fn get<T>(
+    conn: &mut Connection,
+    key: &[&[u8]],
+    decode: impl Fn(Option<&[u8]>) -> Result<T>,
+) -> Result<T> {
+    conn.call(
+        Route::Key(key),
+        |a| {
+            a.bytes(b"GET");
+            a.pieces(key);
+        },
+        |mut reply| match reply.next()? {
+            Frame::Bulk(value) => decode(value),
+            other => Err(Error::unexpected(format!(
+                "expected a string, got {other:?}"
+            ))),
+        },
+    )
+}
+
+/// `HGETALL key`, each (field, value) pair handed to `each` in place.
+fn hgetall_each(
+    conn: &mut Connection,
+    key: &[&[u8]],
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
+) -> Result<()> {
+    conn.call(
+        Route::Key(key),
+        |a| {
+            a.bytes(b"HGETALL");
+            a.pieces(key);
+        },
+        |mut reply| {
+            let pairs = match reply.next()? {
+                Frame::Array(Some(n)) if n % 2 == 0 => n / 2,
+                other => return Err(Error::unexpected(format!("HGETALL answered {other:?}"))),
+            };
+            for _ in 0..pairs {
+                match (reply.next()?, reply.next()?) {
+                    (Frame::Bulk(Some(field)), Frame::Bulk(Some(value))) => each(field, value)?,
+                    other => {
+                        return Err(Error::unexpected(format!(
+                            "HGETALL entry: expected two strings, got {other:?}"
+                        )))
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
 }

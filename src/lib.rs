@@ -19,9 +19,7 @@
 
 #![warn(missing_docs)]
 
-mod cluster;
 mod config;
-mod connection;
 mod error;
 mod executor;
 mod ffi;
@@ -30,10 +28,9 @@ mod logging;
 mod pool_threads;
 mod reply;
 mod scripts;
-mod sentinel;
 mod stats;
+mod transport;
 mod types;
-mod wire;
 
 pub use config::{
     Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,

@@ -86,35 +86,6 @@ pub(crate) fn array(value: Value, expected: usize, what: &str) -> Result<Vec<Val
     }
 }
 
-/// The field/value pairs of an HGETALL reply (RESP2 flat array or RESP3 map), as bytes.
-pub(crate) fn hash_entries(value: Value, key: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let bytes = |v: Value| match v {
-        Value::BulkString(b) => Ok(b),
-        other => Err(Error::unexpected(format!(
-            "hash {key}: expected a string entry, got {}",
-            shape(&other)
-        ))),
-    };
-    match value {
-        Value::Array(items) if items.len() % 2 == 0 => {
-            let mut entries = Vec::with_capacity(items.len() / 2);
-            let mut items = items.into_iter();
-            while let (Some(field), Some(value)) = (items.next(), items.next()) {
-                entries.push((bytes(field)?, bytes(value)?));
-            }
-            Ok(entries)
-        }
-        Value::Map(pairs) => pairs
-            .into_iter()
-            .map(|(f, v)| Ok((bytes(f)?, bytes(v)?)))
-            .collect(),
-        other => Err(Error::unexpected(format!(
-            "hash {key}: expected field/value pairs, got {}",
-            shape(&other)
-        ))),
-    }
-}
-
 /// An owned copy of `text` with one spare byte of capacity, so that the C layer can add its NUL
 /// terminator without reallocating (a realloc per state in every batch otherwise).
 pub(crate) fn owned_text(text: &str) -> String {

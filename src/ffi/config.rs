@@ -172,7 +172,8 @@ pub unsafe extern "C" fn sf_config_set_pool_min_idle(
     unsafe { set(cfg, err, |c| c.set_pool_min_idle(min_idle).map(drop)) }
 }
 
-/// Sets the longest wait, in milliseconds, for a connection to be established (default 1000).
+/// Sets the longest time, in milliseconds, that opening one connection may take: the TCP or
+/// unix connect, TLS and the Redis handshake together (default 1000).
 /// Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg` is NULL; the config is then
 /// unchanged. Not thread-safe for the same `cfg`.
 ///
@@ -189,8 +190,9 @@ pub unsafe extern "C" fn sf_config_set_connect_timeout_ms(
     unsafe { set(cfg, err, |c| c.set_connect_timeout(timeout).map(drop)) }
 }
 
-/// Sets the longest wait, in milliseconds, for one command's reply (default 1000). A call that
-/// exceeds it fails with `SF_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg`
+/// Sets the longest time, in milliseconds, that one command may take: writing it and reading
+/// its whole reply, under one deadline (default 1000). A call that exceeds it fails with
+/// `SF_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT` when `ms` is 0 or `cfg`
 /// is NULL; the config is then unchanged. Not thread-safe for the same `cfg`.
 ///
 /// # Safety

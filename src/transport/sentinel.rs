@@ -1,23 +1,26 @@
 //! Redis Sentinel: asking the sentinels for the current primary each time a connection opens.
 //!
-//! Follows the sentinel client protocol (ask the sentinels in order with
-//! `SENTINEL GET-MASTER-ADDR-BY-NAME`, connect, confirm with `ROLE`) on redis-rs's plain
-//! connections, with the configured connect and command timeouts on every step. (redis-rs 1.8's
-//! sync `Sentinel` connects to sentinels and checks roles without any timeout.)
+//! Follows the sentinel client protocol: ask the sentinels in order with
+//! `SENTINEL GET-MASTER-ADDR-BY-NAME`, connect, confirm with `ROLE`; each step within the
+//! connect timeout.
 
-use redis::{ConnectionLike, Value};
+use std::time::Duration;
 
-use crate::cluster::{combine_failures, NodeAddr};
-use crate::connection::NodeOpener;
-use crate::error::{Error, ErrorKind};
+use redis::Value;
+
+use super::node::{combine_failures, connect_error, Deadline, Endpoint, NodeAddr};
+use super::plain::Plain;
+use super::resp::answer;
+use crate::error::{Error, ErrorKind, Result};
 
 /// The sentinels and how to reach the primary they name.
 pub(crate) struct SentinelConnector {
-    /// One opener per sentinel (its URL's address, credentials and TLS).
-    pub(crate) sentinels: Vec<(NodeAddr, NodeOpener)>,
+    /// The sentinels (their URLs' addresses, credentials and TLS).
+    pub(crate) sentinels: Vec<Endpoint>,
     pub(crate) master_name: String,
-    /// Opens connections to the primary (credentials, database, TLS of the data nodes).
-    pub(crate) master: NodeOpener,
+    /// How to reach the primary (credentials, database, TLS); its address is the one named.
+    pub(crate) master: Endpoint,
+    pub(crate) connect_timeout: Duration,
     /// The primary the last connection went to, to log a failover once when it changes.
     pub(crate) last_primary: std::sync::Mutex<Option<NodeAddr>>,
 }
@@ -37,24 +40,25 @@ impl SentinelConnector {
 
     /// A connection to the current primary, as the first sentinel that knows it says, checked
     /// with `ROLE`.
-    pub(crate) fn connect(&self) -> Result<(NodeAddr, redis::Connection), Error> {
+    pub(crate) fn connect(&self) -> Result<(NodeAddr, Plain)> {
         let mut failures = Vec::new();
-        for (sentinel, opener) in &self.sentinels {
-            match self.ask(opener, sentinel) {
+        for sentinel in &self.sentinels {
+            let label = sentinel.address.to_string();
+            match self.ask(sentinel, &label) {
                 Ok(Some(primary)) => match self.connect_primary(&primary) {
                     Ok(conn) => return Ok((primary, conn)),
                     // A wrong password for the primary is the same through every sentinel.
                     Err(err) if err.kind() == ErrorKind::Auth => return Err(err),
-                    Err(err) => failures.push((primary, err)),
+                    Err(err) => failures.push((primary.to_string(), err)),
                 },
                 Ok(None) => failures.push((
-                    sentinel.clone(),
+                    label,
                     Error::new(
                         ErrorKind::Connection,
                         format!("sentinel does not know master {:?}", self.master_name),
                     ),
                 )),
-                Err(err) => failures.push((sentinel.clone(), err)),
+                Err(err) => failures.push((label, err)),
             }
         }
         Err(combine_failures(
@@ -67,18 +71,24 @@ impl SentinelConnector {
     }
 
     /// Asks one sentinel where the primary is; `None` when it does not know the name.
-    fn ask(&self, opener: &NodeOpener, sentinel: &NodeAddr) -> Result<Option<NodeAddr>, Error> {
-        let mut conn = opener
-            .open_configured()
-            .map_err(|err| opener.connect_error(sentinel, err))?;
+    fn ask(&self, sentinel: &Endpoint, label: &str) -> Result<Option<NodeAddr>> {
+        let deadline = Deadline::connect(self.connect_timeout);
+        let mut conn =
+            Plain::connect(sentinel, deadline).map_err(|err| connect_error(&label, err))?;
+        conn.send(deadline, |a| {
+            a.bytes(b"SENTINEL");
+            a.bytes(b"GET-MASTER-ADDR-BY-NAME");
+            a.bytes(self.master_name.as_bytes());
+        })?;
         let reply = conn
-            .req_command(
-                redis::cmd("SENTINEL")
-                    .arg("GET-MASTER-ADDR-BY-NAME")
-                    .arg(&self.master_name),
-            )
-            .and_then(|reply| reply.extract_error())
-            .map_err(|err| Error::from(err).context(&format!("sentinel {sentinel}")))?;
+            .reply(deadline, true)
+            .and_then(|reply| answer(reply, |mut reply| reply.value()))
+            .map_err(|err| err.context(&format!("sentinel {label}")))?;
+        let unexpected = |shown: &dyn std::fmt::Debug| {
+            Error::unexpected(format!(
+                "sentinel {label} answered {shown:?} for the primary's address"
+            ))
+        };
         match reply {
             Value::Nil => Ok(None),
             Value::Array(fields) => match fields.as_slice() {
@@ -92,33 +102,27 @@ impl SentinelConnector {
                     let port = text(port).and_then(|p| p.parse::<u16>().ok());
                     match (host, port) {
                         (Some(host), Some(port)) => Ok(Some(NodeAddr { host, port })),
-                        _ => Err(Error::unexpected(format!(
-                            "sentinel {sentinel} answered {fields:?} for the primary's address"
-                        ))),
+                        _ => Err(unexpected(&fields)),
                     }
                 }
-                _ => Err(Error::unexpected(format!(
-                    "sentinel {sentinel} answered {fields:?} for the primary's address"
-                ))),
+                _ => Err(unexpected(&fields)),
             },
-            other => Err(Error::unexpected(format!(
-                "sentinel {sentinel} answered {other:?} for the primary's address"
-            ))),
+            other => Err(unexpected(&other)),
         }
     }
 
     /// Connects to the node a sentinel named and checks that it is a primary (a sentinel may
     /// lag behind a failover). A user not allowed to run `ROLE` skips the check: a write on a
     /// replica is then refused with READONLY, and the executor retries on a new connection.
-    fn connect_primary(&self, primary: &NodeAddr) -> Result<redis::Connection, Error> {
-        let mut conn = self
-            .master
-            .open(&primary.host, primary.port)
-            .map_err(|err| self.master.connect_error(primary, err))?;
-        match conn
-            .req_command(&redis::cmd("ROLE"))
-            .and_then(|reply| reply.extract_error())
-        {
+    fn connect_primary(&self, primary: &NodeAddr) -> Result<Plain> {
+        let deadline = Deadline::connect(self.connect_timeout);
+        let mut conn = Plain::connect(&self.master.at(primary), deadline)
+            .map_err(|err| connect_error(primary, err))?;
+        conn.send(deadline, |a| a.bytes(b"ROLE"))?;
+        let role = conn
+            .reply(deadline, true)
+            .and_then(|reply| answer(reply, |mut reply| reply.value()));
+        match role {
             Ok(Value::Array(fields)) => match fields.first() {
                 Some(Value::BulkString(role)) if role.as_slice() == b"master" => Ok(conn),
                 Some(Value::SimpleString(role)) if role == "master" => Ok(conn),
@@ -133,11 +137,11 @@ impl SentinelConnector {
             Ok(other) => Err(Error::unexpected(format!(
                 "ROLE on {primary} answered {other:?}"
             ))),
-            Err(err) if matches!(Error::from(err.clone()).kind(), ErrorKind::Auth) => {
+            Err(err) if err.kind() == ErrorKind::Auth && conn.in_step() => {
                 log::debug!("ROLE not permitted on {primary}; trusting the sentinel");
                 Ok(conn)
             }
-            Err(err) => Err(Error::from(err).context(&format!("ROLE on {primary}"))),
+            Err(err) => Err(err.context(&format!("ROLE on {primary}"))),
         }
     }
 }
