@@ -1,5 +1,6 @@
 # stateful-executor: build, test, demo, install.
 #
+#   make check                 the quick check, no Redis needed: format, clippy, unit tests, header
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
 #   make test                  the whole test suite: lint, header check, Rust tests, C tests (also
@@ -57,13 +58,15 @@ STATIC_DEPS := -lpthread -ldl -lm
 C_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
 CXX_STRICT := -std=c++11 -Wall -Wextra -Werror -pedantic
 C_OUT := $(TARGET_DIR)/c
+# The C suite: the tests, their harness, and the RESP client they share with the fuzzer.
+C_TEST_SRC := tests/c/test_c_api.c tests/c/harness.c tests/c/resp.c
 DEMO_OUT := examples-c/build
 LINK_SHARED := -L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lstateful_executor
 
 VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	--show-leak-kinds=definite,indirect --error-exitcode=1 --quiet
 
-.PHONY: all build release lib deps deps-c test rust-test lint fmt header check-header \
+.PHONY: all build release lib deps deps-c check unit-test test rust-test lint fmt header check-header \
 	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check demo-c-check \
 	c-test-sanitize deps-fuzz fuzz fuzz-build fuzz-lib fuzz-smoke soak soak-build \
 	demo demo-static demo-c-build demo-rust install clean
@@ -91,8 +94,27 @@ deps-c:
 
 test: deps lint check-header rust-test c-test go-test java-test fuzz-smoke
 
+# The quick check before a commit: no redis-server, under a minute on a warm build.
+check: lint unit-test check-header
+
+# The unit tests inside src/ and the documentation examples (none of them needs a server).
+unit-test:
+	$(CARGO) test $(CARGO_FLAGS) --lib
+	$(CARGO) test $(CARGO_FLAGS) --doc
+
+# Every Rust test: the unit tests and the integration tests (tests/it, one binary, each test on
+# its own throwaway redis-server). The integration tests mostly wait on their servers, so they
+# run on more threads than cores. The fault and hostile-server tests assert timings: they run
+# in a second pass, where those that measure run alone (`alone()`, tests/it/harness/server.rs)
+# and no CPU-bound test runs beside them.
+TEST_THREADS ?= 4
+TIMED_TESTS := faults:: hostile_server::
+
 rust-test:
-	$(CARGO) test $(CARGO_FLAGS) --all-targets
+	$(CARGO) test $(CARGO_FLAGS) --all-targets -- --test-threads=$(TEST_THREADS) \
+		$(addprefix --skip ,$(TIMED_TESTS))
+	$(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) $(TIMED_TESTS)
+	$(CARGO) test $(CARGO_FLAGS) --doc
 
 lint:
 	$(CARGO) fmt --check
@@ -122,7 +144,7 @@ demo-c-check: deps demo-c-build
 c-test-build: lib
 	@mkdir -p $(C_OUT)
 	$(CC) $(C_STRICT) -g -O1 -Iinclude -Itests/c -DSF_EXPECTED_VERSION='"$(VERSION)"' \
-		-o $(C_OUT)/test_c_api tests/c/test_c_api.c tests/c/harness.c $(LINK_SHARED) -lpthread
+		-o $(C_OUT)/test_c_api $(C_TEST_SRC) $(LINK_SHARED) -lpthread
 	$(CXX) $(CXX_STRICT) -Iinclude -o $(C_OUT)/cpp_header tests/c/cpp_header.cpp $(LINK_SHARED)
 	$(CC) -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude -o $(C_OUT)/test_layout \
 		tests/c/test_layout.c $(LINK_SHARED)
@@ -150,7 +172,7 @@ c-test-sanitize: deps-c lib
 	@mkdir -p $(C_OUT)
 	$(SAN_CC) $(C_STRICT) -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
 		-DSF_EXPECTED_VERSION='"$(VERSION)"' -o $(C_OUT)/test_c_api_asan \
-		tests/c/test_c_api.c tests/c/harness.c $(LINK_SHARED) -lpthread
+		$(C_TEST_SRC) $(LINK_SHARED) -lpthread
 	$(SAN_ENV) $(C_OUT)/test_c_api_asan
 
 # make install (and install-debug) into a temporary prefix, check the layout (links, SONAME,
@@ -268,8 +290,8 @@ fuzz-lib:
 
 fuzz-build: deps-fuzz fuzz-lib
 	$(FUZZ_CC) -std=c99 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude \
-		-o $(FUZZ_BIN) fuzz/fuzz_c_api.c $(FUZZ_LIB) $(STATIC_DEPS)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Itests/c \
+		-o $(FUZZ_BIN) fuzz/fuzz_c_api.c tests/c/resp.c $(FUZZ_LIB) $(STATIC_DEPS)
 
 # Runs the fuzzer for FUZZ_SECONDS on a throwaway redis-server (never $REDIS_URL: the fuzzer
 # flushes its database), from the committed seeds (fuzz/seeds, read only) plus what earlier runs

@@ -29,21 +29,18 @@
  *    the executor's statistics only grow and stay consistent; a closed executor is refused.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "resp.h"
 #include "stateful_executor.h"
 
 /* ---- failing ---------------------------------------------------------------------------- */
@@ -149,75 +146,16 @@ static bool valid_keep(int32_t seconds) { return seconds >= -1; }
 
 /* ---- a raw RESP connection to the same server ------------------------------------------- */
 
-static int raw_fd = -1;
+static resp_conn raw_conn;
 static sf_executor *ex;
 
-static void raw_write(const char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(raw_fd, buf, len);
-    if (n < 0 && errno == EINTR) continue;
-    REQUIRE(n > 0, "raw connection: write failed: %s", strerror(errno));
-    buf += n;
-    len -= (size_t)n;
-  }
-}
-
-static char rbuf[1 << 16];
-static size_t rlen, rpos;
-
-static int raw_getc(void) {
-  if (rpos == rlen) {
-    ssize_t n;
-    do n = read(raw_fd, rbuf, sizeof rbuf);
-    while (n < 0 && errno == EINTR);
-    REQUIRE(n > 0, "raw connection: read failed");
-    rlen = (size_t)n;
-    rpos = 0;
-  }
-  return (unsigned char)rbuf[rpos++];
-}
-
-static void raw_line(char *line, size_t size) {
-  size_t used = 0;
-  for (;;) {
-    int c = raw_getc();
-    if (c == '\n') break;
-    if (c != '\r' && used + 1 < size) line[used++] = (char)c;
-  }
-  line[used] = '\0';
-}
-
-/* Sends a command (arguments with explicit lengths) and returns its reply's type character:
- * the line after it, or the bulk string's bytes (truncated to `size`; their full length goes to
- * *reply_len when not NULL, -1 for nil). */
+/* Sends a command (arguments with explicit lengths) on the raw connection and returns its
+ * reply's type character; see resp_commandv. */
 static char raw_commandv(int argc, const char *const *argv, const size_t *lens, char *reply,
                          size_t size, long *reply_len) {
-  char header[32], line[128];
-  int i;
-  snprintf(header, sizeof header, "*%d\r\n", argc);
-  raw_write(header, strlen(header));
-  for (i = 0; i < argc; i++) {
-    snprintf(header, sizeof header, "$%zu\r\n", lens[i]);
-    raw_write(header, strlen(header));
-    raw_write(argv[i], lens[i]);
-    raw_write("\r\n", 2);
-  }
-  raw_line(line, sizeof line);
-  if (reply_len != NULL) *reply_len = 0;
-  if (line[0] == '$') {
-    long len = strtol(line + 1, NULL, 10), k;
-    size_t kept = 0;
-    for (k = 0; len >= 0 && k < len + 2; k++) { /* nil ($-1) has no payload */
-      int c = raw_getc();
-      if (k < len && kept + 1 < size) reply[kept++] = (char)c;
-    }
-    reply[kept] = '\0';
-    if (reply_len != NULL) *reply_len = len;
-  } else {
-    REQUIRE(line[0] != '*', "raw connection: arrays are not read");
-    snprintf(reply, size, "%s", line + 1);
-  }
-  return line[0];
+  char type = resp_commandv(&raw_conn, argc, argv, lens, reply, size, reply_len);
+  REQUIRE(type != 0, "raw connection: %s", strerror(errno));
+  return type;
 }
 
 /* The same with C-string arguments, terminated by NULL. */
@@ -273,8 +211,7 @@ static void maybe_sent(void) { baseline = -1; }
 static void raw_connect(const char *url) {
   /* redis://HOST:PORT[/], HOST on loopback; the fuzzer flushes the database it is given. */
   char host[64];
-  int port = 0, one = 1;
-  struct sockaddr_in addr;
+  int port = 0;
   if (sscanf(url, "redis://%63[^:/]:%d", host, &port) != 2 || port <= 0 || port > 65535 ||
       (strncmp(host, "127.", 4) != 0 && strcmp(host, "localhost") != 0)) {
     fprintf(stderr, "fuzz_c_api: REDIS_URL must be redis://127.x.y.z:PORT or "
@@ -282,19 +219,10 @@ static void raw_connect(const char *url) {
     exit(2);
   }
   if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-    fprintf(stderr, "fuzz_c_api: bad host %s\n", host);
-    exit(2);
-  }
-  raw_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (raw_fd < 0 || connect(raw_fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+  if (resp_connect(&raw_conn, host, port, 0) != 0) {
     fprintf(stderr, "fuzz_c_api: cannot connect to %s\n", url);
     exit(2);
   }
-  setsockopt(raw_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 /* ---- the input -------------------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "resp.h"
 #include "stateful_executor.h"
 
 int harness_failures = 0;
@@ -89,115 +90,22 @@ int free_port(void) {
   return port;
 }
 
-static int connect_port(int port, int timeout_ms) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in addr;
-  struct timeval tv;
-  if (fd < 0) return -1;
-  tv.tv_sec = timeout_ms / 1000;
-  tv.tv_usec = (timeout_ms % 1000) * 1000;
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons((unsigned short)port);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-static int write_all(int fd, const char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    buf += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-/* Reads one CRLF-terminated line (without the CRLF) into line. */
-static int read_line(int fd, char *line, size_t size) {
-  size_t used = 0;
-  for (;;) {
-    char c;
-    ssize_t n = read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    if (c == '\n') {
-      if (used > 0 && line[used - 1] == '\r') used--;
-      line[used] = '\0';
-      return 0;
-    }
-    if (used + 1 < size) line[used++] = c;
-  }
-}
-
-static char command_on(int fd, int argc, const char *const *argv, const size_t *lens,
-                       char *reply, size_t reply_size) {
-  char header[64];
-  char line[512];
-  int i;
-  snprintf(header, sizeof header, "*%d\r\n", argc);
-  if (write_all(fd, header, strlen(header)) != 0) return 0;
-  for (i = 0; i < argc; i++) {
-    size_t len = lens != NULL ? lens[i] : strlen(argv[i]);
-    snprintf(header, sizeof header, "$%zu\r\n", len);
-    if (write_all(fd, header, strlen(header)) != 0 || write_all(fd, argv[i], len) != 0 ||
-        write_all(fd, "\r\n", 2) != 0)
-      return 0;
-  }
-  if (read_line(fd, line, sizeof line) != 0) return 0;
-  if (line[0] == '$') {
-    long len = strtol(line + 1, NULL, 10);
-    long i2;
-    size_t kept = 0;
-    if (len < 0) {
-      snprintf(reply, reply_size, "(nil)");
-      return '$';
-    }
-    for (i2 = 0; i2 < len + 2; i2++) {
-      char c;
-      ssize_t n = read(fd, &c, 1);
-      if (n < 0 && errno == EINTR) {
-        i2--;
-        continue;
-      }
-      if (n <= 0) return 0;
-      if (i2 < len && kept + 1 < reply_size) reply[kept++] = c;
-    }
-    if (reply_size > 0) reply[kept] = '\0';
-    return '$';
-  }
-  if (line[0] == '*') {
-    snprintf(reply, reply_size, "(array %s)", line + 1);
-    return '*';
-  }
-  snprintf(reply, reply_size, "%s", line + 1);
-  return line[0];
-}
-
 char raw_commandv(const server *s, int argc, const char *const *argv, const size_t *lens,
                   char *reply, size_t reply_size) {
-  char scratch[256];
-  char type;
-  int fd = connect_port(s->port, 10000);
-  if (fd < 0) return 0;
-  if (s->password[0] != '\0') {
+  resp_conn *conn = malloc(sizeof *conn); /* a large buffer; any thread may call this */
+  char type = 0;
+  if (conn == NULL) return 0;
+  if (resp_connect(conn, "127.0.0.1", s->port, 10000) == 0) {
     const char *auth[2];
+    char scratch[256];
     auth[0] = "AUTH";
     auth[1] = s->password;
-    if (command_on(fd, 2, auth, NULL, scratch, sizeof scratch) != '+') {
-      close(fd);
-      return 0;
-    }
+    if (s->password[0] == '\0' ||
+        resp_commandv(conn, 2, auth, NULL, scratch, sizeof scratch, NULL) == '+')
+      type = resp_commandv(conn, argc, argv, lens, reply, reply_size, NULL);
+    resp_close(conn);
   }
-  type = command_on(fd, argc, argv, lens, reply, reply_size);
-  close(fd);
+  free(conn);
   return type;
 }
 

@@ -1,7 +1,7 @@
 /*
  * A small test harness for the C API: checks and a test registry, throwaway redis-server
- * processes on free loopback ports in temporary directories, and a minimal RESP client for
- * setting up data behind the library's back.
+ * processes on free loopback ports in temporary directories, and raw commands (through the
+ * RESP client of resp.h, shared with the fuzzer) for setting up data behind the library's back.
  */
 #ifndef SF_TEST_HARNESS_H
 #define SF_TEST_HARNESS_H

@@ -2,17 +2,15 @@
 //! pool threads), that no record holds a password, and that replacing the callback while
 //! records flow never lets an old callback run after the replacing call returned.
 //!
-//! The logger is process-wide, so this binary's tests take turns (`serial`).
-
-mod common;
+//! The logger is process-wide: each test runs in a process of its own (`own_process`).
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 const SF_OK: i32 = 0;
@@ -48,12 +46,6 @@ fn set_logger(f: Option<LogFn>, user_data: *mut c_void, max_level: i32) -> (i32,
     let message = unsafe { CStr::from_ptr(err.message.as_ptr()) };
     assert_eq!(err.code, status);
     (status, message.to_string_lossy().into_owned())
-}
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[derive(Debug, Clone)]
@@ -99,14 +91,16 @@ impl Collector {
 
 #[test]
 fn records_reach_the_callback_by_level_without_credentials() {
-    let _serial = serial();
+    if !own_process("logging::records_reach_the_callback_by_level_without_credentials") {
+        return;
+    }
     const PASSWORD: &str = "s3cret-Passw0rd";
     let server = RedisServer::start_with(&["--requirepass", PASSWORD]);
     let collector: &'static Collector = Box::leak(Box::default());
     let data = collector as *const Collector as *mut c_void;
     assert_eq!(set_logger(Some(collect), data, SF_LOG_DEBUG).0, SF_OK);
 
-    let ex = executor_with(&server, |c| {
+    let ex = server.executor_with(|c| {
         c.set_pool_min_idle(2).unwrap();
         c.set_pool_max_size(2).unwrap();
     });
@@ -177,14 +171,14 @@ fn records_reach_the_callback_by_level_without_credentials() {
 
     // At WARN, no debug or info record arrives.
     assert_eq!(set_logger(Some(collect), data, SF_LOG_WARN).0, SF_OK);
-    let ex = executor_with(&server, |_| {});
+    let ex = server.executor_with(|_| {});
     ex.ping().unwrap();
     drop(ex);
     assert!(collector.take().iter().all(|r| r.level <= SF_LOG_WARN));
 
     // NULL turns logging off.
     assert_eq!(set_logger(None, std::ptr::null_mut(), 0).0, SF_OK);
-    let ex = executor_with(&server, |_| {});
+    let ex = server.executor_with(|_| {});
     ex.ping().unwrap();
     drop(ex);
     assert!(collector.take().is_empty());
@@ -192,7 +186,9 @@ fn records_reach_the_callback_by_level_without_credentials() {
 
 #[test]
 fn bad_levels_and_calls_from_inside_the_callback_are_refused() {
-    let _serial = serial();
+    if !own_process("logging::bad_levels_and_calls_from_inside_the_callback_are_refused") {
+        return;
+    }
     let collector: &'static Collector = Box::leak(Box::default());
     let data = collector as *const Collector as *mut c_void;
     for level in [0, 6, -1, i32::MAX] {
@@ -244,9 +240,13 @@ unsafe extern "C" fn count(user_data: *mut c_void, _: i32, _: *const c_char, _: 
 
 #[test]
 fn replacing_the_callback_while_records_flow_waits_for_running_callbacks() {
-    let _serial = serial();
+    if !own_process(
+        "logging::replacing_the_callback_while_records_flow_waits_for_running_callbacks",
+    ) {
+        return;
+    }
     let server = RedisServer::start();
-    let ex = Arc::new(executor_with(&server, |c| {
+    let ex = Arc::new(server.executor_with(|c| {
         c.set_pool_max_size(4).unwrap();
     }));
     let stop = Arc::new(AtomicBool::new(false));

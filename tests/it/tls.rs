@@ -1,20 +1,13 @@
 //! TLS through rustls: certificates made at test time with the openssl CLI, TLS-only
 //! redis-server processes (`--port 0 --tls-port ...`), a TLS cluster.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
-fn tls_server(certs: &TestCerts, auth_clients: bool) -> Proc {
-    let mut args: Vec<String> = ["--bind", "127.0.0.1", "--dir", "{dir}", "--save", ""]
-        .map(String::from)
-        .to_vec();
-    args.extend(certs.server_args(auth_clients));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Proc::start("tls", &args, None)
+fn tls_server(certs: &TestCerts, auth_clients: bool) -> RedisServer {
+    RedisServer::builder().tls(certs, auth_clients).start()
 }
 
 fn open(url: &str, tune: impl FnOnce(&mut Config)) -> Result<Executor> {

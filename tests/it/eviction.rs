@@ -3,9 +3,7 @@
 //! because only temporary links carry a TTL; `allkeys-*` evicts keys one by one and so splits
 //! pairs (measured and printed, not promised).
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use stateful_executor::{ErrorKind, Executor, Persistence};
 
 const UIDS: usize = 40_000;

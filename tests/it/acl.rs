@@ -1,12 +1,10 @@
-//! ACL users: the least a user needs for every operation, on a server and on a cluster, and a
-//! wrong password reported as `Auth`.
-
-mod common;
+//! Authentication and ACL users: the least a user needs for every operation, on a server and on
+//! a cluster, and a wrong or missing password reported as `Auth`, never shown.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 /// Everything the library sends, including what its Lua scripts call. Nothing else is needed on
@@ -101,11 +99,7 @@ fn least_privileged_user_and_wrong_password() {
     let ex = open(&url).expect("open as app");
     every_operation(&ex, "u1").expect("every operation as app");
     // No key outside sf:* is reachable, and nothing else is allowed.
-    assert!(try_raw(
-        &mut connect_raw(server.port, None, Some(("app", "pw"))),
-        &["KEYS", "*"]
-    )
-    .is_err());
+    assert!(try_raw(&mut server.raw_as("app", "pw"), &["KEYS", "*"]).is_err());
 
     // The set is minimal: without any one permission some operation is refused, as Auth.
     for (n, missing) in NEEDED.iter().enumerate() {
@@ -175,4 +169,30 @@ fn least_privileged_user_on_a_cluster() {
     let err = Executor::open(&Config::cluster(&wrong).unwrap()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(!err.message().contains(":bad@"), "{err}");
+}
+
+#[test]
+fn wrong_or_missing_password_fails_open_with_auth() {
+    let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
+    let port = server.port;
+    for url in [
+        format!("redis://127.0.0.1:{port}"),
+        format!("redis://:wrong-pw@127.0.0.1:{port}"),
+        format!("redis://default:wrong-pw@127.0.0.1:{port}"),
+        format!("redis://nobody:s3cret-pw@127.0.0.1:{port}"),
+    ] {
+        let err = Executor::open(&Config::new(&url).unwrap()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth, "{url}: {err}");
+        assert!(
+            !err.message().contains("wrong-pw") && !err.message().contains("s3cret-pw"),
+            "{url}: the message shows a password: {err}"
+        );
+    }
+    // The right password works.
+    let ex = server.executor();
+    ex.set_workload_state("ns", "chat", "Available").unwrap();
+    assert_eq!(
+        ex.get_workload_state("ns", "chat").unwrap().as_deref(),
+        Some("Available")
+    );
 }

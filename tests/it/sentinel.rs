@@ -1,13 +1,11 @@
 //! Redis Sentinel: one primary, one replica, three sentinels, all real processes on loopback;
 //! `SENTINEL FAILOVER`, then the same executor carries on against the new primary.
 
-mod common;
-
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 fn config(setup: &SentinelSetup) -> Config {
@@ -61,7 +59,7 @@ fn failover_on_the_same_executor() {
             pod: 1
         }
     );
-    let mut primary = connect_raw(setup.primary.port, None, None);
+    let mut primary = setup.primary.raw();
     assert_eq!(
         text(raw_cmd(&mut primary, &["GET", "sf:{ns:lk:u3}chat"])),
         "3"
@@ -90,7 +88,7 @@ fn failover_on_the_same_executor() {
         t.join().unwrap();
     }
 
-    let mut sentinel = connect_raw(setup.sentinels[0].port, None, None);
+    let mut sentinel = setup.sentinels[0].raw();
     raw_cmd(&mut sentinel, &["SENTINEL", "FAILOVER", MASTER_NAME]);
     wait_until(
         "the sentinels to name the replica",
@@ -101,7 +99,7 @@ fn failover_on_the_same_executor() {
         "the old primary to become a replica",
         Duration::from_secs(60),
         || {
-            let repl = try_raw(&mut connect_raw(setup.primary.port, None, None), &["ROLE"]);
+            let repl = try_raw(&mut setup.primary.raw(), &["ROLE"]);
             matches!(repl, Ok(redis::Value::Array(fields)) if text(fields[0].clone()) == "slave")
         },
     );
@@ -119,7 +117,7 @@ fn failover_on_the_same_executor() {
         });
         assert!(previous.is_none() || previous == Some(7));
     }
-    let mut new_primary = connect_raw(setup.replica.port, None, None);
+    let mut new_primary = setup.replica.raw();
     assert_eq!(
         text(raw_cmd(
             &mut new_primary,
@@ -142,7 +140,7 @@ fn failover_on_the_same_executor() {
         "the old primary to replicate",
         Duration::from_secs(30),
         || {
-            let mut old = connect_raw(setup.primary.port, None, None);
+            let mut old = setup.primary.raw();
             try_raw(&mut old, &["GET", "sf:{ns:lk:after-99}chat"])
                 .map(text)
                 .ok()
@@ -194,7 +192,7 @@ fn sentinel_config_and_errors() {
     ex.set_workload_state("ns", "svc", "up").unwrap();
     // Other credentials for the primary than for the sentinels: an ACL user on the primary
     // (changing the default user's password would make the sentinels fail it over).
-    let mut primary = connect_raw(setup.primary.port, None, None);
+    let mut primary = setup.primary.raw();
     raw_cmd(
         &mut primary,
         &["ACL", "SETUSER", "app", "on", ">s3cret", "~*", "+@all"],

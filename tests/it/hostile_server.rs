@@ -5,15 +5,17 @@
 //!
 //! Each case checks the status, that the call ended within the README's bound (W + C + T),
 //! that the process's memory peak grew by a bounded amount, and that the next calls on the same
-//! executor get their own answers. Run with `--nocapture` to see the figures.
+//! executor get their own answers. Run with `--nocapture` to see the figures. Each test runs
+//! alone (times are asserted) and in a process of its own (memory is measured process-wide).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::harness::{alone, own_process};
 use stateful_executor::{Config, ErrorKind, Executor};
 
 // Generous for a loaded 2-core machine; the cases about connecting use `SHORT_C`.
@@ -22,12 +24,6 @@ const C: Duration = Duration::from_millis(1000);
 const T: Duration = Duration::from_millis(1000);
 const SHORT_C: Duration = Duration::from_millis(300);
 const MIB: u64 = 1024 * 1024;
-
-/// One test at a time: memory peaks are measured process-wide.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 // ---- memory ----
 
@@ -419,7 +415,10 @@ fn case(what: &str, hostile: Hostile, expected: ErrorKind, max_growth: u64) -> F
 
 #[test]
 fn announced_lengths_allocate_nothing() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::announced_lengths_allocate_nothing") {
+        return;
+    }
     for header in [
         "$1000000000000000\r\n",
         "$9223372036854775806\r\n",
@@ -446,7 +445,10 @@ fn announced_lengths_allocate_nothing() {
 
 #[test]
 fn deep_and_wide_nesting_is_refused_without_recursion() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::deep_and_wide_nesting_is_refused_without_recursion") {
+        return;
+    }
     // On a 256 KiB stack: 30,000 levels would overflow any recursive decoder.
     thread::Builder::new()
         .stack_size(256 * 1024)
@@ -471,7 +473,10 @@ fn deep_and_wide_nesting_is_refused_without_recursion() {
 
 #[test]
 fn a_trickled_reply_ends_at_the_command_timeout() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::a_trickled_reply_ends_at_the_command_timeout") {
+        return;
+    }
     // A valid reply, one byte every 200 ms: each read succeeds, the command does not.
     case(
         "reply trickled 1 byte per 200 ms",
@@ -489,7 +494,10 @@ fn a_trickled_reply_ends_at_the_command_timeout() {
 
 #[test]
 fn endless_lines_and_arrays_are_bounded() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::endless_lines_and_arrays_are_bounded") {
+        return;
+    }
     case(
         "a line that never ends",
         Hostile::Endless {
@@ -518,7 +526,12 @@ fn endless_lines_and_arrays_are_bounded() {
 
 #[test]
 fn error_elements_and_broken_framing_never_leak_into_the_next_call() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process(
+        "hostile_server::error_elements_and_broken_framing_never_leak_into_the_next_call",
+    ) {
+        return;
+    }
     // An error element inside the array, the tail after the command timeout.
     case(
         "*2, an error element, the tail 1.5 s later",
@@ -567,7 +580,10 @@ fn error_elements_and_broken_framing_never_leak_into_the_next_call() {
 
 #[test]
 fn large_values_do_not_pin_memory() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::large_values_do_not_pin_memory") {
+        return;
+    }
     // A 64 MiB workload state read on 4 connections at once, then nothing: idle connections
     // must give the read buffers back.
     let big = vec![b's'; 64 * MIB as usize];
@@ -603,7 +619,10 @@ fn large_values_do_not_pin_memory() {
 
 #[test]
 fn a_silent_handshake_fails_the_open_at_the_connect_timeout() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::a_silent_handshake_fails_the_open_at_the_connect_timeout") {
+        return;
+    }
     let server = FakeServer::start_with(Hostile::Bytes(Vec::new()), (0..100).collect());
     let mut config = server.config();
     config.set_connect_timeout(SHORT_C).unwrap();
@@ -618,7 +637,10 @@ fn a_silent_handshake_fails_the_open_at_the_connect_timeout() {
 
 #[test]
 fn stalled_handshakes_cannot_starve_the_pool() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::stalled_handshakes_cannot_starve_the_pool") {
+        return;
+    }
     // The executor's own first connection (0) works; the pool's next three never answer their
     // handshake, occupying all three of the pool's connecting threads.
     let server = FakeServer::start_with(Hostile::Bytes(Vec::new()), vec![1, 2, 3]);
@@ -648,7 +670,12 @@ fn stalled_handshakes_cannot_starve_the_pool() {
 #[test]
 fn a_unix_socket_with_a_full_backlog_fails_at_the_connect_timeout() {
     use socket2::{Domain, SockAddr, Socket, Type};
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process(
+        "hostile_server::a_unix_socket_with_a_full_backlog_fails_at_the_connect_timeout",
+    ) {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("sf-hostile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("full.sock");
@@ -682,7 +709,10 @@ fn a_unix_socket_with_a_full_backlog_fails_at_the_connect_timeout() {
 
 #[test]
 fn a_password_with_a_slash_logs_in_and_never_shows() {
-    let _serial = serial();
+    let _alone = alone();
+    if !own_process("hostile_server::a_password_with_a_slash_logs_in_and_never_shows") {
+        return;
+    }
     let server = FakeServer::start(Hostile::Bytes(Vec::new()));
     let url = format!("redis://user:pa/ss@127.0.0.1:{}", server.port);
     let executor = Executor::open(&config(&url)).unwrap();

@@ -2,11 +2,9 @@
 //! documented layout reads correctly through every read operation, and data that is not in the
 //! layout is reported as corrupt (never as "no link") without being changed.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 const NS: &str = "prod";
@@ -482,7 +480,7 @@ fn keys_of_the_wrong_type_are_corrupt_data_and_no_write_is_half_done() {
 fn a_corrupt_entry_mid_batch_leaves_no_unread_reply_for_the_next_call() {
     let server = RedisServer::start();
     // One connection, so the next calls reuse it unless it was dropped.
-    let ex = executor_with(&server, |c| {
+    let ex = server.executor_with(|c| {
         c.set_pool_max_size(1).unwrap();
     });
     let mut raw = server.raw();

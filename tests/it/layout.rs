@@ -1,11 +1,9 @@
 //! The raw Redis layout (data-model.md, "Redis keys"): after each write, the whole database is
 //! read back with plain commands and compared with the documented table, byte for byte.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 /// What one key must look like.

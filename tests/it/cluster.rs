@@ -2,8 +2,6 @@
 //! `redis-cli --cluster create`; every operation, batch reads pipelined per node, a slot
 //! migrated mid-test, and a primary killed and replaced by its replica.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 fn executor(cluster: &Cluster) -> Executor {
@@ -30,25 +28,6 @@ fn executor(cluster: &Cluster) -> Executor {
 
 fn executor_with(config: Config) -> Executor {
     Executor::open(&config).expect("open cluster executor")
-}
-
-fn stat(conn: &mut redis::Connection, section: &str, field: &str) -> i64 {
-    let info = text(raw_cmd(conn, &["INFO", section]));
-    info_field(&info, field)
-        .map(|v| v.parse().unwrap())
-        .unwrap_or(0)
-}
-
-/// `calls=N` of a command in INFO commandstats (0 when never called).
-fn calls(conn: &mut redis::Connection, command: &str) -> i64 {
-    let info = text(raw_cmd(conn, &["INFO", "commandstats"]));
-    info_field(&info, &format!("cmdstat_{command}"))
-        .and_then(|v| {
-            v.split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))
-                .map(|n| n.parse().unwrap())
-        })
-        .unwrap_or(0)
 }
 
 fn uids(n: usize) -> Vec<String> {
@@ -183,12 +162,15 @@ fn every_operation_and_batches_pipelined_per_node() {
         raw_cmd(&mut cluster.raw(i), &["SCRIPT", "FLUSH"]);
     }
     let owner_index = cluster.primary_of_key("sf:{ns:lk:u7}");
-    let before: Vec<(i64, i64)> = cluster
+    let before: Vec<(u64, u64)> = cluster
         .primaries()
         .into_iter()
         .map(|i| {
             let mut c = cluster.raw(i);
-            (calls(&mut c, "evalsha"), calls(&mut c, "eval"))
+            (
+                command_calls(&mut c, "evalsha"),
+                command_calls(&mut c, "eval"),
+            )
         })
         .collect();
     assert_eq!(
@@ -199,8 +181,8 @@ fn every_operation_and_batches_pipelined_per_node() {
     for (n, i) in cluster.primaries().into_iter().enumerate() {
         let mut c = cluster.raw(i);
         let delta = (
-            calls(&mut c, "evalsha") - before[n].0,
-            calls(&mut c, "eval") - before[n].1,
+            command_calls(&mut c, "evalsha") - before[n].0,
+            command_calls(&mut c, "eval") - before[n].1,
         );
         let expected = if i == owner_index { (1, 1) } else { (0, 0) };
         assert_eq!(delta, expected, "EVALSHA/EVAL calls on node {i}");
@@ -216,11 +198,11 @@ fn every_operation_and_batches_pipelined_per_node() {
     }
     let primaries = cluster.primaries();
     let mut conns: Vec<redis::Connection> = primaries.iter().map(|&i| cluster.raw(i)).collect();
-    let reads_before: Vec<i64> = conns
+    let reads_before: Vec<u64> = conns
         .iter_mut()
-        .map(|c| stat(c, "stats", "total_reads_processed"))
+        .map(|c| info_u64(c, "stats", "total_reads_processed"))
         .collect();
-    let mget_before: Vec<i64> = conns.iter_mut().map(|c| calls(c, "mget")).collect();
+    let mget_before: Vec<u64> = conns.iter_mut().map(|c| command_calls(c, "mget")).collect();
     let pods = ex.batch_get_linked_pods("ns", "chat", &all).unwrap();
     for (i, pod) in pods.iter().enumerate() {
         assert_eq!(*pod, expected_pod(i), "uid {i}");
@@ -229,8 +211,8 @@ fn every_operation_and_batches_pipelined_per_node() {
     for (n, conn) in conns.iter_mut().enumerate() {
         // Our INFO calls are reads too (2 per node here); a replica's REPLCONF ACK comes once
         // a second. One round trip per uid would be ~3,300 reads per node.
-        let reads = stat(conn, "stats", "total_reads_processed") - reads_before[n] - 2;
-        let mgets = calls(conn, "mget") - mget_before[n];
+        let reads = info_u64(conn, "stats", "total_reads_processed") - reads_before[n] - 2;
+        let mgets = command_calls(conn, "mget") - mget_before[n];
         println!(
             "node {}: {mgets} MGETs (one per slot) read in {reads} socket reads",
             primaries[n]
@@ -623,7 +605,7 @@ fn slow_node_times_out_and_is_not_resent() {
         .unwrap();
     let node = cluster.primary_of_key("sf:{ns:lk:slow}");
     let mut conn = cluster.raw(node);
-    let before = calls(&mut conn, "evalsha");
+    let before = command_calls(&mut conn, "evalsha");
     raw_cmd(&mut conn, &["CLIENT", "PAUSE", "1500", "ALL"]);
     let started = Instant::now();
     let err = ex
@@ -639,7 +621,7 @@ fn slow_node_times_out_and_is_not_resent() {
         after = ex.get_linked_pod("ns", "slow", "chat").ok();
         after.is_some()
     });
-    let ran = calls(&mut conn, "evalsha") - before;
+    let ran = command_calls(&mut conn, "evalsha") - before;
     assert!(ran <= 1, "the script ran {ran} times");
     assert_eq!(after, Some(Some(if ran == 1 { 2 } else { 1 })));
     // Other nodes were never affected, and the slow one serves again.

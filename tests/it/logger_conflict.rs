@@ -1,13 +1,11 @@
 //! A Rust host that installed its own `log` logger: `sf_set_logger` refuses with SF_CONFIG and
-//! the host's logger keeps receiving the library's records. Its own binary: the `log` facade's
-//! logger can be set once per process.
-
-mod common;
+//! the host's logger keeps receiving the library's records. In a process of its own
+//! (`own_process`): the `log` facade's logger can be set once per process.
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Mutex;
 
-use common::*;
+use crate::harness::*;
 
 const SF_CONFIG: i32 = 8;
 const SF_LOG_DEBUG: i32 = 4;
@@ -49,6 +47,11 @@ unsafe extern "C" fn never(_: *mut c_void, _: i32, _: *const c_char, _: *const c
 
 #[test]
 fn another_installed_logger_gives_sf_config_and_keeps_the_records() {
+    if !own_process(
+        "logger_conflict::another_installed_logger_gives_sf_config_and_keeps_the_records",
+    ) {
+        return;
+    }
     log::set_logger(&HOST).unwrap();
     log::set_max_level(log::LevelFilter::Info);
     let mut err = SfError {

@@ -2,9 +2,7 @@
 //! operation that takes it with `InvalidArgument`, and nothing reaches Redis (no command is
 //! processed, the data is unchanged). Boundary values are accepted and stored as given.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 /// One value of each argument; the defaults are valid, a test replaces one of them.

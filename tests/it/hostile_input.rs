@@ -2,15 +2,13 @@
 //! key, validation agrees with the rules of data-model.md, and a rejected call leaves Redis
 //! untouched (nothing is even sent).
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::keys::{
     check_namespace, check_service, check_uid, link_key, service_state_key, uid_links_key,
     workload_key,
@@ -235,15 +233,10 @@ fn keys_are_injective() {
 
 /// Everything observable about the server's data and traffic: key count, a digest of all data,
 /// and the number of commands it has processed.
-fn snapshot(raw: &mut redis::Connection) -> (i64, String, u64) {
+fn observable(raw: &mut redis::Connection) -> (i64, String, u64) {
     let keys = dbsize(raw);
     let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(raw).unwrap();
-    let info: String = redis::cmd("INFO").arg("stats").query(raw).unwrap();
-    let processed = info
-        .lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("total_commands_processed");
+    let processed = info_u64(raw, "stats", "total_commands_processed");
     (keys, digest, processed)
 }
 
@@ -437,13 +430,13 @@ fn rejected_input_leaves_redis_unchanged() {
     ex.set_workload_state("ns", "svc", "Available").unwrap();
     let raw = RefCell::new(server.raw());
     // The snapshot's own commands, counted once with nothing in between.
-    let (_, _, first) = snapshot(&mut raw.borrow_mut());
-    let (_, _, second) = snapshot(&mut raw.borrow_mut());
+    let (_, _, first) = observable(&mut raw.borrow_mut());
+    let (_, _, second) = observable(&mut raw.borrow_mut());
     let own_commands = second - first;
     // The count does see a call that reaches Redis.
-    let (_, _, before) = snapshot(&mut raw.borrow_mut());
+    let (_, _, before) = observable(&mut raw.borrow_mut());
     ex.get_linked_pod("ns", "u1", "svc").unwrap();
-    let (_, _, after) = snapshot(&mut raw.borrow_mut());
+    let (_, _, after) = observable(&mut raw.borrow_mut());
     assert_eq!(after - before, own_commands + 1);
 
     let strategy = (
@@ -478,9 +471,9 @@ fn rejected_input_leaves_redis_unchanged() {
                 return Err(TestCaseError::reject("operation has no such argument"));
             }
             let mut raw = raw.borrow_mut();
-            let before = snapshot(&mut raw);
+            let before = observable(&mut raw);
             let outcome = call(&ex, op, &args);
-            let after = snapshot(&mut raw);
+            let after = observable(&mut raw);
             let err = match outcome {
                 Ok(()) => {
                     return Err(TestCaseError::fail(format!(

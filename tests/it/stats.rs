@@ -2,13 +2,11 @@
 //! error as a failed call, and retries, pool timeouts, connects and script reloads count exactly
 //! the events that happened.
 
-mod common;
-
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 const NS: &str = "prod";
@@ -17,7 +15,7 @@ const SVC: &str = "chat";
 #[test]
 fn calls_and_failures_are_counted_once_per_operation() {
     let server = RedisServer::start();
-    let ex = executor_with(&server, |c| {
+    let ex = server.executor_with(|c| {
         c.set_pool_max_size(2).unwrap();
     });
     let fresh = ex.stats();
@@ -87,7 +85,7 @@ fn calls_and_failures_are_counted_once_per_operation() {
 #[test]
 fn script_reloads_and_retries_count_the_events() {
     let server = RedisServer::start();
-    let ex = executor_with(&server, |c| {
+    let ex = server.executor_with(|c| {
         c.set_pool_max_size(1).unwrap();
     });
     let mut raw = server.raw();
@@ -125,7 +123,7 @@ fn script_reloads_and_retries_count_the_events() {
 #[test]
 fn connect_failures_count_while_the_server_is_down() {
     let mut server = RedisServer::start();
-    let ex = executor_with(&server, |c| {
+    let ex = server.executor_with(|c| {
         c.set_pool_wait_timeout(Duration::from_millis(300)).unwrap();
         c.set_connect_timeout(Duration::from_millis(300)).unwrap();
     });
@@ -143,7 +141,7 @@ fn connect_failures_count_while_the_server_is_down() {
 #[test]
 fn pool_timeouts_are_counted_and_stats_do_not_wait_for_busy_connections() {
     let server = RedisServer::start();
-    let ex = Arc::new(executor_with(&server, |c| {
+    let ex = Arc::new(server.executor_with(|c| {
         c.set_pool_max_size(1).unwrap();
         c.set_pool_wait_timeout(Duration::from_millis(200)).unwrap();
         c.set_command_timeout(Duration::from_secs(20)).unwrap();

@@ -1,12 +1,10 @@
 //! Closing an executor (dropping it) returns only after the pool's background threads exited,
-//! also when one of them is still opening a connection at that moment. One test in this binary,
-//! so that no other executor's threads are counted.
-
-mod common;
+//! also when one of them is still opening a connection at that moment. It runs in a process of
+//! its own (`own_process`), so that no other executor's threads are counted.
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 
 /// The names of this process's threads.
 fn thread_names() -> Vec<String> {
@@ -26,10 +24,13 @@ fn pool_threads() -> usize {
 
 #[test]
 fn close_returns_after_the_pool_threads_exited() {
+    if !own_process("lifecycle::close_returns_after_the_pool_threads_exited") {
+        return;
+    }
     let server = RedisServer::start_with(&["--requirepass", "pw"]);
     assert_eq!(pool_threads(), 0);
     for _ in 0..5 {
-        let ex = executor_with(&server, |c| {
+        let ex = server.executor_with(|c| {
             c.set_pool_min_idle(2).unwrap();
         });
         ex.ping().unwrap();
@@ -45,7 +46,7 @@ fn close_returns_after_the_pool_threads_exited() {
 
     // A pool thread is opening a connection to a server that does not answer (stopped with
     // SIGSTOP: the kernel accepts the connection, nobody answers AUTH) when the executor closes.
-    let ex = executor_with(&server, |c| {
+    let ex = server.executor_with(|c| {
         c.set_connect_timeout(Duration::from_millis(1500)).unwrap();
         c.set_pool_wait_timeout(Duration::from_millis(100)).unwrap();
     });

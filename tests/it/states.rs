@@ -1,10 +1,8 @@
 //! Pod states and workload states (data-model.md, "Operations").
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::harness::*;
 use stateful_executor::*;
 
 const NS: &str = "default";

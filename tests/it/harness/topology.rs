@@ -1,0 +1,246 @@
+//! Topologies of several servers: a Redis Cluster and a Sentinel setup.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::*;
+
+/// A Redis Cluster of real processes built with `redis-cli --cluster create`.
+pub struct Cluster {
+    pub nodes: Vec<RedisServer>,
+    /// The CA file when the cluster speaks TLS only.
+    pub ca: Option<PathBuf>,
+}
+
+impl Cluster {
+    /// `masters` primaries with `replicas` replicas each, node timeout 2 s, ready to serve.
+    pub fn start(masters: usize, replicas: usize) -> Cluster {
+        Cluster::start_with(masters, replicas, None)
+    }
+
+    /// As `start`, TLS only (`tls-cluster`, `tls-replication`) when `certs` is given.
+    pub fn start_with(masters: usize, replicas: usize, certs: Option<&TestCerts>) -> Cluster {
+        let nodes: Vec<RedisServer> = (0..masters * (1 + replicas))
+            .map(|_| {
+                let node = RedisServer::builder().cluster_node();
+                match certs {
+                    Some(certs) => node.tls(certs, false).args([
+                        "--tls-cluster",
+                        "yes",
+                        "--tls-replication",
+                        "yes",
+                    ]),
+                    None => node,
+                }
+                .start()
+            })
+            .collect();
+        let cluster = Cluster {
+            nodes,
+            ca: certs.map(|c| c.dir.join("ca.crt")),
+        };
+        let mut create = Command::new("redis-cli");
+        if let Some(ca) = &cluster.ca {
+            create.arg("--tls").arg("--cacert").arg(ca);
+        }
+        create.arg("--cluster").arg("create");
+        for node in &cluster.nodes {
+            create.arg(node.addr());
+        }
+        let out = create
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster.wait_healthy();
+        cluster
+    }
+
+    /// A plain connection to node `index`, for the test's own commands.
+    pub fn raw(&self, index: usize) -> redis::Connection {
+        self.nodes[index].raw()
+    }
+
+    /// `redis://127.0.0.1:PORT` (or `rediss://`) of every node.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// Waits until every running node sees the cluster as ok with all slots served, and every
+    /// running replica is in sync with its primary.
+    pub fn wait_healthy(&self) {
+        wait_until("a healthy cluster", Duration::from_secs(60), || {
+            self.nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.is_running())
+                .all(|(i, _)| {
+                    let mut conn = self.raw(i);
+                    let info = try_raw(&mut conn, &["CLUSTER", "INFO"]).map(text);
+                    let repl = try_raw(&mut conn, &["INFO", "replication"]).map(text);
+                    let (Ok(info), Ok(repl)) = (info, repl) else {
+                        return false;
+                    };
+                    info_field(&info, "cluster_state").as_deref() == Some("ok")
+                        && info_field(&info, "cluster_slots_ok").as_deref() == Some("16384")
+                        && (info_field(&repl, "role").as_deref() == Some("master")
+                            || info_field(&repl, "master_link_status").as_deref() == Some("up"))
+                })
+        });
+    }
+
+    /// Indexes of the running nodes that are primaries.
+    pub fn primaries(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_running())
+            .filter(|&i| {
+                let repl = text(raw_cmd(&mut self.raw(i), &["INFO", "replication"]));
+                info_field(&repl, "role").as_deref() == Some("master")
+            })
+            .collect()
+    }
+
+    /// The node id of a node.
+    pub fn node_id(&self, index: usize) -> String {
+        text(raw_cmd(&mut self.raw(index), &["CLUSTER", "MYID"]))
+    }
+
+    /// The index of the node serving `key`'s slot as primary.
+    pub fn primary_of_key(&self, key: &str) -> usize {
+        let slot = match raw_cmd(&mut self.raw(0), &["CLUSTER", "KEYSLOT", key]) {
+            redis::Value::Int(slot) => slot,
+            other => panic!("CLUSTER KEYSLOT answered {other:?}"),
+        };
+        self.primary_of_slot(slot)
+    }
+
+    /// The index of the node serving `slot` as primary, as node 0 (or the first running node)
+    /// sees it.
+    pub fn primary_of_slot(&self, slot: i64) -> usize {
+        let asker = (0..self.nodes.len())
+            .find(|&i| self.nodes[i].is_running())
+            .unwrap();
+        let nodes = text(raw_cmd(&mut self.raw(asker), &["CLUSTER", "NODES"]));
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if !fields.get(2).is_some_and(|f| f.contains("master")) || fields[2].contains("fail") {
+                continue;
+            }
+            let serves = fields[8..].iter().any(|range| {
+                let (a, b) = range.split_once('-').unwrap_or((range, range));
+                match (a.parse::<i64>(), b.parse::<i64>()) {
+                    (Ok(a), Ok(b)) => (a..=b).contains(&slot),
+                    _ => false,
+                }
+            });
+            if serves {
+                let port: u16 = fields[1]
+                    .split('@')
+                    .next()
+                    .and_then(|a| a.rsplit(':').next())
+                    .and_then(|p| p.parse().ok())
+                    .expect("node address");
+                return self
+                    .nodes
+                    .iter()
+                    .position(|n| n.port == port)
+                    .expect("known node");
+            }
+        }
+        panic!("no primary serves slot {slot}");
+    }
+
+    /// The index of a replica of the primary at `primary`.
+    pub fn replica_of(&self, primary: usize) -> usize {
+        let id = self.node_id(primary);
+        (0..self.nodes.len())
+            .filter(|&i| i != primary && self.nodes[i].is_running())
+            .find(|&i| {
+                let nodes = text(raw_cmd(&mut self.raw(i), &["CLUSTER", "NODES"]));
+                nodes
+                    .lines()
+                    .find(|l| l.contains("myself"))
+                    .is_some_and(|l| l.split_whitespace().nth(3) == Some(id.as_str()))
+            })
+            .expect("a replica of the primary")
+    }
+}
+
+/// A primary, its replica and three sentinels monitoring them as `mymaster`.
+pub struct SentinelSetup {
+    pub primary: RedisServer,
+    pub replica: RedisServer,
+    pub sentinels: Vec<RedisServer>,
+}
+
+pub const MASTER_NAME: &str = "mymaster";
+
+impl SentinelSetup {
+    pub fn start() -> SentinelSetup {
+        let primary = RedisServer::start();
+        let primary_port = primary.port.to_string();
+        let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary_port]);
+        let conf = format!(
+            "sentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} 2\n\
+             sentinel down-after-milliseconds {MASTER_NAME} 2000\n\
+             sentinel failover-timeout {MASTER_NAME} 6000\n\
+             sentinel parallel-syncs {MASTER_NAME} 1\n"
+        );
+        let sentinels = (0..3)
+            .map(|_| RedisServer::builder().sentinel(&conf).start())
+            .collect();
+        let setup = SentinelSetup {
+            primary,
+            replica,
+            sentinels,
+        };
+        // Ready when every sentinel knows the replica and the other sentinels.
+        wait_until(
+            "sentinels to discover the setup",
+            Duration::from_secs(60),
+            || {
+                setup.sentinels.iter().all(|s| {
+                    let master = try_raw(&mut s.raw(), &["SENTINEL", "MASTER", MASTER_NAME]);
+                    let Ok(redis::Value::Array(fields)) = master else {
+                        return false;
+                    };
+                    let fields: Vec<String> = fields.into_iter().map(text).collect();
+                    let get = |name: &str| {
+                        fields
+                            .iter()
+                            .position(|f| f == name)
+                            .and_then(|i| fields.get(i + 1))
+                            .cloned()
+                    };
+                    get("num-slaves").as_deref() == Some("1")
+                        && get("num-other-sentinels").as_deref() == Some("2")
+                })
+            },
+        );
+        setup
+    }
+
+    pub fn sentinel_urls(&self) -> Vec<String> {
+        self.sentinels.iter().map(RedisServer::url).collect()
+    }
+
+    /// The primary's port as the first sentinel reports it.
+    pub fn reported_primary_port(&self) -> Option<u16> {
+        match try_raw(
+            &mut self.sentinels[0].raw(),
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
+        ) {
+            Ok(redis::Value::Array(fields)) if fields.len() == 2 => {
+                text(fields[1].clone()).parse().ok()
+            }
+            _ => None,
+        }
+    }
+}
