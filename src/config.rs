@@ -61,6 +61,7 @@ pub struct Config {
     pub(crate) command_timeout: Duration,
     pub(crate) pool_wait_timeout: Duration,
     pub(crate) tls: TlsFiles,
+    pub(crate) pipelining: bool,
 }
 
 /// Default largest number of pooled connections.
@@ -73,6 +74,8 @@ pub const MAX_POOL_MAX_SIZE: u32 = 10_000;
 pub const DEFAULT_POOL_MIN_IDLE: u32 = 0;
 /// Default connect, command and pool wait timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Whether auto-pipelining is on by default.
+pub const DEFAULT_PIPELINING: bool = true;
 
 /// Where the user info of a `redis://` or `rediss://` URL ends (its last `@`), as an index into
 /// `rest`, the URL after `scheme://`. Passwords may hold `/`, `?`, `#` or `@` unescaped, so the
@@ -317,6 +320,7 @@ impl Config {
             command_timeout: DEFAULT_TIMEOUT,
             pool_wait_timeout: DEFAULT_TIMEOUT,
             tls: TlsFiles::default(),
+            pipelining: DEFAULT_PIPELINING,
         }
     }
 
@@ -429,6 +433,19 @@ impl Config {
         Ok(self)
     }
 
+    /// Auto-pipelining (default on): commands that threads issue at the same moment to the
+    /// same node share one connection, one write and one read, and each thread gets its own
+    /// reply. Off: each call holds a pooled connection for one command per round trip.
+    pub fn set_pipelining(&mut self, enabled: bool) -> &mut Self {
+        self.pipelining = enabled;
+        self
+    }
+
+    /// Whether auto-pipelining is on.
+    pub fn pipelining(&self) -> bool {
+        self.pipelining
+    }
+
     /// Largest number of pooled connections.
     pub fn pool_max_size(&self) -> u32 {
         self.pool_max_size
@@ -471,6 +488,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
+            .field("pipelining", &self.pipelining)
             .field("tls_ca_file", &self.tls.ca_file)
             .field("tls_client_cert_file", &self.tls.client_cert_file)
             .finish()

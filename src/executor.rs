@@ -15,7 +15,8 @@ use crate::keys::{
 use crate::reply;
 use crate::scripts::{self, Script};
 use crate::transport::{
-    Args, Connection, Frame, Generation, LastConnectError, Manager, QuietErrorHandler, Reply, Route,
+    Args, Frame, Generation, LastConnectError, Manager, Pipeline, QuietErrorHandler, Reply, Route,
+    Via,
 };
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
 
@@ -37,6 +38,8 @@ pub struct Executor {
     pool: r2d2::Pool<Manager>,
     last_connect_error: Arc<LastConnectError>,
     generation: Arc<Generation>,
+    /// The shared connections when auto-pipelining is on.
+    pipeline: Option<Pipeline>,
     config: Config,
 }
 
@@ -90,9 +93,15 @@ impl Executor {
         let manager = Manager::new(config)?;
         let last_connect_error = Arc::clone(&manager.last_connect_error);
         let generation = Arc::clone(&manager.generation);
-        let mut first = manager.open()?;
+        let pipeline = config.pipelining.then(|| manager.pipeline());
+        let no_pool = || Err(Error::new(ErrorKind::Internal, "no pool while opening"));
+        let mut first = Via::own(manager.open()?, &no_pool);
         ping(&mut first)?;
         load_scripts(&mut first)?;
+        if let Some(pipeline) = &pipeline {
+            first.teach(pipeline);
+        }
+        drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
@@ -107,6 +116,7 @@ impl Executor {
             pool,
             last_connect_error,
             generation,
+            pipeline,
             config: config.clone(),
         })
     }
@@ -159,7 +169,7 @@ impl Executor {
         &self,
         op: &'static str,
         repeat: Repeat,
-        mut call: impl FnMut(&mut Connection) -> Result<T>,
+        mut call: impl FnMut(&mut Via) -> Result<T>,
     ) -> Result<T> {
         log::debug!("{op}");
         // The retry must not stretch a call past pool wait + connect + command timeout.
@@ -167,15 +177,18 @@ impl Executor {
             + self.config.pool_wait_timeout
             + self.config.connect_timeout
             + self.config.command_timeout;
-        let mut conn = self.checkout().map_err(|err| err.context(op))?;
-        let outcome = call(&mut conn);
-        match self.watch(&conn, outcome) {
+        let checkout = || self.checkout();
+        let timeout = self.config.command_timeout;
+        let mut via =
+            Via::new(self.pipeline.as_ref(), &checkout, timeout).map_err(|err| err.context(op))?;
+        let outcome = call(&mut via);
+        match self.watch(via.generation(), outcome) {
             Err(err)
                 if err.rejected_before_running
                     || (repeat == Repeat::Safe && err.kind() == ErrorKind::Connection) =>
             {
-                conn.discard();
-                drop(conn);
+                via.discard();
+                drop(via);
                 // Time for a new connection, leaving a whole command timeout for the command.
                 let left = deadline
                     .saturating_duration_since(Instant::now())
@@ -184,11 +197,12 @@ impl Executor {
                     return Err(err.context(op));
                 }
                 log::warn!("{op}: {err}; retrying once on a new connection");
-                let mut conn = self
-                    .checkout_within(left.min(self.config.pool_wait_timeout))
+                let wait = left.min(self.config.pool_wait_timeout);
+                let checkout = || self.checkout_within(wait);
+                let mut via = Via::new(self.pipeline.as_ref(), &checkout, timeout)
                     .map_err(|err| err.context(op))?;
-                let outcome = call(&mut conn);
-                self.watch(&conn, outcome)
+                let outcome = call(&mut via);
+                self.watch(via.generation(), outcome)
             }
             outcome => outcome,
         }
@@ -196,12 +210,13 @@ impl Executor {
     }
 
     /// When an outcome shows that the server side changed (the server died or dropped us, or a
-    /// failover demoted it: READONLY, MASTERDOWN), connections opened before `conn` may point
-    /// at the wrong node too: retire them all, so checkout opens new ones (no I/O here).
-    fn watch<T>(&self, conn: &Connection, outcome: Result<T>) -> Result<T> {
+    /// failover demoted it: READONLY, MASTERDOWN), connections opened before the one that
+    /// carried it (of `generation`) may point at the wrong node too: retire them all, so
+    /// checkout opens new ones (no I/O here).
+    fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
         if let Err(err) = &outcome {
             if err.kind() == ErrorKind::Connection || err.topology_changed {
-                self.generation.retire(conn.generation());
+                self.generation.retire(generation);
             }
         }
         outcome
@@ -340,7 +355,7 @@ impl Executor {
 
     fn eval(
         &self,
-        conn: &mut Connection,
+        conn: &mut Via,
         script: &Script,
         keys: &LinkKeys,
         args: &[i32],
@@ -633,8 +648,8 @@ impl Executor {
 /// that EVALSHA finds them. On a cluster a primary that cannot be reached now is skipped with a
 /// warning: EVALSHA falls back to EVAL (one round trip, which caches the script again) wherever
 /// a script is missing, which also covers primaries added or promoted later.
-fn load_scripts(conn: &mut Connection) -> Result<()> {
-    let cluster = conn.is_cluster();
+fn load_scripts(conn: &mut Via) -> Result<()> {
+    let cluster = conn.is_cluster()?;
     for script in scripts::ALL {
         let outcomes = conn.on_all_primaries(
             |a| {
@@ -650,7 +665,7 @@ fn load_scripts(conn: &mut Connection) -> Result<()> {
                     script.sha1()
                 ))),
             },
-        );
+        )?;
         for (node, outcome) in outcomes {
             match outcome {
                 Ok(()) => {}
@@ -683,7 +698,7 @@ fn script_command(a: &mut dyn Args, head: &[u8], body: &str, keys: &LinkKeys, ar
     }
 }
 
-fn ping(conn: &mut Connection) -> Result<()> {
+fn ping(conn: &mut Via) -> Result<()> {
     conn.call(
         Route::Any,
         |a| a.bytes(b"PING"),
@@ -713,11 +728,7 @@ fn expect_int(mut reply: Reply<'_>) -> Result<i64> {
 }
 
 /// `GET key`, the value (or `None` when absent) decoded in place by `decode`.
-fn get<T>(
-    conn: &mut Connection,
-    key: &[&[u8]],
-    decode: impl Fn(Option<&[u8]>) -> Result<T>,
-) -> Result<T> {
+fn get<T>(conn: &mut Via, key: &[&[u8]], decode: impl Fn(Option<&[u8]>) -> Result<T>) -> Result<T> {
     conn.call(
         Route::Key(key),
         |a| {
@@ -735,7 +746,7 @@ fn get<T>(
 
 /// `HGETALL key`, each (field, value) pair handed to `each` in place.
 fn hgetall_each(
-    conn: &mut Connection,
+    conn: &mut Via,
     key: &[&[u8]],
     mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
 ) -> Result<()> {

@@ -1,0 +1,541 @@
+//! Auto-pipelining: one shared connection per node for every thread calling at the same moment.
+//!
+//! A caller encodes its command into the connection's queue. When no other caller is driving the
+//! connection, it becomes the driver: it writes every queued command in one write, then reads
+//! replies in order and hands each to the caller waiting for it, writing whatever was queued
+//! meanwhile between two reads. A lone caller thus writes and reads itself, as without
+//! pipelining (no hand-off to another thread); under load, commands of many threads share each
+//! write and each read, on both sides of the socket. When the driver has its own reply, it
+//! hands any replies already received to their callers, and wakes one caller still waiting to
+//! drive on.
+//!
+//! Each caller has its own deadline (the command timeout). A caller that runs out of time stops
+//! waiting and gets `Timeout`: a command not written yet is taken out of the queue (it never
+//! reaches the server); a command already written keeps its place, and its reply is read and
+//! discarded when it comes, by whoever drives then. When the last caller waiting on the
+//! connection gives up, the connection is closed, so a reply that never came cannot hold up,
+//! nor be read by, a later call. Replies are matched to commands by position only, so a
+//! read error, a reply that breaks the protocol or a connection closed by the server ends the
+//! connection: every call in flight on it fails with `Connection` (for a write: outcome
+//! unknown), never with another call's reply. Commands still queued were never sent; the next
+//! driver opens a new connection for them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use super::cluster::{redirect_of, SlotMap};
+use super::node::{connect_error, Deadline, Endpoint, NodeAddr};
+use super::plain::Plain;
+use super::pool::Generation;
+use super::resp::{self, Args};
+use super::sentinel::SentinelConnector;
+use crate::error::{Error, ErrorKind, Result};
+
+/// How a shared connection is (re)opened.
+pub(crate) enum Opener {
+    Node(Arc<Endpoint>),
+    Sentinel(Arc<SentinelConnector>),
+}
+
+impl Opener {
+    fn open(&self, deadline: Deadline) -> Result<Plain> {
+        match self {
+            Opener::Node(endpoint) => Plain::connect(endpoint, deadline)
+                .map_err(|err| connect_error(&endpoint.address, err)),
+            Opener::Sentinel(sentinel) => sentinel.connect_within(deadline).map(|(_, plain)| plain),
+        }
+    }
+}
+
+/// The reply's bytes, or why there is none; with the generation of the connection used.
+type Outcome = Result<Vec<u8>>;
+
+/// A caller waiting on the connection.
+struct Waiter {
+    wake: Arc<Condvar>,
+    outcome: Option<Outcome>,
+}
+
+/// A queued command: its caller and its bytes in `State::queue`.
+struct Queued {
+    id: u64,
+    bytes: std::ops::Range<usize>,
+}
+
+struct State {
+    /// The connection; `None` while the driver holds it, or when it is closed.
+    conn: Option<Box<Plain>>,
+    /// The generation the connection was opened in.
+    conn_generation: u64,
+    /// Whether a caller is driving the connection.
+    driving: bool,
+    /// Commands encoded and not yet written, in order, from `queue[queue_start..]`.
+    queue: Vec<u8>,
+    queue_start: usize,
+    queued: Vec<Queued>,
+    /// Commands written, in order; their replies come in this order.
+    in_flight: VecDeque<u64>,
+    /// Callers still waiting (a caller who gave up is not here: its reply is discarded).
+    waiters: HashMap<u64, Waiter>,
+    next_id: u64,
+    /// A spare buffer, swapped with `queue` by the driver (no allocation per batch).
+    spare: Vec<u8>,
+}
+
+impl State {
+    /// A caller that should drive now: the first one waiting for a written command, else the
+    /// first one queued.
+    fn next_driver(&self) -> Option<&Waiter> {
+        let live = |id: &u64| self.waiters.get(id).filter(|w| w.outcome.is_none());
+        self.in_flight
+            .iter()
+            .find_map(live)
+            .or_else(|| self.queued.iter().find_map(|q| live(&q.id)))
+    }
+
+    fn deliver(&mut self, id: u64, outcome: Outcome) {
+        if let Some(waiter) = self.waiters.get_mut(&id) {
+            waiter.outcome = Some(outcome);
+            waiter.wake.notify_one();
+        }
+    }
+
+    /// Ends the connection: every call in flight on it gets `err` (the caller `own`, if among
+    /// them, gets `own_err`); queued commands stay queued for a new connection.
+    fn close(&mut self, own: u64, own_err: &Error, err: &Error) {
+        self.conn = None;
+        while let Some(id) = self.in_flight.pop_front() {
+            let err = if id == own { own_err } else { err };
+            self.deliver(id, Err(err.clone()));
+        }
+    }
+}
+
+/// One node's shared connection.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    opener: Opener,
+    connect_timeout: Duration,
+    generation: Arc<Generation>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        opener: Opener,
+        connect_timeout: Duration,
+        generation: Arc<Generation>,
+    ) -> Self {
+        Shared {
+            state: Mutex::new(State {
+                conn: None,
+                conn_generation: 0,
+                driving: false,
+                queue: Vec::with_capacity(1024),
+                queue_start: 0,
+                queued: Vec::new(),
+                in_flight: VecDeque::new(),
+                waiters: HashMap::new(),
+                next_id: 0,
+                spare: Vec::with_capacity(1024),
+            }),
+            opener,
+            connect_timeout,
+            generation,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic never happens with the lock held (no user code runs under it); a poisoned
+        // lock still holds consistent state.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends the command `build` encodes and returns its reply's bytes, with the generation of
+    /// the connection that carried it.
+    pub(crate) fn call(
+        &self,
+        deadline: Deadline,
+        build: impl FnOnce(&mut dyn Args),
+    ) -> (Result<Vec<u8>>, u64) {
+        let mut st = self.lock();
+        let id = st.next_id;
+        st.next_id += 1;
+        let base = st.queue.len();
+        let start = resp::encode(&mut st.queue, build);
+        if base == 0 {
+            st.queue_start = start;
+        }
+        let end = st.queue.len();
+        st.queued.push(Queued {
+            id,
+            bytes: base.max(start)..end,
+        });
+        let wake = Arc::new(Condvar::new());
+        st.waiters.insert(
+            id,
+            Waiter {
+                wake: Arc::clone(&wake),
+                outcome: None,
+            },
+        );
+        loop {
+            if let Some(outcome) = st.waiters.get_mut(&id).and_then(|w| w.outcome.take()) {
+                st.waiters.remove(&id);
+                return (outcome, st.conn_generation);
+            }
+            if !st.driving {
+                st.driving = true;
+                return self.drive(st, id, deadline);
+            }
+            let left = match deadline.remaining("waiting for the reply") {
+                Ok(left) => left,
+                Err(err) => return (self.give_up(st, id, err), 0),
+            };
+            st = wake
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// A caller out of time while another drives: its reply (if it came meanwhile), or `err`.
+    fn give_up<'s>(
+        &'s self,
+        mut st: MutexGuard<'s, State>,
+        id: u64,
+        err: Error,
+    ) -> Result<Vec<u8>> {
+        let waiter = st.waiters.remove(&id);
+        if let Some(outcome) = waiter.and_then(|w| w.outcome) {
+            return outcome;
+        }
+        if let Some(at) = st.queued.iter().position(|q| q.id == id) {
+            // Never written: take it out of the queue.
+            let removed = st.queued.remove(at).bytes;
+            let len = removed.len();
+            st.queue.drain(removed.clone());
+            for later in &mut st.queued[at..] {
+                later.bytes = later.bytes.start - len..later.bytes.end - len;
+            }
+            if st.queued.is_empty() {
+                st.queue.clear();
+                st.queue_start = 0;
+            }
+        }
+        self.pass_on(&mut st);
+        Err(err)
+    }
+
+    /// With nobody driving: wakes a caller to drive, or, when nobody waits any more and
+    /// commands are still in flight (their callers gave up), closes the connection.
+    fn pass_on(&self, st: &mut State) {
+        if st.driving {
+            return;
+        }
+        match st.next_driver() {
+            Some(next) => next.wake.notify_one(),
+            None if !st.in_flight.is_empty() => {
+                st.conn = None;
+                st.in_flight.clear();
+            }
+            None => {}
+        }
+    }
+
+    /// Drives the connection until the caller `id` has its reply (see the module docs).
+    fn drive<'s>(
+        &'s self,
+        mut st: MutexGuard<'s, State>,
+        id: u64,
+        deadline: Deadline,
+    ) -> (Result<Vec<u8>>, u64) {
+        let mut conn = match st.conn.take() {
+            Some(conn) => conn,
+            None => {
+                drop(st);
+                let opened = self.open(deadline);
+                st = self.lock();
+                match opened {
+                    Ok((conn, generation)) => {
+                        st.conn_generation = generation;
+                        conn
+                    }
+                    Err(err) => return self.connect_failed(st, id, err),
+                }
+            }
+        };
+        let mut replies: Vec<(u64, Vec<u8>)> = Vec::new();
+        loop {
+            // Under the lock: deliver what was read, take what was queued.
+            for (to, reply) in replies.drain(..) {
+                st.deliver(to, Ok(reply));
+            }
+            let own_done = st.waiters.get(&id).is_none_or(|w| w.outcome.is_some());
+            let stale = st.conn_generation < self.generation.current();
+            if stale && st.in_flight.is_empty() && !st.queued.is_empty() {
+                // A server-side change was seen since it opened: a new connection for what
+                // is queued (nothing is in flight on this one).
+                drop(conn);
+                drop(st);
+                let opened = self.open(deadline);
+                st = self.lock();
+                match opened {
+                    Ok((fresh, generation)) => {
+                        conn = fresh;
+                        st.conn_generation = generation;
+                        continue;
+                    }
+                    Err(err) => return self.connect_failed(st, id, err),
+                }
+            }
+            let mut batch = Vec::new();
+            let mut batch_start = 0;
+            if !stale && !st.queued.is_empty() {
+                let spare = std::mem::take(&mut st.spare);
+                batch = std::mem::replace(&mut st.queue, spare);
+                batch_start = std::mem::take(&mut st.queue_start);
+                let written: Vec<u64> = st.queued.drain(..).map(|q| q.id).collect();
+                st.in_flight.extend(written);
+            }
+            if own_done && batch.is_empty() {
+                // Replies already received go to their callers without another read.
+                loop {
+                    match conn.buffered_reply() {
+                        Ok(Some(bytes)) => match st.in_flight.pop_front() {
+                            Some(to) => {
+                                let reply = bytes.to_vec();
+                                st.deliver(to, Ok(reply));
+                            }
+                            None => break,
+                        },
+                        Ok(None) => break,
+                        Err(err) => {
+                            let lost = lost(&err);
+                            st.close(id, &lost, &lost);
+                            st.driving = false;
+                            self.pass_on(&mut st);
+                            return self.finish(st, id);
+                        }
+                    }
+                }
+                if st.in_flight.is_empty() && conn.buffered_len() > 0 {
+                    let err = Error::unexpected(format!(
+                        "protocol error: {} bytes received with no command in flight",
+                        conn.buffered_len()
+                    ));
+                    st.close(id, &err, &err);
+                } else {
+                    if st.in_flight.is_empty() {
+                        conn.tidy();
+                    }
+                    st.conn = Some(conn);
+                }
+                st.driving = false;
+                self.pass_on(&mut st);
+                return self.finish(st, id);
+            }
+            drop(st);
+
+            if !batch.is_empty() {
+                let written = conn.write_encoded(&batch[batch_start..], deadline);
+                batch.clear();
+                st = self.lock();
+                if st.spare.capacity() < batch.capacity() {
+                    st.spare = batch;
+                }
+                if let Err(err) = written {
+                    // Part of the batch may be out: the stream can't be trusted any more.
+                    let others = lost(&err);
+                    st.close(id, &err, &others);
+                    st.driving = false;
+                    self.pass_on(&mut st);
+                    return self.finish_with(st, id, err);
+                }
+                continue;
+            }
+
+            // Read the next reply, and any others already received.
+            let read = conn.next_reply(deadline).map(<[u8]>::to_vec);
+            st = self.lock();
+            match read {
+                Ok(reply) => {
+                    let Some(to) = st.in_flight.pop_front() else {
+                        let err = Error::unexpected("protocol error: a reply to no command");
+                        st.close(id, &err, &err);
+                        st.driving = false;
+                        self.pass_on(&mut st);
+                        return self.finish_with(st, id, err);
+                    };
+                    replies.push((to, reply));
+                    // (delivered at the top of the loop, with the lock held)
+                }
+                Err(err) if err.kind() == ErrorKind::Timeout => {
+                    // Out of time: the stream is still in step (a partial reply stays
+                    // buffered). Another caller drives on, or the connection closes.
+                    st.conn = Some(conn);
+                    st.driving = false;
+                    return (self.give_up(st, id, err), 0);
+                }
+                Err(err) => {
+                    let head_is_own = st.in_flight.front() == Some(&id);
+                    let others = lost(&err);
+                    let own_err = if head_is_own { err } else { others.clone() };
+                    st.close(id, &own_err, &others);
+                    st.driving = false;
+                    self.pass_on(&mut st);
+                    return self.finish(st, id);
+                }
+            }
+        }
+    }
+
+    /// Opening the connection failed: nothing was sent, every queued caller gets the error.
+    fn connect_failed(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        id: u64,
+        err: Error,
+    ) -> (Result<Vec<u8>>, u64) {
+        let queued: Vec<u64> = st.queued.drain(..).map(|q| q.id).collect();
+        st.queue.clear();
+        st.queue_start = 0;
+        for other in queued {
+            st.deliver(other, Err(err.clone()));
+        }
+        st.waiters.remove(&id);
+        st.driving = false;
+        (Err(err), 0)
+    }
+
+    /// The driver's own outcome, once delivered.
+    fn finish(&self, mut st: MutexGuard<'_, State>, id: u64) -> (Result<Vec<u8>>, u64) {
+        let generation = st.conn_generation;
+        let outcome = st
+            .waiters
+            .remove(&id)
+            .and_then(|w| w.outcome)
+            .unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "pipeline: no outcome")));
+        (outcome, generation)
+    }
+
+    fn finish_with(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        id: u64,
+        err: Error,
+    ) -> (Result<Vec<u8>>, u64) {
+        let generation = st.conn_generation;
+        let outcome = st.waiters.remove(&id).and_then(|w| w.outcome);
+        (outcome.unwrap_or(Err(err)), generation)
+    }
+
+    fn open(&self, deadline: Deadline) -> Result<(Box<Plain>, u64)> {
+        let generation = self.generation.current();
+        let conn = self
+            .opener
+            .open(deadline.connect_within(self.connect_timeout))?;
+        Ok((Box::new(conn), generation))
+    }
+}
+
+/// What the other calls in flight get when the connection ends under them.
+fn lost(cause: &Error) -> Error {
+    Error::new(
+        ErrorKind::Connection,
+        format!(
+            "the connection ended with the command in flight (a write's outcome is unknown): {}",
+            cause.message()
+        ),
+    )
+}
+
+/// The shared connections of an executor: one for a standalone server or a sentinel's primary,
+/// one per node of a cluster.
+pub(crate) enum Pipeline {
+    Node(Shared),
+    Cluster(ClusterShared),
+}
+
+/// A cluster's shared connections, per primary, with the slot map they route by (a copy of a
+/// pooled connection's, refreshed after each redirect).
+pub(crate) struct ClusterShared {
+    endpoint: Arc<Endpoint>,
+    connect_timeout: Duration,
+    generation: Arc<Generation>,
+    slots: RwLock<Option<SlotMap>>,
+    nodes: RwLock<HashMap<NodeAddr, Arc<Shared>>>,
+}
+
+/// What a pipelined cluster call came to.
+pub(crate) enum Routed<T> {
+    Done((Result<T>, u64)),
+    /// Not sent (no node known for the slot), or refused with a redirect (MOVED, ASK,
+    /// TRYAGAIN, CLUSTERDOWN: the command did not run): send it through a pooled connection,
+    /// which follows redirects.
+    Elsewhere,
+}
+
+impl ClusterShared {
+    pub(crate) fn new(
+        endpoint: Arc<Endpoint>,
+        connect_timeout: Duration,
+        generation: Arc<Generation>,
+    ) -> Self {
+        ClusterShared {
+            endpoint,
+            connect_timeout,
+            generation,
+            slots: RwLock::new(None),
+            nodes: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a pooled connection's slot map (at open, and after it followed a redirect).
+    pub(crate) fn learn(&self, slots: SlotMap) {
+        if let Ok(mut map) = self.slots.write() {
+            *map = Some(slots);
+        }
+    }
+
+    fn node(&self, addr: &NodeAddr) -> Arc<Shared> {
+        if let Some(shared) = self.nodes.read().ok().and_then(|n| n.get(addr).cloned()) {
+            return shared;
+        }
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(nodes.entry(addr.clone()).or_insert_with(|| {
+            Arc::new(Shared::new(
+                Opener::Node(Arc::new(self.endpoint.at(addr))),
+                self.connect_timeout,
+                Arc::clone(&self.generation),
+            ))
+        }))
+    }
+
+    /// Sends a command for `slot` on its primary's shared connection.
+    pub(crate) fn call(
+        &self,
+        slot: u16,
+        deadline: Deadline,
+        build: impl FnOnce(&mut dyn Args),
+    ) -> Routed<Vec<u8>> {
+        let owner = self
+            .slots
+            .read()
+            .ok()
+            .and_then(|map| map.as_ref().and_then(|m| m.owner_of(slot).cloned()));
+        let Some(addr) = owner else {
+            return Routed::Elsewhere;
+        };
+        let (outcome, generation) = self.node(&addr).call(deadline, build);
+        if let Ok(bytes) = &outcome {
+            if let Some(line) = resp::Reply::new(bytes).error_line() {
+                if redirect_of(line).is_some() {
+                    log::debug!("cluster: slot {slot} redirected from {addr}");
+                    return Routed::Elsewhere;
+                }
+            }
+        }
+        Routed::Done((outcome, generation))
+    }
+}
