@@ -38,6 +38,11 @@
 #define SF_NO_POD (-1)
 
 /**
+ * Whether auto-pipelining is on by default.
+ */
+#define DEFAULT_PIPELINING true
+
+/**
  * Size of `sf_error.message`, including its terminating NUL.
  */
 #define SF_ERROR_MESSAGE_SIZE 256
@@ -282,6 +287,18 @@ enum sf_status sf_config_set_connect_timeout_ms(struct sf_config *cfg,
 enum sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
                                                 uint32_t ms,
                                                 struct sf_error *err);
+
+/**
+ * Turns auto-pipelining on or off (default on). On: commands that threads issue at the same
+ * moment to the same Redis node share one connection, one write and one read, and each
+ * thread gets its own reply; a lone caller writes and reads itself. Off: each call holds a
+ * pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
+ * `cfg` is NULL. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+enum sf_status sf_config_set_pipelining(struct sf_config *cfg, bool enabled, struct sf_error *err);
 
 /**
  * Sets the longest wait, in milliseconds, for a pooled connection to become free (default

@@ -50,6 +50,24 @@ fn executor(
     Arc::new(Executor::open(&config).expect("open executor"))
 }
 
+/// As [`executor`], each call holding a pooled connection (pipelining off): what the pool
+/// cases test.
+fn pooled_executor(
+    server: &RedisServer,
+    pool: u32,
+    connect: Duration,
+    command: Duration,
+    wait: Duration,
+) -> Arc<Executor> {
+    let mut config = Config::new(&server.admin_url()).unwrap();
+    config.set_pool_max_size(pool).unwrap();
+    config.set_connect_timeout(connect).unwrap();
+    config.set_command_timeout(command).unwrap();
+    config.set_pool_wait_timeout(wait).unwrap();
+    config.set_pipelining(false);
+    Arc::new(Executor::open(&config).expect("open executor"))
+}
+
 /// A small deterministic PRNG (xorshift64*): each thread gets its own seed, so runs differ per
 /// thread but need no dependency.
 struct Rng(u64);
@@ -920,6 +938,8 @@ fn client_kill_under_load() {
 
 /// A pool of 2 for 16 threads while the server sleeps (`DEBUG SLEEP 0.8`): the waiting threads
 /// get PoolTimeout after the pool wait timeout, no other error, and all is well afterwards.
+/// (With pipelining, single commands wait on the shared connection instead, within the
+/// command timeout: the pool is for pipelining off.)
 #[test]
 fn pool_exhaustion_reports_pool_timeout() {
     let _serial = serial();
@@ -929,7 +949,7 @@ fn pool_exhaustion_reports_pool_timeout() {
     let sleep = ms(800);
 
     let server = RedisServer::start_with(&["--enable-debug-command", "yes"]);
-    let ex = executor(&server, 2, ms(300), ms(5000), wait);
+    let ex = pooled_executor(&server, 2, ms(300), ms(5000), wait);
     ex.set_linked_pod(NS, "pool-u", SVC, 7, Persistence::Persistent)
         .unwrap();
     let clock = Instant::now();

@@ -224,6 +224,8 @@ fn a_busy_pool_reports_pool_timeout() {
         c.set_pool_max_size(1).unwrap();
         c.set_pool_wait_timeout(Duration::from_millis(300)).unwrap();
         c.set_command_timeout(Duration::from_secs(20)).unwrap();
+        // The pool is what single commands wait for with pipelining off.
+        c.set_pipelining(false);
     }));
     ex.set_linked_pod(NS, "u", SVC, 5, Persistence::Persistent)
         .unwrap();

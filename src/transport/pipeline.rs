@@ -306,6 +306,11 @@ impl Shared {
                             Some(to) => {
                                 let reply = bytes.to_vec();
                                 st.deliver(to, Ok(reply));
+                                if self.overrun(&mut st, &conn, to) {
+                                    st.driving = false;
+                                    self.pass_on(&mut st);
+                                    return self.finish(st, id);
+                                }
                             }
                             None => break,
                         },
@@ -368,6 +373,15 @@ impl Shared {
                         return self.finish_with(st, id, err);
                     };
                     replies.push((to, reply));
+                    if st.in_flight.is_empty() && conn.buffered_len() > 0 {
+                        for (to, reply) in replies.drain(..) {
+                            st.deliver(to, Ok(reply));
+                        }
+                        self.overrun(&mut st, &conn, to);
+                        st.driving = false;
+                        self.pass_on(&mut st);
+                        return self.finish(st, id);
+                    }
                     // (delivered at the top of the loop, with the lock held)
                 }
                 Err(err) if err.kind() == ErrorKind::Timeout => {
@@ -388,6 +402,24 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// After the reply to the last command in flight (`to`'s, just delivered): any byte
+    /// received beyond it breaks the protocol (a reply to no command, so the stream can't be
+    /// trusted), and `to`'s reply with it. Then `to` gets the error and the connection closes.
+    fn overrun(&self, st: &mut State, conn: &Plain, to: u64) -> bool {
+        if !st.in_flight.is_empty() || conn.buffered_len() == 0 {
+            return false;
+        }
+        let err = Error::unexpected(format!(
+            "protocol error: {} bytes received after the reply",
+            conn.buffered_len()
+        ));
+        if let Some(waiter) = st.waiters.get_mut(&to) {
+            waiter.outcome = Some(Err(err.clone()));
+        }
+        st.close(to, &err, &err);
+        true
     }
 
     /// Opening the connection failed: nothing was sent, every queued caller gets the error.
@@ -528,6 +560,13 @@ impl ClusterShared {
             return Routed::Elsewhere;
         };
         let (outcome, generation) = self.node(&addr).call(deadline, build);
+        if matches!(&outcome, Err(err) if err.kind() == ErrorKind::Connection) {
+            // The node may be gone (a failover): route through a pooled connection, which
+            // reads the slot map again, until it teaches us the new one.
+            if let Ok(mut map) = self.slots.write() {
+                *map = None;
+            }
+        }
         if let Ok(bytes) = &outcome {
             if let Some(line) = resp::Reply::new(bytes).error_line() {
                 if redirect_of(line).is_some() {
