@@ -117,6 +117,16 @@ fn main() -> ExitCode {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let mut config = Config::new(&url).expect("REDIS_URL");
     config.set_pool_max_size(threads.max(1) as u32).unwrap();
+    // SF_BENCH_PIPELINING=off|on (default: the library's default).
+    match std::env::var("SF_BENCH_PIPELINING").as_deref() {
+        Ok("off") => {
+            config.set_pipelining(false);
+        }
+        Ok("on") => {
+            config.set_pipelining(true);
+        }
+        _ => {}
+    }
     let executor = Arc::new(Executor::open(&config).expect("open"));
     let plan = Arc::new(Plan {
         uids: (0..KEYSPACE).map(|i| format!("u{i}")).collect(),

@@ -21,6 +21,7 @@
 //! driver opens a new connection for them.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -81,6 +82,50 @@ struct State {
     next_id: u64,
     /// A spare buffer, swapped with `queue` by the driver (no allocation per batch).
     spare: Vec<u8>,
+    /// Callers given their outcome, woken once the lock is released (so that they don't wake
+    /// only to wait for it).
+    to_wake: Vec<Arc<Condvar>>,
+    /// The caller driving (or who drove last), who needs no waking: ids are never reused.
+    driver: Option<u64>,
+}
+
+/// The state, locked; wakes the callers given an outcome when unlocked.
+struct Locked<'s>(Option<MutexGuard<'s, State>>);
+
+impl<'s> Locked<'s> {
+    /// Releases the lock for a wait (after waking whom it must).
+    fn into_guard(mut self) -> MutexGuard<'s, State> {
+        let mut guard = self.0.take().expect("locked");
+        for wake in guard.to_wake.drain(..) {
+            wake.notify_one();
+        }
+        guard
+    }
+}
+
+impl Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.0.as_ref().expect("locked")
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.0.as_mut().expect("locked")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.0.take() {
+            let wake = std::mem::take(&mut guard.to_wake);
+            drop(guard);
+            for wake in wake {
+                wake.notify_one();
+            }
+        }
+    }
 }
 
 impl State {
@@ -97,7 +142,9 @@ impl State {
     fn deliver(&mut self, id: u64, outcome: Outcome) {
         if let Some(waiter) = self.waiters.get_mut(&id) {
             waiter.outcome = Some(outcome);
-            waiter.wake.notify_one();
+            if self.driver != Some(id) {
+                self.to_wake.push(Arc::clone(&waiter.wake));
+            }
         }
     }
 
@@ -138,6 +185,8 @@ impl Shared {
                 waiters: HashMap::new(),
                 next_id: 0,
                 spare: Vec::with_capacity(1024),
+                to_wake: Vec::new(),
+                driver: None,
             }),
             opener,
             connect_timeout,
@@ -145,10 +194,10 @@ impl Shared {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> Locked<'_> {
         // A panic never happens with the lock held (no user code runs under it); a poisoned
         // lock still holds consistent state.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        Locked(Some(self.state.lock().unwrap_or_else(|e| e.into_inner())))
     }
 
     /// Sends the command `build` encodes and returns its reply's bytes, with the generation of
@@ -186,26 +235,23 @@ impl Shared {
             }
             if !st.driving {
                 st.driving = true;
+                st.driver = Some(id);
                 return self.drive(st, id, deadline);
             }
             let left = match deadline.remaining("waiting for the reply") {
                 Ok(left) => left,
                 Err(err) => return (self.give_up(st, id, err), 0),
             };
-            st = wake
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = Locked(Some(
+                wake.wait_timeout(st.into_guard(), left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0,
+            ));
         }
     }
 
     /// A caller out of time while another drives: its reply (if it came meanwhile), or `err`.
-    fn give_up<'s>(
-        &'s self,
-        mut st: MutexGuard<'s, State>,
-        id: u64,
-        err: Error,
-    ) -> Result<Vec<u8>> {
+    fn give_up<'s>(&'s self, mut st: Locked<'s>, id: u64, err: Error) -> Result<Vec<u8>> {
         let waiter = st.waiters.remove(&id);
         if let Some(outcome) = waiter.and_then(|w| w.outcome) {
             return outcome;
@@ -246,7 +292,7 @@ impl Shared {
     /// Drives the connection until the caller `id` has its reply (see the module docs).
     fn drive<'s>(
         &'s self,
-        mut st: MutexGuard<'s, State>,
+        mut st: Locked<'s>,
         id: u64,
         deadline: Deadline,
     ) -> (Result<Vec<u8>>, u64) {
@@ -265,12 +311,8 @@ impl Shared {
                 }
             }
         };
-        let mut replies: Vec<(u64, Vec<u8>)> = Vec::new();
         loop {
-            // Under the lock: deliver what was read, take what was queued.
-            for (to, reply) in replies.drain(..) {
-                st.deliver(to, Ok(reply));
-            }
+            // Under the lock: take what was queued.
             let own_done = st.waiters.get(&id).is_none_or(|w| w.outcome.is_some());
             let stale = st.conn_generation < self.generation.current();
             if stale && st.in_flight.is_empty() && !st.queued.is_empty() {
@@ -295,8 +337,10 @@ impl Shared {
                 let spare = std::mem::take(&mut st.spare);
                 batch = std::mem::replace(&mut st.queue, spare);
                 batch_start = std::mem::take(&mut st.queue_start);
-                let written: Vec<u64> = st.queued.drain(..).map(|q| q.id).collect();
-                st.in_flight.extend(written);
+                let State {
+                    queued, in_flight, ..
+                } = &mut *st;
+                in_flight.extend(queued.drain(..).map(|q| q.id));
             }
             if own_done && batch.is_empty() {
                 // Replies already received go to their callers without another read.
@@ -340,6 +384,7 @@ impl Shared {
                 self.pass_on(&mut st);
                 return self.finish(st, id);
             }
+            let expected = st.in_flight.len();
             drop(st);
 
             if !batch.is_empty() {
@@ -360,38 +405,56 @@ impl Shared {
                 continue;
             }
 
-            // Read the next reply, and any others already received.
-            let read = conn.next_reply(deadline).map(<[u8]>::to_vec);
-            st = self.lock();
-            match read {
-                Ok(reply) => {
-                    let Some(to) = st.in_flight.pop_front() else {
-                        let err = Error::unexpected("protocol error: a reply to no command");
-                        st.close(id, &err, &err);
-                        st.driving = false;
-                        self.pass_on(&mut st);
-                        return self.finish_with(st, id, err);
-                    };
-                    replies.push((to, reply));
-                    if st.in_flight.is_empty() && conn.buffered_len() > 0 {
-                        for (to, reply) in replies.drain(..) {
-                            st.deliver(to, Ok(reply));
+            // Read the next reply, and the others already received (no more than are in
+            // flight: the rest of the bytes wait for the commands they answer).
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            let mut failed = None;
+            match conn.next_reply(deadline) {
+                Ok(bytes) => {
+                    got.push(bytes.to_vec());
+                    while got.len() < expected {
+                        match conn.buffered_reply() {
+                            Ok(Some(bytes)) => got.push(bytes.to_vec()),
+                            Ok(None) => break,
+                            Err(err) => {
+                                failed = Some(err);
+                                break;
+                            }
                         }
-                        self.overrun(&mut st, &conn, to);
-                        st.driving = false;
-                        self.pass_on(&mut st);
-                        return self.finish(st, id);
                     }
-                    // (delivered at the top of the loop, with the lock held)
                 }
-                Err(err) if err.kind() == ErrorKind::Timeout => {
+                Err(err) => failed = Some(err),
+            }
+            st = self.lock();
+            let mut last = None;
+            for reply in got {
+                let Some(to) = st.in_flight.pop_front() else {
+                    let err = Error::unexpected("protocol error: a reply to no command");
+                    st.close(id, &err, &err);
+                    st.driving = false;
+                    self.pass_on(&mut st);
+                    return self.finish_with(st, id, err);
+                };
+                st.deliver(to, Ok(reply));
+                last = Some(to);
+            }
+            if let (None, Some(to)) = (&failed, last) {
+                if self.overrun(&mut st, &conn, to) {
+                    st.driving = false;
+                    self.pass_on(&mut st);
+                    return self.finish(st, id);
+                }
+            }
+            match failed {
+                None => {}
+                Some(err) if err.kind() == ErrorKind::Timeout => {
                     // Out of time: the stream is still in step (a partial reply stays
                     // buffered). Another caller drives on, or the connection closes.
                     st.conn = Some(conn);
                     st.driving = false;
                     return (self.give_up(st, id, err), 0);
                 }
-                Err(err) => {
+                Some(err) => {
                     let head_is_own = st.in_flight.front() == Some(&id);
                     let others = lost(&err);
                     let own_err = if head_is_own { err } else { others.clone() };
@@ -423,12 +486,7 @@ impl Shared {
     }
 
     /// Opening the connection failed: nothing was sent, every queued caller gets the error.
-    fn connect_failed(
-        &self,
-        mut st: MutexGuard<'_, State>,
-        id: u64,
-        err: Error,
-    ) -> (Result<Vec<u8>>, u64) {
+    fn connect_failed(&self, mut st: Locked<'_>, id: u64, err: Error) -> (Result<Vec<u8>>, u64) {
         let queued: Vec<u64> = st.queued.drain(..).map(|q| q.id).collect();
         st.queue.clear();
         st.queue_start = 0;
@@ -441,7 +499,7 @@ impl Shared {
     }
 
     /// The driver's own outcome, once delivered.
-    fn finish(&self, mut st: MutexGuard<'_, State>, id: u64) -> (Result<Vec<u8>>, u64) {
+    fn finish(&self, mut st: Locked<'_>, id: u64) -> (Result<Vec<u8>>, u64) {
         let generation = st.conn_generation;
         let outcome = st
             .waiters
@@ -451,12 +509,7 @@ impl Shared {
         (outcome, generation)
     }
 
-    fn finish_with(
-        &self,
-        mut st: MutexGuard<'_, State>,
-        id: u64,
-        err: Error,
-    ) -> (Result<Vec<u8>>, u64) {
+    fn finish_with(&self, mut st: Locked<'_>, id: u64, err: Error) -> (Result<Vec<u8>>, u64) {
         let generation = st.conn_generation;
         let outcome = st.waiters.remove(&id).and_then(|w| w.outcome);
         (outcome.unwrap_or(Err(err)), generation)
