@@ -493,3 +493,35 @@ fn operations_agree_with_pipelining_on_and_off() {
         }
     }
 }
+
+/// Over a unix socket: concurrent calls share the one connection and get their own answers.
+#[test]
+fn a_unix_socket_carries_concurrent_calls() {
+    let dir = common::temp_dir("unix");
+    let socket = dir.join("redis.sock");
+    let socket_arg = socket.display().to_string();
+    let server = RedisServer::start_with(&["--unixsocket", &socket_arg, "--unixsocketperm", "700"]);
+    let config = Config::new(&format!("unix://{socket_arg}")).unwrap();
+    assert!(config.pipelining(), "on by default");
+    let ex = Arc::new(Executor::open(&config).unwrap());
+    let workers: Vec<_> = (0..8)
+        .map(|t| {
+            let ex = Arc::clone(&ex);
+            thread::spawn(move || {
+                for i in 0..200 {
+                    let uid = format!("u{t}-{i}");
+                    let pod = t * 1000 + i;
+                    ex.set_linked_pod("ns", &uid, "chat", pod, Persistence::Persistent)
+                        .unwrap();
+                    assert_eq!(ex.get_linked_pod("ns", &uid, "chat").unwrap(), Some(pod));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    // Every write landed, each on its own key.
+    let mut raw = server.raw();
+    assert_eq!(common::dbsize(&mut raw), 8 * 200 * 2);
+}

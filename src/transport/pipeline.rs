@@ -49,8 +49,16 @@ impl Opener {
     }
 }
 
-/// The reply's bytes, or why there is none; with the generation of the connection used.
+/// The reply's bytes, or why there is none.
 type Outcome = Result<Vec<u8>>;
+
+/// Queue buffers larger than this are not kept after their batch was written.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    /// Where a caller encodes its command before queueing it.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A caller waiting on the connection.
 struct Waiter {
@@ -71,10 +79,12 @@ struct State {
     conn_generation: u64,
     /// Whether a caller is driving the connection.
     driving: bool,
-    /// Commands encoded and not yet written, in order, from `queue[queue_start..]`.
+    /// Commands encoded and not yet written, in order.
     queue: Vec<u8>,
-    queue_start: usize,
     queued: Vec<Queued>,
+    /// The end of a batch whose write ran out of its driver's time: its commands are in
+    /// flight (the stream holds their beginning), so the next driver writes it first.
+    unwritten: Vec<u8>,
     /// Commands written, in order; their replies come in this order.
     in_flight: VecDeque<u64>,
     /// Callers still waiting (a caller who gave up is not here: its reply is discarded).
@@ -152,6 +162,7 @@ impl State {
     /// them, gets `own_err`); queued commands stay queued for a new connection.
     fn close(&mut self, own: u64, own_err: &Error, err: &Error) {
         self.conn = None;
+        self.unwritten = Vec::new();
         while let Some(id) = self.in_flight.pop_front() {
             let err = if id == own { own_err } else { err };
             self.deliver(id, Err(err.clone()));
@@ -179,7 +190,6 @@ impl Shared {
                 conn_generation: 0,
                 driving: false,
                 queue: Vec::with_capacity(1024),
-                queue_start: 0,
                 queued: Vec::new(),
                 in_flight: VecDeque::new(),
                 waiters: HashMap::new(),
@@ -187,6 +197,7 @@ impl Shared {
                 spare: Vec::with_capacity(1024),
                 to_wake: Vec::new(),
                 driver: None,
+                unwritten: Vec::new(),
             }),
             opener,
             connect_timeout,
@@ -207,18 +218,27 @@ impl Shared {
         deadline: Deadline,
         build: impl FnOnce(&mut dyn Args),
     ) -> (Result<Vec<u8>>, u64) {
+        // Encoded before taking the lock: the lock is held shorter, and a panic while
+        // encoding can't leave half a command in the queue.
+        let command = ENCODED.with_borrow_mut(|buf| {
+            buf.clear();
+            let start = resp::encode(buf, build);
+            start..buf.len()
+        });
         let mut st = self.lock();
         let id = st.next_id;
         st.next_id += 1;
         let base = st.queue.len();
-        let start = resp::encode(&mut st.queue, build);
-        if base == 0 {
-            st.queue_start = start;
-        }
+        ENCODED.with_borrow_mut(|buf| {
+            st.queue.extend_from_slice(&buf[command]);
+            if buf.capacity() > KEEP_BUFFER {
+                *buf = Vec::new();
+            }
+        });
         let end = st.queue.len();
         st.queued.push(Queued {
             id,
-            bytes: base.max(start)..end,
+            bytes: base..end,
         });
         let wake = Arc::new(Condvar::new());
         st.waiters.insert(
@@ -234,6 +254,10 @@ impl Shared {
                 return (outcome, st.conn_generation);
             }
             if !st.driving {
+                if let Err(err) = deadline.remaining("waiting for the connection") {
+                    // Too late to drive: someone else will.
+                    return (self.give_up(st, id, err), 0);
+                }
                 st.driving = true;
                 st.driver = Some(id);
                 return self.drive(st, id, deadline);
@@ -266,7 +290,6 @@ impl Shared {
             }
             if st.queued.is_empty() {
                 st.queue.clear();
-                st.queue_start = 0;
             }
         }
         self.pass_on(&mut st);
@@ -284,6 +307,7 @@ impl Shared {
             None if !st.in_flight.is_empty() => {
                 st.conn = None;
                 st.in_flight.clear();
+                st.unwritten = Vec::new();
             }
             None => {}
         }
@@ -331,12 +355,17 @@ impl Shared {
                     Err(err) => return self.connect_failed(st, id, err),
                 }
             }
-            let mut batch = Vec::new();
-            let mut batch_start = 0;
+            // What an earlier driver could not finish writing goes first (even on a stale
+            // connection: its commands are in flight there).
+            let mut batch = std::mem::take(&mut st.unwritten);
             if !stale && !st.queued.is_empty() {
-                let spare = std::mem::take(&mut st.spare);
-                batch = std::mem::replace(&mut st.queue, spare);
-                batch_start = std::mem::take(&mut st.queue_start);
+                if batch.is_empty() {
+                    let spare = std::mem::take(&mut st.spare);
+                    batch = std::mem::replace(&mut st.queue, spare);
+                } else {
+                    let queue = std::mem::take(&mut st.queue);
+                    batch.extend_from_slice(&queue);
+                }
                 let State {
                     queued, in_flight, ..
                 } = &mut *st;
@@ -388,19 +417,32 @@ impl Shared {
             drop(st);
 
             if !batch.is_empty() {
-                let written = conn.write_encoded(&batch[batch_start..], deadline);
-                batch.clear();
+                let (written, outcome) = conn.write_encoded(&batch, deadline);
                 st = self.lock();
-                if st.spare.capacity() < batch.capacity() {
-                    st.spare = batch;
+                match outcome {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == ErrorKind::Timeout && written < batch.len() => {
+                        // Out of time (a slow reader, or a driver whose time was nearly up):
+                        // the stream is in step up to `written`; the next driver writes the
+                        // rest before anything else.
+                        st.unwritten = batch[written..].to_vec();
+                        st.conn = Some(conn);
+                        st.driving = false;
+                        return (self.give_up(st, id, err), 0);
+                    }
+                    Err(err) => {
+                        // An I/O error, or a TLS flush cut short: the stream can't be trusted.
+                        let others = lost(&err);
+                        st.close(id, &err, &others);
+                        st.driving = false;
+                        self.pass_on(&mut st);
+                        return self.finish_with(st, id, err);
+                    }
                 }
-                if let Err(err) = written {
-                    // Part of the batch may be out: the stream can't be trusted any more.
-                    let others = lost(&err);
-                    st.close(id, &err, &others);
-                    st.driving = false;
-                    self.pass_on(&mut st);
-                    return self.finish_with(st, id, err);
+                batch.clear();
+                // A large batch's buffer is given back rather than kept for ever.
+                if batch.capacity() <= KEEP_BUFFER && st.spare.capacity() < batch.capacity() {
+                    st.spare = batch;
                 }
                 continue;
             }
@@ -489,7 +531,6 @@ impl Shared {
     fn connect_failed(&self, mut st: Locked<'_>, id: u64, err: Error) -> (Result<Vec<u8>>, u64) {
         let queued: Vec<u64> = st.queued.drain(..).map(|q| q.id).collect();
         st.queue.clear();
-        st.queue_start = 0;
         for other in queued {
             st.deliver(other, Err(err.clone()));
         }

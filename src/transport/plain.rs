@@ -206,24 +206,32 @@ impl Plain {
 
     /// Writes `bytes` (requests encoded elsewhere: a pipeline's batch) within `deadline`.
     /// An error leaves the stream in an unknown state: the connection must be dropped.
-    pub(crate) fn write_encoded(&mut self, bytes: &[u8], deadline: Deadline) -> Result<()> {
+    /// Returns how many bytes were written, with the outcome.
+    pub(crate) fn write_encoded(
+        &mut self,
+        bytes: &[u8],
+        deadline: Deadline,
+    ) -> (usize, Result<()>) {
         self.in_step = false;
         let mut pos = 0;
-        while pos < bytes.len() {
-            self.timeout(deadline, Direction::Write, false)?;
-            match self.stream.write(&bytes[pos..]) {
-                Ok(0) => return Err(closed("write")),
-                Ok(n) => pos += n,
-                Err(e) => self.io_failure(e, deadline, Direction::Write)?,
+        let outcome = (|| {
+            while pos < bytes.len() {
+                self.timeout(deadline, Direction::Write, false)?;
+                match self.stream.write(&bytes[pos..]) {
+                    Ok(0) => return Err(closed("write")),
+                    Ok(n) => pos += n,
+                    Err(e) => self.io_failure(e, deadline, Direction::Write)?,
+                }
             }
-        }
-        loop {
-            match self.stream.flush() {
-                Ok(()) => return Ok(()),
-                Err(e) => self.io_failure(e, deadline, Direction::Write)?,
+            loop {
+                match self.stream.flush() {
+                    Ok(()) => return Ok(()),
+                    Err(e) => self.io_failure(e, deadline, Direction::Write)?,
+                }
+                self.timeout(deadline, Direction::Write, false)?;
             }
-            self.timeout(deadline, Direction::Write, false)?;
-        }
+        })();
+        (pos, outcome)
     }
 
     /// The next reply's bytes, reading as needed within `deadline` (a pipeline reads replies
