@@ -14,7 +14,9 @@ import subprocess
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DRIVER = os.path.join(ROOT, "target/bench/driver")
+# Where cargo builds, as the Makefile sees it.
+TARGET = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+DRIVER = os.path.join(TARGET, "bench/driver")
 # op -> (C function, Rust method it wraps)
 OPS = {
     "get": ("sf_get_linked_pod", "Executor::get_linked_pod"),
@@ -66,7 +68,7 @@ def main():
             print(f"{op:<12} C call {c_total / calls:>10,.0f} instr, of which Rust API "
                   f"{rust_total / calls:>10,.0f}: C layer {per_call:>6,.0f} instr/call "
                   f"(~{per_call / INSTRUCTIONS_PER_NS:,.0f} ns at {INSTRUCTIONS_PER_NS} instr/ns)")
-    path = os.path.join(ROOT, "target/bench/results.json")
+    path = os.path.join(TARGET, "bench/results.json")
     data = json.load(open(path)) if os.path.exists(path) else {}
     data["ffi_overhead_callgrind"] = results
     with open(path, "w") as f:

@@ -22,8 +22,10 @@ import sys
 from urllib.parse import urlparse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUST_DRIVER = os.path.join(ROOT, "target/release/examples/bench_ops")
-C_DRIVER = os.path.join(ROOT, "target/bench/driver")
+# Where cargo builds, as the Makefile sees it.
+TARGET = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+RUST_DRIVER = os.path.join(TARGET, "release/examples/bench_ops")
+C_DRIVER = os.path.join(TARGET, "bench/driver")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "1.0"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
@@ -138,8 +140,8 @@ def main():
             }
             results.append(row)
             print_row(row, header=len(results) == 1)
-    os.makedirs(os.path.join(ROOT, "target/bench"), exist_ok=True)
-    with open(os.path.join(ROOT, "target/bench/results.json"), "w") as f:
+    os.makedirs(os.path.join(TARGET, "bench"), exist_ok=True)
+    with open(os.path.join(TARGET, "bench/results.json"), "w") as f:
         json.dump({"seconds_per_run": SECONDS, "runs": RUNS, "results": results}, f, indent=2)
     print("ratios: median of the per-round ratios; rb = redis-benchmark, one command per round")
     print("trip; CPU = the server's CPU (INFO cpu) per call, microseconds")

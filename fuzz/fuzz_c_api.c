@@ -24,7 +24,9 @@
  *    accessors bounded) and equal what a model of the data predicts: the model follows
  *    data-model.md, including temporary links (a link whose TTL may have run out is accepted
  *    present or absent);
- *  - batches with count 0 succeed without sending anything.
+ *  - batches with count 0 succeed without sending anything;
+ *  - every log record (all levels, every thread) has a valid level, target and UTF-8 message;
+ *    the executor's statistics only grow and stay consistent; a closed executor is refused.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -106,19 +108,22 @@ static bool utf8_valid(const unsigned char *s, size_t n) {
   return true;
 }
 
-static bool valid_name(const char *s) { /* namespace or service */
+/* A service (data-model.md, revised in 0.2): 1-253 bytes of UTF-8 without '{', '}' or an
+ * ASCII control character. */
+static bool valid_service(const char *s) {
   size_t i, n;
   if (s == NULL) return false;
   n = strlen(s);
-  if (n == 0 || n > 253) return false;
+  if (n == 0 || n > 253 || !utf8_valid((const unsigned char *)s, n)) return false;
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
+    if (c == '{' || c == '}' || c < 0x20 || c == 0x7F) return false;
   }
   return true;
 }
+
+/* A namespace: as a service, and no ':'. */
+static bool valid_namespace(const char *s) { return valid_service(s) && strchr(s, ':') == NULL; }
 
 static bool valid_uid(const char *s) {
   size_t i, n;
@@ -686,7 +691,7 @@ static void op_ping(input *in) {
 static void read_pod_states(sf_executor *e, const char *ns, const char *svc, bool has_out,
                             sf_error *err) {
   sf_pod_states *s = (sf_pod_states *)&err_storage; /* garbage the call must replace */
-  bool invalid = e == NULL || !valid_name(ns) || !valid_name(svc) || !has_out;
+  bool invalid = e == NULL || !valid_namespace(ns) || !valid_service(svc) || !has_out;
   sf_status status;
   size_t n, i;
   int expected = 0, j;
@@ -737,7 +742,7 @@ static void op_set_service_state(input *in) {
   int32_t pod = gen_i32(in);
   const char *state = gen_string(in, K_STATE);
   sf_error *err = gen_err(in);
-  bool invalid = e == NULL || !valid_name(ns) || !valid_name(svc) || pod < 0 ||
+  bool invalid = e == NULL || !valid_namespace(ns) || !valid_service(svc) || pod < 0 ||
                  !valid_state(state);
   current_op = "sf_set_service_state";
   call_tainted = !invalid && tainted('S', ns, svc);
@@ -770,7 +775,7 @@ static void check_workload(const char *ns, const char *svc, const char *got) {
 static void read_workload(sf_executor *e, const char *ns, const char *svc, bool has_out,
                           sf_error *err) {
   char *state = (char *)&err_storage;
-  bool invalid = e == NULL || !valid_name(ns) || !valid_name(svc) || !has_out;
+  bool invalid = e == NULL || !valid_namespace(ns) || !valid_service(svc) || !has_out;
   sf_status status;
   current_op = "sf_get_workload_state";
   call_tainted = !invalid && tainted('W', ns, svc);
@@ -792,7 +797,7 @@ static void op_set_workload_state(input *in) {
   const char *ns = gen_string(in, K_NS), *svc = gen_string(in, K_SVC);
   const char *state = gen_string(in, K_STATE);
   sf_error *err = gen_err(in);
-  bool invalid = e == NULL || !valid_name(ns) || !valid_name(svc) || !valid_state(state);
+  bool invalid = e == NULL || !valid_namespace(ns) || !valid_service(svc) || !valid_state(state);
   current_op = "sf_set_workload_state";
   call_tainted = !invalid && tainted('W', ns, svc);
   mark();
@@ -845,8 +850,8 @@ static void op_get_workload_states(input *in) {
   for (i = 0; i < n; i++) services[i] = gen_string(in, K_SVC);
   null_out = null_array || u8(in) % 16 == 0;
   err = gen_err(in);
-  invalid = e == NULL || !valid_name(ns) || (count > 0 && (null_array || null_out));
-  for (i = 0; i < n && !null_array; i++) invalid = invalid || !valid_name(services[i]);
+  invalid = e == NULL || !valid_namespace(ns) || (count > 0 && (null_array || null_out));
+  for (i = 0; i < n && !null_array; i++) invalid = invalid || !valid_service(services[i]);
   for (i = 0; i < MAX_BATCH; i++) out[i] = (char *)&err_storage;
   for (i = 0; i < n && !null_array; i++) call_tainted = call_tainted || tainted('W', ns, services[i]);
   current_op = "sf_get_workload_states";
@@ -920,8 +925,8 @@ static void gen_link_call(input *in, struct link_call *c, bool persist) {
   c->pod = gen_i32(in);
   c->seconds = gen_i32(in);
   c->err = gen_err(in);
-  c->invalid = c->e == NULL || !valid_name(c->ns) || !valid_uid(c->uid) ||
-               !valid_name(c->svc) ||
+  c->invalid = c->e == NULL || !valid_namespace(c->ns) || !valid_uid(c->uid) ||
+               !valid_service(c->svc) ||
                (persist ? !valid_persist(c->seconds) : !valid_keep(c->seconds));
   c->model = c->invalid ? NULL : find_link(c->ns, c->uid, c->svc);
   call_tainted = tainted('L', c->ns, c->uid);
@@ -1117,7 +1122,7 @@ static void op_get_linked_pod(input *in, bool if_persist) {
   gen_link_call(in, &c, true);
   has_out = gen_out(in);
   /* Reads take no pod or seconds. */
-  c.invalid = c.e == NULL || !valid_name(c.ns) || !valid_uid(c.uid) || !valid_name(c.svc) ||
+  c.invalid = c.e == NULL || !valid_namespace(c.ns) || !valid_uid(c.uid) || !valid_service(c.svc) ||
               !has_out;
   c.model = c.invalid ? NULL : find_link(c.ns, c.uid, c.svc);
   current_op = if_persist ? "sf_get_linked_pod_if_persist" : "sf_get_linked_pod";
@@ -1159,7 +1164,7 @@ static void op_batch_get_linked_pods(input *in) {
   for (i = 0; i < n; i++) uids[i] = gen_string(in, K_UID);
   null_out = null_array || u8(in) % 16 == 0;
   err = gen_err(in);
-  invalid = e == NULL || !valid_name(ns) || !valid_name(svc) ||
+  invalid = e == NULL || !valid_namespace(ns) || !valid_service(svc) ||
             (count > 0 && (null_array || null_out));
   for (i = 0; i < n && !null_array; i++) invalid = invalid || !valid_uid(uids[i]);
   for (i = 0; i < MAX_BATCH; i++) pods[i] = GARBAGE_POD;
@@ -1255,7 +1260,7 @@ static void op_get_link_services(input *in) {
   bool has_out = gen_out(in);
   sf_error *err = gen_err(in);
   sf_service_links *l = (sf_service_links *)&err_storage;
-  bool invalid = e == NULL || !valid_name(ns) || !valid_uid(uid) || !has_out;
+  bool invalid = e == NULL || !valid_namespace(ns) || !valid_uid(uid) || !has_out;
   sf_status status;
   size_t n, i;
   int j;
@@ -1275,7 +1280,7 @@ static void op_get_link_services(input *in) {
     const char *svc = sf_service_links_service(l, i);
     int32_t pod = sf_service_links_pod(l, i);
     struct link *m;
-    REQUIRE(svc != NULL && valid_name(svc), "entry %zu: bad service name", i);
+    REQUIRE(svc != NULL && valid_service(svc), "entry %zu: bad service name", i);
     REQUIRE(pod >= 0, "entry %zu: pod %d", i, pod);
     REQUIRE(i == 0 || strcmp(sf_service_links_service(l, i - 1), svc) < 0,
             "entries not sorted by service");
@@ -1442,6 +1447,33 @@ static void op_config_topology(input *in) {
   sf_config_free(cfg);
 }
 
+/* The statistics of the shared executor: counters never decrease, failures never exceed calls,
+ * idle connections never exceed open ones (at most the pool's default size); NULLs refused. */
+static void check_stats(void) {
+  static sf_stats last;
+  sf_stats now;
+  sf_error err;
+  sf_status status;
+  current_op = "sf_executor_stats";
+  status = sf_executor_stats(ex, &now, &err);
+  check_error(status, &err);
+  REQUIRE(status == SF_OK, "stats: %s", err.message);
+  REQUIRE(now.failed_calls <= now.calls && now.pool_timeouts <= now.failed_calls,
+          "stats: %llu failed of %llu calls, %llu pool timeouts",
+          (unsigned long long)now.failed_calls, (unsigned long long)now.calls,
+          (unsigned long long)now.pool_timeouts);
+  REQUIRE(now.idle_connections <= now.connections && now.connections <= 16,
+          "stats: %u idle of %u connections", now.idle_connections, now.connections);
+  REQUIRE(now.calls >= last.calls && now.failed_calls >= last.failed_calls &&
+              now.retries >= last.retries && now.connects >= last.connects &&
+              now.connect_failures >= last.connect_failures &&
+              now.script_reloads >= last.script_reloads && now.connects >= 1,
+          "stats: a counter went down");
+  last = now;
+  REQUIRE(sf_executor_stats(NULL, &now, NULL) == SF_INVALID_ARGUMENT, "stats of NULL");
+  REQUIRE(sf_executor_stats(ex, NULL, NULL) == SF_INVALID_ARGUMENT, "stats into NULL");
+}
+
 static void op_misc(input *in) {
   int value = (int)u32(in);
   const char *name = sf_status_name((sf_status)value);
@@ -1461,6 +1493,7 @@ static void op_misc(input *in) {
   sf_string_free(NULL);
   sf_config_free(NULL);
   sf_executor_close(NULL);
+  check_stats();
 }
 
 /* The scripts vanish from the server's cache (as after a restart or SCRIPT FLUSH): the next
@@ -1612,9 +1645,27 @@ static void op_open(input *in) {
   REQUIRE(status == SF_OK || (shortest < 100 && transient(status)), "ping: %s: %s",
           sf_status_name(status), err.message);
   sf_executor_close(e2);
+  /* A closed handle is refused, not used (it stays allocated for the next open). */
+  current_op = "sf_ping (closed executor)";
+  status = sf_ping(e2, &err);
+  check_error(status, &err);
+  REQUIRE(status == SF_INVALID_ARGUMENT, "ping after close: %s", sf_status_name(status));
 }
 
 /* ---- libFuzzer entry points ------------------------------------------------------------- */
+
+/* Every record the library logs (at every level, from every thread) is checked. */
+static long log_records;
+
+static void check_record(void *user_data, int32_t level, const char *target, const char *message) {
+  REQUIRE(user_data == &log_records, "log: user_data %p", user_data);
+  REQUIRE(level >= SF_LOG_ERROR && level <= SF_LOG_TRACE, "log: level %d", (int)level);
+  REQUIRE(target != NULL && strncmp(target, "stateful_executor", 17) == 0, "log: target %s",
+          target == NULL ? "NULL" : target);
+  REQUIRE(message != NULL && utf8_valid((const unsigned char *)message, strlen(message)),
+          "log: message not UTF-8");
+  __atomic_add_fetch(&log_records, 1, __ATOMIC_RELAXED);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   const char *url = getenv("REDIS_URL");
@@ -1629,6 +1680,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   }
   raw_connect(url);
   redis_url = url;
+  if (sf_set_logger(check_record, &log_records, SF_LOG_TRACE, &err) != SF_OK) {
+    fprintf(stderr, "fuzz_c_api: sf_set_logger: %s\n", err.message);
+    exit(2);
+  }
   if (sf_config_new(url, &cfg, &err) != SF_OK ||
       /* Generous timeouts: on a healthy local server every call must succeed or be rejected. */
       sf_config_set_command_timeout_ms(cfg, 10000, &err) != SF_OK ||

@@ -1,6 +1,9 @@
 /*
  * stateful-executor: the routing state of stateful services, kept in Redis.
- * C API. Contract: shared/spec/c-api.md; data semantics: shared/spec/data-model.md.
+ * C API, version SF_VERSION_STRING below. The full contract (conventions, data layout in Redis,
+ * identifier rules, logging, statistics) is docs/c-api.md in the source repository, installed
+ * as share/doc/stateful_executor/c-api.md (with data-model.md); this header documents every
+ * function itself.
  *
  * Conventions, valid for every function below:
  *  - Every fallible function returns an sf_status and takes `sf_error *err` as its last
@@ -19,7 +22,14 @@
  *    An sf_config must not be changed while another thread uses it.
  *  - No function panics or aborts across the boundary: an internal panic becomes SF_INTERNAL.
  *
- * Linking: pkg-config --cflags --libs stateful_executor (add --static for libstateful_executor.a).
+ * Linking: pkg-config --cflags --libs stateful_executor (shared library, SONAME
+ * libstateful_executor.so.0); pkg-config --cflags --libs stateful_executor-static (the .a);
+ * CMake: find_package(stateful_executor), targets stateful_executor::stateful_executor and
+ * stateful_executor::static.
+ *
+ * Logging: sf_set_logger routes the library's records to a callback. Statistics:
+ * sf_executor_stats. Lifecycle: sf_executor_close returns after the pool's threads exited; a
+ * closed or foreign executor pointer gives SF_INVALID_ARGUMENT where the library can tell.
  */
 
 #ifndef STATEFUL_EXECUTOR_H
@@ -32,15 +42,66 @@
 #include <stdint.h>
 
 /**
+ * The version of the library this header belongs to (the Rust crate's version). Compare
+ * with sf_version() at run time: the shared library's SONAME changes with the major
+ * version only.
+ */
+#define SF_VERSION_MAJOR 0
+#define SF_VERSION_MINOR 2
+#define SF_VERSION_PATCH 0
+#define SF_VERSION_STRING "0.2.0"
+
+/**
  * "No pod": the value of a pod result when there is no link (with SF_OK), and of every pod
  * output parameter after a failed call. Never a valid pod ordinal as an argument.
  */
 #define SF_NO_POD (-1)
 
 /**
- * Whether auto-pipelining is on by default.
+ * sf_status codes (the type is int32_t, below; the values never change).
+ *
+ * Success.
  */
-#define DEFAULT_PIPELINING true
+#define SF_OK 0
+/**
+ * A bad identifier, an out-of-range number, a missing argument, or a closed executor.
+ * Nothing was sent to Redis.
+ */
+#define SF_INVALID_ARGUMENT 1
+/**
+ * Cannot connect, the connection was lost, or another I/O error.
+ */
+#define SF_CONNECTION 2
+/**
+ * The command did not complete within the command timeout.
+ */
+#define SF_TIMEOUT 3
+/**
+ * No pooled connection became free within the pool wait timeout.
+ */
+#define SF_POOL_TIMEOUT 4
+/**
+ * Authentication or authorization refused by the server.
+ */
+#define SF_AUTH 5
+/**
+ * The server answered with an error (script error, READONLY, CROSSSLOT, OOM, ...).
+ */
+#define SF_REDIS 6
+/**
+ * Data in Redis is not in the documented format (e.g. a link whose pod is not a number, or
+ * one of the library's keys holding another type: WRONGTYPE), or the server replied with an
+ * unexpected shape.
+ */
+#define SF_UNEXPECTED_REPLY 7
+/**
+ * An invalid URL or configuration, or a logger that cannot be installed.
+ */
+#define SF_CONFIG 8
+/**
+ * A bug: a caught panic or a broken invariant.
+ */
+#define SF_INTERNAL 9
 
 /**
  * Size of `sf_error.message`, including its terminating NUL.
@@ -48,53 +109,30 @@
 #define SF_ERROR_MESSAGE_SIZE 256
 
 /**
- * The outcome of every fallible function. The numeric values are fixed and never change; they
- * equal the Rust API's `ErrorKind` values.
+ * Level of a record that reports a failure the caller sees as an error.
  */
-typedef enum sf_status {
-  /**
-   * Success.
-   */
-  SF_OK = 0,
-  /**
-   * NULL where not allowed, a bad identifier, or an out-of-range number. Nothing was sent to
-   * Redis.
-   */
-  SF_INVALID_ARGUMENT = 1,
-  /**
-   * Cannot connect, the connection was lost, or another I/O error.
-   */
-  SF_CONNECTION = 2,
-  /**
-   * The command did not complete within the command timeout.
-   */
-  SF_TIMEOUT = 3,
-  /**
-   * No pooled connection became free within the pool wait timeout.
-   */
-  SF_POOL_TIMEOUT = 4,
-  /**
-   * Authentication or authorization refused by the server.
-   */
-  SF_AUTH = 5,
-  /**
-   * The server answered with an error (script error, READONLY, CROSSSLOT, OOM, ...).
-   */
-  SF_REDIS = 6,
-  /**
-   * Data in Redis is not in the documented format (e.g. a link whose pod is not a number, or
-   * one of the library's keys holding another type: WRONGTYPE).
-   */
-  SF_UNEXPECTED_REPLY = 7,
-  /**
-   * An invalid URL or configuration.
-   */
-  SF_CONFIG = 8,
-  /**
-   * A bug: a caught panic or a broken invariant.
-   */
-  SF_INTERNAL = 9,
-} sf_status;
+#define SF_LOG_ERROR 1
+
+/**
+ * Level of a record about something that went wrong and was handled: a retried call, a script
+ * reloaded after NOSCRIPT, a node or connection dropped, a topology change.
+ */
+#define SF_LOG_WARN 2
+
+/**
+ * Level of a record about the executor's life: opened, closed, a failover followed.
+ */
+#define SF_LOG_INFO 3
+
+/**
+ * Level of a record per operation and per connection opened.
+ */
+#define SF_LOG_DEBUG 4
+
+/**
+ * Level of the most detailed records.
+ */
+#define SF_LOG_TRACE 5
 
 /**
  * Where Redis is and how the pool behaves: an opaque builder. Create it with `sf_config_new`,
@@ -126,6 +164,13 @@ typedef struct sf_pod_states sf_pod_states;
 typedef struct sf_service_links sf_service_links;
 
 /**
+ * The outcome of every fallible function: `SF_OK` (0) or one of the `SF_*` error codes. A
+ * 32-bit integer (never a C enum, whose size the compiler would choose); the numeric values
+ * are fixed and never change. They equal the Rust API's `ErrorKind` values.
+ */
+typedef int32_t sf_status;
+
+/**
  * The detail of a failed call, filled by the call itself (nothing is kept in thread-local or
  * global state). Allocate it anywhere (usually on the stack) and pass its address as the last
  * argument; pass NULL when the status code is enough.
@@ -134,13 +179,69 @@ typedef struct sf_error {
   /**
    * The same code the function returned; `SF_OK` after a successful call.
    */
-  enum sf_status code;
+  sf_status code;
   /**
    * A NUL-terminated, human-readable UTF-8 message, truncated to fit (never in the middle of
    * a character); empty after a successful call. Never contains a password.
    */
   char message[SF_ERROR_MESSAGE_SIZE];
 } sf_error;
+
+/**
+ * An executor's statistics: what an operator graphs. The counters count since the executor was
+ * opened and never decrease; `connections` and `idle_connections` are the pool now.
+ */
+typedef struct sf_stats {
+  /**
+   * Open connections now: pooled, and shared ones of auto-pipelining.
+   */
+  uint32_t connections;
+  /**
+   * Of which idle.
+   */
+  uint32_t idle_connections;
+  /**
+   * Operations started: every call of an operation function that reached this executor,
+   * including ones refused for a bad name or number (a call refused by the C layer itself,
+   * for a NULL pointer or invalid UTF-8, is not counted).
+   */
+  uint64_t calls;
+  /**
+   * Operations that returned a status other than `SF_OK`.
+   */
+  uint64_t failed_calls;
+  /**
+   * Operations retried once on a new connection (a read after a connection failure, or a
+   * command the server refused before running it).
+   */
+  uint64_t retries;
+  /**
+   * Operations that returned `SF_POOL_TIMEOUT`.
+   */
+  uint64_t pool_timeouts;
+  /**
+   * Connections opened.
+   */
+  uint64_t connects;
+  /**
+   * Connection attempts that failed.
+   */
+  uint64_t connect_failures;
+  /**
+   * Scripts sent again because the server answered NOSCRIPT (its script cache was flushed).
+   */
+  uint64_t script_reloads;
+} sf_stats;
+
+/**
+ * Receives one log record: `level` is one of `SF_LOG_ERROR` ... `SF_LOG_TRACE`, `target` the
+ * Rust module path that logged it (e.g. `"stateful_executor::executor"`), `message` the
+ * formatted text. Both strings are NUL-terminated UTF-8, valid only during the call. Called
+ * from any thread, including the pool's background threads, possibly from several at once.
+ * It must not call `sf_set_logger` (that call would fail with `SF_INVALID_ARGUMENT`); records
+ * the library logs while it runs are dropped.
+ */
+typedef void (*sf_log_fn)(void *user_data, int32_t level, const char *target, const char *message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -180,9 +281,9 @@ const char *sf_version(void);
  * `url` is NULL or a NUL-terminated string; `out` is NULL or writable; `err` is NULL or points
  * to a writable `sf_error`.
  */
-enum sf_status sf_config_new(const char *url,
-                             struct sf_config **out,
-                             struct sf_error *err);
+sf_status sf_config_new(const char *url,
+                        struct sf_config **out,
+                        struct sf_error *err);
 
 /**
  * Creates a configuration for a Redis Cluster, with the default pool and timeouts.
@@ -203,10 +304,10 @@ enum sf_status sf_config_new(const char *url,
  * `seed_urls` is NULL or points to `count` pointers, each NULL or a NUL-terminated string;
  * `out` is NULL or writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_config_new_cluster(const char *const *seed_urls,
-                                     size_t count,
-                                     struct sf_config **out,
-                                     struct sf_error *err);
+sf_status sf_config_new_cluster(const char *const *seed_urls,
+                                size_t count,
+                                struct sf_config **out,
+                                struct sf_error *err);
 
 /**
  * Creates a configuration for a primary monitored by Redis Sentinel, with the default pool
@@ -231,11 +332,11 @@ enum sf_status sf_config_new_cluster(const char *const *seed_urls,
  * `master_name` is NULL or a NUL-terminated string; `out` is NULL or writable; `err` is NULL
  * or points to a writable `sf_error`.
  */
-enum sf_status sf_config_new_sentinel(const char *const *sentinel_urls,
-                                      size_t count,
-                                      const char *master_name,
-                                      struct sf_config **out,
-                                      struct sf_error *err);
+sf_status sf_config_new_sentinel(const char *const *sentinel_urls,
+                                 size_t count,
+                                 const char *master_name,
+                                 struct sf_config **out,
+                                 struct sf_error *err);
 
 /**
  * Sets the largest number of pooled connections (default 16). Fails with
@@ -246,9 +347,9 @@ enum sf_status sf_config_new_sentinel(const char *const *sentinel_urls,
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
  */
-enum sf_status sf_config_set_pool_max_size(struct sf_config *cfg,
-                                           uint32_t max_size,
-                                           struct sf_error *err);
+sf_status sf_config_set_pool_max_size(struct sf_config *cfg,
+                                      uint32_t max_size,
+                                      struct sf_error *err);
 
 /**
  * Sets how many idle connections the pool keeps open in advance (default 0). Fails with
@@ -258,9 +359,9 @@ enum sf_status sf_config_set_pool_max_size(struct sf_config *cfg,
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
  */
-enum sf_status sf_config_set_pool_min_idle(struct sf_config *cfg,
-                                           uint32_t min_idle,
-                                           struct sf_error *err);
+sf_status sf_config_set_pool_min_idle(struct sf_config *cfg,
+                                      uint32_t min_idle,
+                                      struct sf_error *err);
 
 /**
  * Sets the longest time, in milliseconds, that opening one connection may take: the TCP or
@@ -271,9 +372,9 @@ enum sf_status sf_config_set_pool_min_idle(struct sf_config *cfg,
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
  */
-enum sf_status sf_config_set_connect_timeout_ms(struct sf_config *cfg,
-                                                uint32_t ms,
-                                                struct sf_error *err);
+sf_status sf_config_set_connect_timeout_ms(struct sf_config *cfg,
+                                           uint32_t ms,
+                                           struct sf_error *err);
 
 /**
  * Sets the longest time, in milliseconds, that one command may take: writing it and reading
@@ -284,9 +385,9 @@ enum sf_status sf_config_set_connect_timeout_ms(struct sf_config *cfg,
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
  */
-enum sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
-                                                uint32_t ms,
-                                                struct sf_error *err);
+sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
+                                           uint32_t ms,
+                                           struct sf_error *err);
 
 /**
  * Turns auto-pipelining on or off (default on). On: commands that threads issue at the same
@@ -298,7 +399,7 @@ enum sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
  */
-enum sf_status sf_config_set_pipelining(struct sf_config *cfg, bool enabled, struct sf_error *err);
+sf_status sf_config_set_pipelining(struct sf_config *cfg, bool enabled, struct sf_error *err);
 
 /**
  * Sets the longest wait, in milliseconds, for a pooled connection to become free (default
@@ -309,9 +410,9 @@ enum sf_status sf_config_set_pipelining(struct sf_config *cfg, bool enabled, str
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
  */
-enum sf_status sf_config_set_pool_wait_timeout_ms(struct sf_config *cfg,
-                                                  uint32_t ms,
-                                                  struct sf_error *err);
+sf_status sf_config_set_pool_wait_timeout_ms(struct sf_config *cfg,
+                                             uint32_t ms,
+                                             struct sf_error *err);
 
 /**
  * Sentinel only: the credentials for the primary when they differ from the sentinels'.
@@ -324,10 +425,10 @@ enum sf_status sf_config_set_pool_wait_timeout_ms(struct sf_config *cfg,
  * `cfg` is NULL or a live config; `username` and `password` are NULL or NUL-terminated
  * strings; `err` is NULL or writable.
  */
-enum sf_status sf_config_set_sentinel_master_auth(struct sf_config *cfg,
-                                                  const char *username,
-                                                  const char *password,
-                                                  struct sf_error *err);
+sf_status sf_config_set_sentinel_master_auth(struct sf_config *cfg,
+                                             const char *username,
+                                             const char *password,
+                                             struct sf_error *err);
 
 /**
  * TLS: trusts only the CA certificates of the PEM file at `path` (instead of the system's
@@ -340,9 +441,7 @@ enum sf_status sf_config_set_sentinel_master_auth(struct sf_config *cfg,
  * `cfg` is NULL or a live config; `path` is NULL or a NUL-terminated string; `err` is NULL or
  * writable.
  */
-enum sf_status sf_config_set_tls_ca_file(struct sf_config *cfg,
-                                         const char *path,
-                                         struct sf_error *err);
+sf_status sf_config_set_tls_ca_file(struct sf_config *cfg, const char *path, struct sf_error *err);
 
 /**
  * TLS: presents the client certificate chain at `cert_path` and its private key at `key_path`
@@ -355,10 +454,10 @@ enum sf_status sf_config_set_tls_ca_file(struct sf_config *cfg,
  * `cfg` is NULL or a live config; the paths are NULL or NUL-terminated strings; `err` is NULL
  * or writable.
  */
-enum sf_status sf_config_set_tls_client_cert(struct sf_config *cfg,
-                                             const char *cert_path,
-                                             const char *key_path,
-                                             struct sf_error *err);
+sf_status sf_config_set_tls_client_cert(struct sf_config *cfg,
+                                        const char *cert_path,
+                                        const char *key_path,
+                                        struct sf_error *err);
 
 /**
  * Frees a config. NULL is accepted and does nothing. Executors opened with it stay valid.
@@ -383,48 +482,93 @@ void sf_config_free(struct sf_config *cfg);
  * `cfg` is NULL or a live config not changed during the call; `out` is NULL or writable; `err`
  * is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_executor_open(const struct sf_config *cfg,
-                                struct sf_executor **out,
-                                struct sf_error *err);
+sf_status sf_executor_open(const struct sf_config *cfg,
+                           struct sf_executor **out,
+                           struct sf_error *err);
 
 /**
- * Closes an executor and its connections. NULL is accepted and does nothing. Every other call
- * on `ex` must have returned before, and none may start after (this is the one function that
- * is not thread-safe with respect to its executor).
+ * Closes an executor: closes its connections and returns once the pool's background threads
+ * have exited (so unloading the library right after is safe). NULL is accepted and does
+ * nothing, and so is an executor already closed (as long as no later `sf_executor_open` reused
+ * its memory). Every other call on `ex` must have returned before, and none may start after:
+ * this is the one function that is not thread-safe with respect to its executor. A call on a
+ * closed executor fails with `SF_INVALID_ARGUMENT` ("not an open executor") where the library
+ * can tell, but that is a safety net, not a contract.
  *
  * # Safety
- * `ex` is NULL or an executor from `sf_executor_open` not yet closed; it must not be used
- * afterwards.
+ * `ex` is NULL or an executor from `sf_executor_open`; no other call on it may run
+ * concurrently or start afterwards.
  */
 void sf_executor_close(struct sf_executor *ex);
 
 /**
- * Checks that the server answers (PING). Fails with `SF_INVALID_ARGUMENT` (`ex` NULL),
- * `SF_CONNECTION`, `SF_TIMEOUT`, `SF_POOL_TIMEOUT`, `SF_AUTH` or `SF_REDIS`. Thread-safe.
+ * Checks that the server answers (PING). Fails with `SF_INVALID_ARGUMENT` (`ex` NULL or not
+ * open), `SF_CONNECTION`, `SF_TIMEOUT`, `SF_POOL_TIMEOUT`, `SF_AUTH` or `SF_REDIS`.
+ * Thread-safe.
  *
  * # Safety
- * `ex` is NULL or a live executor; `err` is NULL or points to a writable `sf_error`.
+ * `ex` is NULL or an executor from `sf_executor_open`; `err` is NULL or points to a writable
+ * `sf_error`.
  */
-enum sf_status sf_ping(struct sf_executor *ex, struct sf_error *err);
+sf_status sf_ping(const struct sf_executor *ex, struct sf_error *err);
+
+/**
+ * Reads an executor's statistics into `*out`, without blocking calls in flight or sending
+ * anything to Redis: cheap enough to poll every second. On failure `*out` is zeroed. Fails
+ * with `SF_INVALID_ARGUMENT` when `ex` or `out` is NULL or `ex` is not open. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or an executor from `sf_executor_open`; `out` is NULL or writable; `err` is
+ * NULL or points to a writable `sf_error`.
+ */
+sf_status sf_executor_stats(const struct sf_executor *ex,
+                            struct sf_stats *out,
+                            struct sf_error *err);
+
+/**
+ * Sends the library's log records to `fn`: those at `max_level` and more severe
+ * (`SF_LOG_WARN` gives errors and warnings). Process-wide: it replaces the callback set by an
+ * earlier call, atomically; `fn == NULL` turns logging off.
+ *
+ * `fn` is called from any thread (pool threads included), possibly concurrently, with
+ * `user_data` as given. When this function returns, no call of a previous callback is still
+ * running, so its user_data may be freed then. No record or error message ever holds a
+ * password (URLs appear with the password masked).
+ *
+ * What is logged: `SF_LOG_WARN` for a retried call, a script reloaded after NOSCRIPT, a
+ * connection or node dropped, a topology change; `SF_LOG_INFO` for an executor opened or
+ * closed and a failover; `SF_LOG_DEBUG` for each operation and each connection opened.
+ *
+ * The first call installs the library's logger into the process's Rust `log` facade. Fails
+ * with `SF_CONFIG` when another Rust logger is already installed there (that one keeps the
+ * records), with `SF_INVALID_ARGUMENT` when `max_level` is not `SF_LOG_ERROR` ...
+ * `SF_LOG_TRACE` (with a non-NULL `fn`) or when called from inside a log callback.
+ * Thread-safe.
+ *
+ * # Safety
+ * `fn` is NULL or a function that may be called as described with `user_data` until a later
+ * `sf_set_logger` returns; `err` is NULL or points to a writable `sf_error`.
+ */
+sf_status sf_set_logger(sf_log_fn fn, void *user_data, int32_t max_level, struct sf_error *err);
 
 /**
  * Publishes the state of one pod of a service (`HSET` of the pod's field in
  * `sf:{ns:state:service}`).
  *
- * `ns` and `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `pod`: `0..=2147483647`; `state`:
- * 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
+ * `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`: the
+ * same, `:` allowed; `pod`: `0..=2147483647`; `state`: 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
  * `SF_INVALID_ARGUMENT` before anything is sent. Thread-safe.
  *
  * # Safety
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `err` is NULL or
  * points to a writable `sf_error`.
  */
-enum sf_status sf_set_service_state(struct sf_executor *ex,
-                                    const char *ns,
-                                    const char *service,
-                                    int32_t pod,
-                                    const char *state,
-                                    struct sf_error *err);
+sf_status sf_set_service_state(const struct sf_executor *ex,
+                               const char *ns,
+                               const char *service,
+                               int32_t pod,
+                               const char *state,
+                               struct sf_error *err);
 
 /**
  * Reads the states of all pods of a service. Fields of the hash that are not pod ordinals are
@@ -439,11 +583,11 @@ enum sf_status sf_set_service_state(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out` is NULL or
  * writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_get_service_state(struct sf_executor *ex,
-                                    const char *ns,
-                                    const char *service,
-                                    struct sf_pod_states **out,
-                                    struct sf_error *err);
+sf_status sf_get_service_state(const struct sf_executor *ex,
+                               const char *ns,
+                               const char *service,
+                               struct sf_pod_states **out,
+                               struct sf_error *err);
 
 /**
  * Publishes the state of a whole service (`SET` of `sf:{ns:workload:service}`, no expiry).
@@ -454,11 +598,11 @@ enum sf_status sf_get_service_state(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `err` is NULL or
  * points to a writable `sf_error`.
  */
-enum sf_status sf_set_workload_state(struct sf_executor *ex,
-                                     const char *ns,
-                                     const char *service,
-                                     const char *state,
-                                     struct sf_error *err);
+sf_status sf_set_workload_state(const struct sf_executor *ex,
+                                const char *ns,
+                                const char *service,
+                                const char *state,
+                                struct sf_error *err);
 
 /**
  * Reads the state of a whole service.
@@ -473,11 +617,11 @@ enum sf_status sf_set_workload_state(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_state` is NULL
  * or writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_get_workload_state(struct sf_executor *ex,
-                                     const char *ns,
-                                     const char *service,
-                                     char **out_state,
-                                     struct sf_error *err);
+sf_status sf_get_workload_state(const struct sf_executor *ex,
+                                const char *ns,
+                                const char *service,
+                                char **out_state,
+                                struct sf_error *err);
 
 /**
  * Reads the workload states of `count` services in one round trip.
@@ -496,12 +640,12 @@ enum sf_status sf_get_workload_state(struct sf_executor *ex,
  * `count` pointers, each NULL or NUL-terminated; `out_states` is NULL or has room for `count`
  * pointers; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_get_workload_states(struct sf_executor *ex,
-                                      const char *ns,
-                                      const char *const *services,
-                                      size_t count,
-                                      char **out_states,
-                                      struct sf_error *err);
+sf_status sf_get_workload_states(const struct sf_executor *ex,
+                                 const char *ns,
+                                 const char *const *services,
+                                 size_t count,
+                                 char **out_states,
+                                 struct sf_error *err);
 
 /**
  * Links `uid` to `pod` for `service`, whatever was there, in one atomic script.
@@ -511,8 +655,9 @@ enum sf_status sf_get_workload_states(struct sf_executor *ex,
  * `*out_previous` receives the pod of the link replaced, or `SF_NO_POD` when there was none; on
  * failure it is set to `SF_NO_POD`.
  *
- * `ns`, `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `uid`: 1-512 bytes of UTF-8 without `{`,
- * `}` or control characters; `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
+ * `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`:
+ * the same, `:` allowed; `uid`: 1-512 bytes of UTF-8 without `{`, `}` or control characters;
+ * `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
  * than `err`, fails with `SF_INVALID_ARGUMENT` before anything is sent. A stored link that is
  * not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
  *
@@ -520,14 +665,14 @@ enum sf_status sf_get_workload_states(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_previous` is
  * NULL or writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_set_linked_pod(struct sf_executor *ex,
-                                 const char *ns,
-                                 const char *uid,
-                                 const char *service,
-                                 int32_t pod,
-                                 int32_t persist_seconds,
-                                 int32_t *out_previous,
-                                 struct sf_error *err);
+sf_status sf_set_linked_pod(const struct sf_executor *ex,
+                            const char *ns,
+                            const char *uid,
+                            const char *service,
+                            int32_t pod,
+                            int32_t persist_seconds,
+                            int32_t *out_previous,
+                            struct sf_error *err);
 
 /**
  * Links `uid` to `pod` for `service` unless a *persistent* link to a different pod exists, in
@@ -542,15 +687,15 @@ enum sf_status sf_set_linked_pod(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; the output pointers
  * are NULL or writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_try_set_linked_pod(struct sf_executor *ex,
-                                     const char *ns,
-                                     const char *uid,
-                                     const char *service,
-                                     int32_t pod,
-                                     int32_t persist_seconds,
-                                     bool *out_linked,
-                                     int32_t *out_current,
-                                     struct sf_error *err);
+sf_status sf_try_set_linked_pod(const struct sf_executor *ex,
+                                const char *ns,
+                                const char *uid,
+                                const char *service,
+                                int32_t pod,
+                                int32_t persist_seconds,
+                                bool *out_linked,
+                                int32_t *out_current,
+                                struct sf_error *err);
 
 /**
  * Links `uid` to `pod` for `service` only when it has no link (persistent or temporary), in one
@@ -564,14 +709,14 @@ enum sf_status sf_try_set_linked_pod(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_current` is
  * NULL or writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_set_linked_pod_if_absent(struct sf_executor *ex,
-                                           const char *ns,
-                                           const char *uid,
-                                           const char *service,
-                                           int32_t pod,
-                                           int32_t persist_seconds,
-                                           int32_t *out_current,
-                                           struct sf_error *err);
+sf_status sf_set_linked_pod_if_absent(const struct sf_executor *ex,
+                                      const char *ns,
+                                      const char *uid,
+                                      const char *service,
+                                      int32_t pod,
+                                      int32_t persist_seconds,
+                                      int32_t *out_current,
+                                      struct sf_error *err);
 
 /**
  * Reads the pod `uid` is linked to for `service`, persistent or temporary.
@@ -584,12 +729,12 @@ enum sf_status sf_set_linked_pod_if_absent(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_pod` is NULL or
  * writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_get_linked_pod(struct sf_executor *ex,
-                                 const char *ns,
-                                 const char *uid,
-                                 const char *service,
-                                 int32_t *out_pod,
-                                 struct sf_error *err);
+sf_status sf_get_linked_pod(const struct sf_executor *ex,
+                            const char *ns,
+                            const char *uid,
+                            const char *service,
+                            int32_t *out_pod,
+                            struct sf_error *err);
 
 /**
  * Reads the pod `uid` is linked to for `service`, only when the link is persistent.
@@ -601,12 +746,12 @@ enum sf_status sf_get_linked_pod(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_pod` is NULL or
  * writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_get_linked_pod_if_persist(struct sf_executor *ex,
-                                            const char *ns,
-                                            const char *uid,
-                                            const char *service,
-                                            int32_t *out_pod,
-                                            struct sf_error *err);
+sf_status sf_get_linked_pod_if_persist(const struct sf_executor *ex,
+                                       const char *ns,
+                                       const char *uid,
+                                       const char *service,
+                                       int32_t *out_pod,
+                                       struct sf_error *err);
 
 /**
  * Reads the linked pods of `count` uids for `service` in one round trip.
@@ -622,13 +767,13 @@ enum sf_status sf_get_linked_pod_if_persist(struct sf_executor *ex,
  * or holds `count` pointers, each NULL or NUL-terminated; `out_pods` is NULL or has room for
  * `count` entries; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_batch_get_linked_pods(struct sf_executor *ex,
-                                        const char *ns,
-                                        const char *service,
-                                        const char *const *uids,
-                                        size_t count,
-                                        int32_t *out_pods,
-                                        struct sf_error *err);
+sf_status sf_batch_get_linked_pods(const struct sf_executor *ex,
+                                   const char *ns,
+                                   const char *service,
+                                   const char *const *uids,
+                                   size_t count,
+                                   int32_t *out_pods,
+                                   struct sf_error *err);
 
 /**
  * Removes the link of `uid` to `service`, in one atomic script: the uid's persistent-link entry
@@ -642,13 +787,13 @@ enum sf_status sf_batch_get_linked_pods(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_removed` is
  * NULL or writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_remove_linked_pod(struct sf_executor *ex,
-                                    const char *ns,
-                                    const char *uid,
-                                    const char *service,
-                                    int32_t keep_seconds,
-                                    bool *out_removed,
-                                    struct sf_error *err);
+sf_status sf_remove_linked_pod(const struct sf_executor *ex,
+                               const char *ns,
+                               const char *uid,
+                               const char *service,
+                               int32_t keep_seconds,
+                               bool *out_removed,
+                               struct sf_error *err);
 
 /**
  * As `sf_remove_linked_pod`, but only when the link currently points to `pod`; otherwise
@@ -659,14 +804,14 @@ enum sf_status sf_remove_linked_pod(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_removed` is
  * NULL or writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_remove_linked_pod_with_id(struct sf_executor *ex,
-                                            const char *ns,
-                                            const char *uid,
-                                            const char *service,
-                                            int32_t keep_seconds,
-                                            int32_t pod,
-                                            bool *out_removed,
-                                            struct sf_error *err);
+sf_status sf_remove_linked_pod_with_id(const struct sf_executor *ex,
+                                       const char *ns,
+                                       const char *uid,
+                                       const char *service,
+                                       int32_t keep_seconds,
+                                       int32_t pod,
+                                       bool *out_removed,
+                                       struct sf_error *err);
 
 /**
  * Reads the persistent links of `uid`: service -> pod.
@@ -680,11 +825,11 @@ enum sf_status sf_remove_linked_pod_with_id(struct sf_executor *ex,
  * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out` is NULL or
  * writable; `err` is NULL or points to a writable `sf_error`.
  */
-enum sf_status sf_get_link_services(struct sf_executor *ex,
-                                    const char *ns,
-                                    const char *uid,
-                                    struct sf_service_links **out,
-                                    struct sf_error *err);
+sf_status sf_get_link_services(const struct sf_executor *ex,
+                               const char *ns,
+                               const char *uid,
+                               struct sf_service_links **out,
+                               struct sf_error *err);
 
 /**
  * Returns the existing link of `uid` for `service`; without one, links `uid` to the candidate
@@ -703,16 +848,16 @@ enum sf_status sf_get_link_services(struct sf_executor *ex,
  * are NULL or hold `candidate_count` entries; `out_pod` is NULL or writable; `err` is NULL or
  * points to a writable `sf_error`.
  */
-enum sf_status sf_compute_linked_pod(struct sf_executor *ex,
-                                     const char *ns,
-                                     const char *uid,
-                                     const char *service,
-                                     const int32_t *candidate_pods,
-                                     const int64_t *candidate_loads,
-                                     size_t candidate_count,
-                                     int32_t persist_seconds,
-                                     int32_t *out_pod,
-                                     struct sf_error *err);
+sf_status sf_compute_linked_pod(const struct sf_executor *ex,
+                                const char *ns,
+                                const char *uid,
+                                const char *service,
+                                const int32_t *candidate_pods,
+                                const int64_t *candidate_loads,
+                                size_t candidate_count,
+                                int32_t persist_seconds,
+                                int32_t *out_pod,
+                                struct sf_error *err);
 
 /**
  * The number of entries; 0 when `s` is NULL. Thread-safe (the object is immutable).

@@ -2,47 +2,98 @@
 
 use std::fmt;
 
-/// What went wrong, at the granularity a caller can act on.
-///
-/// The numeric values are the C API's `sf_status` codes and never change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum ErrorKind {
-    /// A bad identifier, an out-of-range number or a missing argument. Nothing was sent to Redis.
-    InvalidArgument = 1,
-    /// Cannot connect, the connection was lost, or another I/O error.
-    Connection = 2,
-    /// The command did not complete within the command timeout.
-    Timeout = 3,
-    /// No pooled connection became free within the pool wait timeout.
-    PoolTimeout = 4,
-    /// Authentication or authorization refused by the server.
-    Auth = 5,
-    /// The server answered with an error (script error, READONLY, CROSSSLOT, OOM, ...).
-    Redis = 6,
-    /// Data in Redis is not in the documented format, or the server replied with an unexpected shape.
-    UnexpectedReply = 7,
-    /// An invalid URL or configuration.
-    Config = 8,
-    /// A bug: a caught panic or a broken invariant.
-    Internal = 9,
+/// The one table of error kinds: each kind's `sf_status` code and C name, written once. The
+/// macro generates [`ErrorKind`], its names, the lookup from a code, and the `SF_*` constants
+/// of the C layer; the header generator (tests/header.rs) writes the header's `#define`s from
+/// [`ErrorKind::ALL`], so no other copy of these numbers exists.
+macro_rules! error_kinds {
+    ($( $(#[doc = $doc:literal])* $kind:ident = $code:literal, $name:ident; )*) => {
+        /// What went wrong, at the granularity a caller can act on.
+        ///
+        /// The numeric values are the C API's `sf_status` codes and never change.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        pub enum ErrorKind {
+            $( $(#[doc = $doc])* $kind = $code, )*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order of their codes.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),*];
+
+            /// The C name of the status code, e.g. `"SF_TIMEOUT"`.
+            pub fn status_name(self) -> &'static str {
+                match self {
+                    $( ErrorKind::$kind => stringify!($name), )*
+                }
+            }
+
+            /// The C name as a NUL-terminated string.
+            pub(crate) fn status_name_c(self) -> &'static std::ffi::CStr {
+                match self {
+                    $( ErrorKind::$kind => {
+                        const NAME: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+                            concat!(stringify!($name), "\0").as_bytes(),
+                        ) {
+                            Ok(name) => name,
+                            Err(_) => panic!("a status name holds no NUL"),
+                        };
+                        NAME
+                    } )*
+                }
+            }
+
+            /// The C status code (`sf_status`), e.g. 3 for [`ErrorKind::Timeout`].
+            pub fn code(self) -> i32 {
+                self as i32
+            }
+
+            /// The kind of a C status code; `None` for `SF_OK` (0) and for unknown values.
+            pub fn from_code(code: i32) -> Option<ErrorKind> {
+                match code {
+                    $( $code => Some(ErrorKind::$kind), )*
+                    _ => None,
+                }
+            }
+
+            /// What the kind means, one sentence per line (the header's comment of its code).
+            pub fn description(self) -> &'static str {
+                match self {
+                    $( ErrorKind::$kind => concat!($($doc, "\n"),*), )*
+                }
+            }
+        }
+
+        /// The `sf_status` codes as constants of the C layer (the header's `#define SF_*`).
+        #[allow(dead_code)]
+        pub(crate) mod status_codes {
+            $( pub(crate) const $name: i32 = $code; )*
+        }
+    };
 }
 
-impl ErrorKind {
-    /// The C name of the status code, e.g. `"SF_TIMEOUT"`.
-    pub fn status_name(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidArgument => "SF_INVALID_ARGUMENT",
-            ErrorKind::Connection => "SF_CONNECTION",
-            ErrorKind::Timeout => "SF_TIMEOUT",
-            ErrorKind::PoolTimeout => "SF_POOL_TIMEOUT",
-            ErrorKind::Auth => "SF_AUTH",
-            ErrorKind::Redis => "SF_REDIS",
-            ErrorKind::UnexpectedReply => "SF_UNEXPECTED_REPLY",
-            ErrorKind::Config => "SF_CONFIG",
-            ErrorKind::Internal => "SF_INTERNAL",
-        }
-    }
+error_kinds! {
+    /// A bad identifier, an out-of-range number, a missing argument, or a closed executor.
+    /// Nothing was sent to Redis.
+    InvalidArgument = 1, SF_INVALID_ARGUMENT;
+    /// Cannot connect, the connection was lost, or another I/O error.
+    Connection = 2, SF_CONNECTION;
+    /// The command did not complete within the command timeout.
+    Timeout = 3, SF_TIMEOUT;
+    /// No pooled connection became free within the pool wait timeout.
+    PoolTimeout = 4, SF_POOL_TIMEOUT;
+    /// Authentication or authorization refused by the server.
+    Auth = 5, SF_AUTH;
+    /// The server answered with an error (script error, READONLY, CROSSSLOT, OOM, ...).
+    Redis = 6, SF_REDIS;
+    /// Data in Redis is not in the documented format (e.g. a link whose pod is not a number, or
+    /// one of the library's keys holding another type: WRONGTYPE), or the server replied with an
+    /// unexpected shape.
+    UnexpectedReply = 7, SF_UNEXPECTED_REPLY;
+    /// An invalid URL or configuration, or a logger that cannot be installed.
+    Config = 8, SF_CONFIG;
+    /// A bug: a caught panic or a broken invariant.
+    Internal = 9, SF_INTERNAL;
 }
 
 /// An error with its kind and a message meant for a human reading a log.

@@ -1,19 +1,21 @@
 //! The executor: every operation of data-model.md over a pool of connections.
 
 use std::collections::BTreeMap;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::Value;
-use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{
     self, check_namespace, check_pod, check_service, check_state, check_uid, KeyPieces,
 };
+use crate::pool_threads::{self, Threads};
 use crate::reply;
 use crate::scripts::{self, Script};
+use crate::stats::{bump, Counted, Counters, Stats};
 use crate::transport::{
     Args, Frame, Generation, LastConnectError, Manager, Pipeline, QuietErrorHandler, Reply, Route,
     Via,
@@ -35,11 +37,14 @@ enum Repeat {
 /// Keeps the routing state of stateful services in Redis. Thread-safe: share one per process
 /// (behind an `Arc` or a `static`) and call it from any number of threads.
 pub struct Executor {
-    pool: r2d2::Pool<Manager>,
+    /// Dropped first, in `drop`, before waiting for its threads.
+    pool: ManuallyDrop<r2d2::Pool<Counted<Manager>>>,
+    threads: Arc<Threads>,
     last_connect_error: Arc<LastConnectError>,
     generation: Arc<Generation>,
     /// The shared connections when auto-pipelining is on.
     pipeline: Option<Pipeline>,
+    counters: Arc<Counters>,
     config: Config,
 }
 
@@ -48,6 +53,16 @@ impl std::fmt::Debug for Executor {
         f.debug_struct("Executor")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Executor {
+    /// Closes every connection and returns once the pool's threads have exited.
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.pool) };
+        self.threads.wait_exited();
+        log::info!("executor closed on {}", self.config.display);
     }
 }
 
@@ -73,35 +88,26 @@ impl<'a> LinkKeys<'a> {
     }
 }
 
-/// The pool's background threads (3, as r2d2's own), which open connections and reap idle ones.
-/// They exit as soon as the executor is dropped: r2d2's default pool would first wait for the
-/// reaper's next run, up to 30 s later, so a program that opens and closes executors would pile
-/// up threads.
-fn background_threads() -> Arc<ScheduledThreadPool> {
-    Arc::new(
-        ScheduledThreadPool::builder()
-            .num_threads(3)
-            .thread_name_pattern("r2d2-worker-{}")
-            .on_drop_behavior(OnPoolDropBehavior::DiscardPendingScheduled)
-            .build(),
-    )
-}
-
 impl Executor {
     /// Connects, checks that the server answers, and loads the Lua scripts.
     pub fn open(config: &Config) -> Result<Executor> {
         let manager = Manager::new(config)?;
         let last_connect_error = Arc::clone(&manager.last_connect_error);
         let generation = Arc::clone(&manager.generation);
-        let pipeline = config.pipelining.then(|| manager.pipeline());
+        let counters = Arc::new(Counters::default());
+        let pipeline = config
+            .pipelining
+            .then(|| manager.pipeline(Arc::clone(&counters)));
         let no_pool = || Err(Error::new(ErrorKind::Internal, "no pool while opening"));
         let mut first = Via::own(manager.open()?, &no_pool);
+        bump(&counters.connects);
         ping(&mut first)?;
         load_scripts(&mut first)?;
         if let Some(pipeline) = &pipeline {
             first.teach(pipeline);
         }
         drop(first);
+        let (thread_pool, threads) = pool_threads::start();
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
             .min_idle(Some(config.pool_min_idle))
@@ -109,16 +115,32 @@ impl Executor {
             // Checkout compares generations only (no I/O): see transport/pool.rs.
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrorHandler))
-            .thread_pool(background_threads())
-            .build_unchecked(manager);
-        log::debug!("executor opened on {}", config.display);
+            .thread_pool(thread_pool)
+            .build_unchecked(Counted {
+                inner: manager,
+                counters: Arc::clone(&counters),
+            });
+        log::info!("executor opened on {}", config.display);
         Ok(Executor {
-            pool,
+            pool: ManuallyDrop::new(pool),
+            threads,
             last_connect_error,
             generation,
             pipeline,
+            counters,
             config: config.clone(),
         })
+    }
+
+    /// The executor's statistics: counters since it was opened and the pool's connections now.
+    /// Sends nothing and blocks no call.
+    pub fn stats(&self) -> Stats {
+        let pool = self.pool.state();
+        let (shared, shared_idle) = self.pipeline.as_ref().map_or((0, 0), Pipeline::connections);
+        self.counters.snapshot(
+            pool.connections + shared,
+            pool.idle_connections + shared_idle,
+        )
     }
 
     /// The configuration this executor was opened with.
@@ -126,12 +148,12 @@ impl Executor {
         &self.config
     }
 
-    fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>> {
+    fn checkout(&self) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         self.checkout_within(self.config.pool_wait_timeout)
     }
 
     /// Waits at most `wait` for a pooled connection.
-    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Manager>> {
+    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         let started = Instant::now();
         self.pool.get_timeout(wait).map_err(|_| {
             // While the pool is below its size, a timeout means connecting failed, not that
@@ -197,6 +219,7 @@ impl Executor {
                     return Err(err.context(op));
                 }
                 log::warn!("{op}: {err}; retrying once on a new connection");
+                bump(&self.counters.retries);
                 let wait = left.min(self.config.pool_wait_timeout);
                 let checkout = || self.checkout_within(wait);
                 let mut via = Via::new(self.pipeline.as_ref(), &checkout, timeout)
@@ -215,7 +238,17 @@ impl Executor {
     /// checkout opens new ones (no I/O here).
     fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
         if let Err(err) = &outcome {
-            if err.kind() == ErrorKind::Connection || err.topology_changed {
+            if err.topology_changed {
+                log::warn!(
+                    "{}: topology changed ({err}); replacing the connections",
+                    self.config.display
+                );
+                self.generation.retire(generation);
+            } else if err.kind() == ErrorKind::Connection {
+                log::warn!(
+                    "{}: connection dropped ({err}); replacing the connections",
+                    self.config.display
+                );
                 self.generation.retire(generation);
             }
         }
@@ -248,83 +281,91 @@ impl Executor {
 
     /// Checks that the server answers.
     pub fn ping(&self) -> Result<()> {
-        self.run("ping", Repeat::Safe, ping)
+        self.counters.call(|| self.run("ping", Repeat::Safe, ping))
     }
 
     // ---- service and workload states ----
 
     /// Publishes the state of one pod of a service (`HSET`).
     pub fn set_service_state(&self, ns: &str, service: &str, pod: Pod, state: &str) -> Result<()> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        check_pod(pod)?;
-        check_state("pod state", state)?;
-        let key = keys::service_state_key_pieces(ns, service);
-        self.run("set service state", Repeat::Unsafe, |conn| {
-            conn.call(
-                Route::Key(key.pieces()),
-                |a| {
-                    a.bytes(b"HSET");
-                    a.pieces(key.pieces());
-                    a.int(pod.into());
-                    a.bytes(state.as_bytes());
-                },
-                expect_int,
-            )
-            .map(drop)
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            check_pod(pod)?;
+            check_state("pod state", state)?;
+            let key = keys::service_state_key_pieces(ns, service);
+            self.run("set service state", Repeat::Unsafe, |conn| {
+                conn.call(
+                    Route::Key(key.pieces()),
+                    |a| {
+                        a.bytes(b"HSET");
+                        a.pieces(key.pieces());
+                        a.int(pod.into());
+                        a.bytes(state.as_bytes());
+                    },
+                    expect_int,
+                )
+                .map(drop)
+            })
         })
     }
 
     /// The states of all pods of a service, by pod ordinal; empty when it has none. Fields that
     /// are not pod ordinals are skipped, as the data model says.
     pub fn get_service_state(&self, ns: &str, service: &str) -> Result<BTreeMap<Pod, String>> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        let key = keys::service_state_key_pieces(ns, service);
-        let mut states = BTreeMap::new();
-        self.run("get service state", Repeat::Safe, |conn| {
-            states.clear();
-            hgetall_each(conn, key.pieces(), |field, value| {
-                let Some(pod) = keys::parse_pod(field) else {
-                    return Ok(());
-                };
-                let state = std::str::from_utf8(value).map_err(|_| {
-                    Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
-                })?;
-                states.insert(pod, reply::owned_text(state));
-                Ok(())
-            })
-        })?;
-        Ok(states)
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            let key = keys::service_state_key_pieces(ns, service);
+            let mut states = BTreeMap::new();
+            self.run("get service state", Repeat::Safe, |conn| {
+                states.clear();
+                hgetall_each(conn, key.pieces(), |field, value| {
+                    let Some(pod) = keys::parse_pod(field) else {
+                        return Ok(());
+                    };
+                    let state = std::str::from_utf8(value).map_err(|_| {
+                        Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
+                    })?;
+                    states.insert(pod, reply::owned_text(state));
+                    Ok(())
+                })
+            })?;
+            Ok(states)
+        })
     }
 
     /// Publishes the state of a whole service (`SET` without expiry).
     pub fn set_workload_state(&self, ns: &str, service: &str, state: &str) -> Result<()> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        check_state("workload state", state)?;
-        let key = keys::workload_key_pieces(ns, service);
-        self.run("set workload state", Repeat::Unsafe, |conn| {
-            conn.call(
-                Route::Key(key.pieces()),
-                |a| {
-                    a.bytes(b"SET");
-                    a.pieces(key.pieces());
-                    a.bytes(state.as_bytes());
-                },
-                expect_ok,
-            )
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            check_state("workload state", state)?;
+            let key = keys::workload_key_pieces(ns, service);
+            self.run("set workload state", Repeat::Unsafe, |conn| {
+                conn.call(
+                    Route::Key(key.pieces()),
+                    |a| {
+                        a.bytes(b"SET");
+                        a.pieces(key.pieces());
+                        a.bytes(state.as_bytes());
+                    },
+                    expect_ok,
+                )
+            })
         })
     }
 
     /// The state of a whole service, if one was published.
     pub fn get_workload_state(&self, ns: &str, service: &str) -> Result<Option<String>> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        let key = keys::workload_key_pieces(ns, service);
-        self.run("get workload state", Repeat::Safe, |conn| {
-            get(conn, key.pieces(), |value| {
-                reply::stored_text(value, &|| key.to_string())
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            let key = keys::workload_key_pieces(ns, service);
+            self.run("get workload state", Repeat::Safe, |conn| {
+                get(conn, key.pieces(), |value| {
+                    reply::stored_text(value, &|| key.to_string())
+                })
             })
         })
     }
@@ -336,19 +377,21 @@ impl Executor {
         ns: &str,
         services: &[S],
     ) -> Result<Vec<Option<String>>> {
-        check_namespace(ns)?;
-        for service in services {
-            check_service(service.as_ref())?;
-        }
-        if services.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read_many(
-            "get workload states",
-            services.len(),
-            |i| keys::workload_key_pieces(ns, services[i].as_ref()),
-            reply::stored_text,
-        )
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            for service in services {
+                check_service(service.as_ref())?;
+            }
+            if services.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.read_many(
+                "get workload states",
+                services.len(),
+                |i| keys::workload_key_pieces(ns, services[i].as_ref()),
+                reply::stored_text,
+            )
+        })
     }
 
     // ---- links ----
@@ -371,6 +414,7 @@ impl Executor {
                 // The server lost its script cache (SCRIPT FLUSH, restart, failover): EVAL runs
                 // the script and caches it again, in the same single round trip.
                 log::warn!("script {} missing on the server; reloading it", script.name);
+                bump(&self.counters.script_reloads);
                 conn.call(
                     route,
                     |a| script_command(a, b"EVAL", script.source, keys, args),
@@ -405,15 +449,17 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<Option<Pod>> {
-        let script = &scripts::SET_LINKED_POD;
-        let previous = self.set_link(
-            "set linked pod",
-            script,
-            &LinkKeys::new(ns, uid, service)?,
-            pod,
-            persistence,
-        )?;
-        reply::script_pod(&previous, script.name)
+        self.counters.call(|| {
+            let script = &scripts::SET_LINKED_POD;
+            let previous = self.set_link(
+                "set linked pod",
+                script,
+                &LinkKeys::new(ns, uid, service)?,
+                pod,
+                persistence,
+            )?;
+            reply::script_pod(&previous, script.name)
+        })
     }
 
     /// Links the uid to `pod` unless a persistent link to a different pod exists; then nothing
@@ -426,21 +472,23 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<TrySet> {
-        let script = &scripts::TRY_SET_LINKED_POD;
-        let outcome = self.set_link(
-            "try set linked pod",
-            script,
-            &LinkKeys::new(ns, uid, service)?,
-            pod,
-            persistence,
-        )?;
-        let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
-            .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
-        let pod = reply::script_pod(&current, script.name)?
-            .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
-        Ok(TrySet {
-            linked: reply::script_flag(&linked, script.name)?,
-            pod,
+        self.counters.call(|| {
+            let script = &scripts::TRY_SET_LINKED_POD;
+            let outcome = self.set_link(
+                "try set linked pod",
+                script,
+                &LinkKeys::new(ns, uid, service)?,
+                pod,
+                persistence,
+            )?;
+            let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
+                .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
+            let pod = reply::script_pod(&current, script.name)?
+                .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
+            Ok(TrySet {
+                linked: reply::script_flag(&linked, script.name)?,
+                pod,
+            })
         })
     }
 
@@ -455,24 +503,29 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<Pod> {
-        let script = &scripts::SET_LINKED_POD_IF_ABSENT;
-        let current = self.set_link(
-            "set linked pod if absent",
-            script,
-            &LinkKeys::new(ns, uid, service)?,
-            pod,
-            persistence,
-        )?;
-        reply::script_pod(&current, script.name)?
-            .ok_or_else(|| Error::unexpected("set linked pod if absent: script returned no pod"))
+        self.counters.call(|| {
+            let script = &scripts::SET_LINKED_POD_IF_ABSENT;
+            let current = self.set_link(
+                "set linked pod if absent",
+                script,
+                &LinkKeys::new(ns, uid, service)?,
+                pod,
+                persistence,
+            )?;
+            reply::script_pod(&current, script.name)?.ok_or_else(|| {
+                Error::unexpected("set linked pod if absent: script returned no pod")
+            })
+        })
     }
 
     /// The pod the uid is linked to for `service`, persistent or temporary.
     pub fn get_linked_pod(&self, ns: &str, uid: &str, service: &str) -> Result<Option<Pod>> {
-        let keys = LinkKeys::new(ns, uid, service)?;
-        self.run("get linked pod", Repeat::Safe, |conn| {
-            get(conn, keys.link.pieces(), |value| {
-                reply::stored_pod_bytes(value, &|| keys.link.to_string())
+        self.counters.call(|| {
+            let keys = LinkKeys::new(ns, uid, service)?;
+            self.run("get linked pod", Repeat::Safe, |conn| {
+                get(conn, keys.link.pieces(), |value| {
+                    reply::stored_pod_bytes(value, &|| keys.link.to_string())
+                })
             })
         })
     }
@@ -484,12 +537,14 @@ impl Executor {
         uid: &str,
         service: &str,
     ) -> Result<Option<Pod>> {
-        let keys = LinkKeys::new(ns, uid, service)?;
-        let script = &scripts::GET_LINKED_POD_IF_PERSIST;
-        let value = self.run("get linked pod if persist", Repeat::Safe, |conn| {
-            self.eval(conn, script, &keys, &[])
-        })?;
-        reply::script_pod(&value, script.name)
+        self.counters.call(|| {
+            let keys = LinkKeys::new(ns, uid, service)?;
+            let script = &scripts::GET_LINKED_POD_IF_PERSIST;
+            let value = self.run("get linked pod if persist", Repeat::Safe, |conn| {
+                self.eval(conn, script, &keys, &[])
+            })?;
+            reply::script_pod(&value, script.name)
+        })
     }
 
     /// The linked pod of each uid for `service`, in input order, in one round trip per node.
@@ -499,20 +554,22 @@ impl Executor {
         service: &str,
         uids: &[S],
     ) -> Result<Vec<Option<Pod>>> {
-        check_namespace(ns)?;
-        check_service(service)?;
-        for uid in uids {
-            check_uid(uid.as_ref())?;
-        }
-        if uids.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read_many(
-            "batch get linked pods",
-            uids.len(),
-            |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
-            reply::stored_pod_bytes,
-        )
+        self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            for uid in uids {
+                check_uid(uid.as_ref())?;
+            }
+            if uids.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.read_many(
+                "batch get linked pods",
+                uids.len(),
+                |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
+                reply::stored_pod_bytes,
+            )
+        })
     }
 
     /// Like [`batch_get_linked_pods`](Self::batch_get_linked_pods), grouped by pod: the uids
@@ -523,17 +580,19 @@ impl Executor {
         service: &str,
         uids: &[S],
     ) -> Result<BTreeMap<Pod, Vec<String>>> {
-        let pods = self.batch_get_linked_pods(ns, service, uids)?;
-        let mut grouped: BTreeMap<Pod, Vec<String>> = BTreeMap::new();
-        for (uid, pod) in uids.iter().zip(pods) {
-            if let Some(pod) = pod {
-                grouped
-                    .entry(pod)
-                    .or_default()
-                    .push(uid.as_ref().to_string());
+        self.counters.call(|| {
+            let pods = self.batch_get_linked_pods(ns, service, uids)?;
+            let mut grouped: BTreeMap<Pod, Vec<String>> = BTreeMap::new();
+            for (uid, pod) in uids.iter().zip(pods) {
+                if let Some(pod) = pod {
+                    grouped
+                        .entry(pod)
+                        .or_default()
+                        .push(uid.as_ref().to_string());
+                }
             }
-        }
-        Ok(grouped)
+            Ok(grouped)
+        })
     }
 
     fn remove(
@@ -570,7 +629,8 @@ impl Executor {
         service: &str,
         grace: Grace,
     ) -> Result<bool> {
-        self.remove("remove linked pod", ns, uid, service, grace, None)
+        self.counters
+            .call(|| self.remove("remove linked pod", ns, uid, service, grace, None))
     }
 
     /// As [`remove_linked_pod`](Self::remove_linked_pod), but only when the link points to `pod`;
@@ -583,39 +643,47 @@ impl Executor {
         grace: Grace,
         pod: Pod,
     ) -> Result<bool> {
-        self.remove(
-            "remove linked pod with id",
-            ns,
-            uid,
-            service,
-            grace,
-            Some(pod),
-        )
+        self.counters.call(|| {
+            self.remove(
+                "remove linked pod with id",
+                ns,
+                uid,
+                service,
+                grace,
+                Some(pod),
+            )
+        })
     }
 
     /// The persistent links of the uid: service -> pod.
     pub fn get_link_services(&self, ns: &str, uid: &str) -> Result<BTreeMap<String, Pod>> {
+        self.counters.call(|| {
         check_namespace(ns)?;
         check_uid(uid)?;
         let key = keys::uid_links_key_pieces(ns, uid);
         let mut links = BTreeMap::new();
         self.run("get link services", Repeat::Safe, |conn| {
             links.clear();
-            hgetall_each(conn, key.pieces(), |service, pod| {
-                let service = std::str::from_utf8(service).map_err(|_| {
-                    Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
-                })?;
-                let pod = keys::parse_pod(pod).ok_or_else(|| {
-                    Error::unexpected(format!(
-                        "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
-                        String::from_utf8_lossy(&pod[..pod.len().min(64)])
-                    ))
-                })?;
-                links.insert(reply::owned_text(service), pod);
-                Ok(())
-            })
+            hgetall_each(
+                conn,
+                key.pieces(),
+                |service, pod| {
+                    let service = std::str::from_utf8(service).map_err(|_| {
+                        Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
+                    })?;
+                    let pod = keys::parse_pod(pod).ok_or_else(|| {
+                        Error::unexpected(format!(
+                            "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
+                            String::from_utf8_lossy(&pod[..pod.len().min(64)])
+                        ))
+                    })?;
+                    links.insert(reply::owned_text(service), pod);
+                    Ok(())
+                },
+            )
         })?;
         Ok(links)
+        })
     }
 
     /// Returns the uid's existing link for `service`; without one, links it to the least-loaded
@@ -630,17 +698,19 @@ impl Executor {
         persistence: Persistence,
         candidates: &[Candidate],
     ) -> Result<Option<Pod>> {
-        LinkKeys::new(ns, uid, service)?;
-        persistence.checked_seconds()?;
-        for candidate in candidates {
-            check_pod(candidate.pod)?;
-        }
-        match least_loaded(candidates) {
-            None => self.get_linked_pod(ns, uid, service),
-            Some(pod) => self
-                .set_linked_pod_if_absent(ns, uid, service, pod, persistence)
-                .map(Some),
-        }
+        self.counters.call(|| {
+            LinkKeys::new(ns, uid, service)?;
+            persistence.checked_seconds()?;
+            for candidate in candidates {
+                check_pod(candidate.pod)?;
+            }
+            match least_loaded(candidates) {
+                None => self.get_linked_pod(ns, uid, service),
+                Some(pod) => self
+                    .set_linked_pod_if_absent(ns, uid, service, pod, persistence)
+                    .map(Some),
+            }
+        })
     }
 }
 

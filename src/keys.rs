@@ -1,9 +1,15 @@
 //! Identifier rules and Redis key layout (data-model.md), in one place.
 //!
 //! Names are spliced into keys, so every name is checked here before any key is built and before
-//! anything is sent to Redis. The rules guarantee that two different accepted inputs never share
-//! a key: namespaces and services cannot contain `:`, `{` or `}`, and uids cannot contain the
-//! braces that close the hash tag.
+//! anything is sent to Redis. Any UTF-8 name is accepted as long as the key it makes stays
+//! unambiguous (data-model.md, revised in 0.2):
+//! - a namespace holds no `:`, so the kind token (`state`, `workload`, `lk`) is always the second
+//!   `:`-separated field inside the braces;
+//! - namespaces, services and uids hold no `{` or `}`, so the hash tag always ends right after
+//!   the uid (or service) and both keys of a uid share a slot;
+//! - none holds an ASCII control character (they make keys unreadable in every tool).
+//!
+//! So `chat:v2`, `game/room`, `聊天` and `chat svc` are services, and `prod/eu` a namespace.
 
 use crate::error::{Error, Result};
 
@@ -29,59 +35,48 @@ fn shown(value: &str) -> String {
     format!("{:?}... ({} bytes)", &value[..end], value.len())
 }
 
-fn check_name(what: &str, value: &str) -> Result<()> {
+/// Checks the rules every name shares: not empty, at most `max` bytes, no `{`, `}`, ASCII
+/// control character, nor any byte of `also_refused`. UTF-8 validity is guaranteed by `&str`;
+/// the C layer rejects invalid UTF-8.
+fn check_name(what: &str, value: &str, max: usize, also_refused: &[u8]) -> Result<()> {
     if value.is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));
     }
-    if value.len() > MAX_NAME_LEN {
+    if value.len() > max {
         return Err(Error::invalid(format!(
-            "{what} is {} bytes, longer than {MAX_NAME_LEN}",
+            "{what} is {} bytes, longer than {max}",
             value.len()
         )));
     }
-    if let Some(bad) = value
-        .bytes()
-        .find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
-    {
+    let refused =
+        |b: u8| b == b'{' || b == b'}' || b.is_ascii_control() || also_refused.contains(&b);
+    if let Some(bad) = value.bytes().find(|&b| refused(b)) {
+        let allowed = if also_refused.is_empty() {
+            "'{', '}' and control characters are not allowed"
+        } else {
+            "':', '{', '}' and control characters are not allowed"
+        };
         return Err(Error::invalid(format!(
-            "{what} {} contains byte 0x{bad:02x}; only A-Z a-z 0-9 - _ . are allowed",
+            "{what} {} contains byte 0x{bad:02x}; {allowed}",
             shown(value)
         )));
     }
     Ok(())
 }
 
-/// Checks a namespace name.
+/// Checks a namespace name: 1-253 bytes of UTF-8 without `:`, `{`, `}` or control characters.
 pub fn check_namespace(ns: &str) -> Result<()> {
-    check_name("namespace", ns)
+    check_name("namespace", ns, MAX_NAME_LEN, b":")
 }
 
-/// Checks a service name.
+/// Checks a service name: 1-253 bytes of UTF-8 without `{`, `}` or control characters.
 pub fn check_service(service: &str) -> Result<()> {
-    check_name("service", service)
+    check_name("service", service, MAX_NAME_LEN, b"")
 }
 
-/// Checks a uid. UTF-8 validity is guaranteed by `&str`; the C layer rejects invalid UTF-8.
+/// Checks a uid: 1-512 bytes of UTF-8 without `{`, `}` or control characters.
 pub fn check_uid(uid: &str) -> Result<()> {
-    if uid.is_empty() {
-        return Err(Error::invalid("uid must not be empty"));
-    }
-    if uid.len() > MAX_UID_LEN {
-        return Err(Error::invalid(format!(
-            "uid is {} bytes, longer than {MAX_UID_LEN}",
-            uid.len()
-        )));
-    }
-    if let Some(bad) = uid
-        .bytes()
-        .find(|&b| b == b'{' || b == b'}' || b.is_ascii_control())
-    {
-        return Err(Error::invalid(format!(
-            "uid {} contains byte 0x{bad:02x}; '{{', '}}' and control characters are not allowed",
-            shown(uid)
-        )));
-    }
-    Ok(())
+    check_name("uid", uid, MAX_UID_LEN, b"")
 }
 
 /// Checks a pod state or workload state (`what` names which, for the message).
@@ -231,9 +226,29 @@ mod tests {
 
     #[test]
     fn names_follow_the_rules() {
-        assert!(check_namespace("prod-eu.1_a").is_ok());
-        assert!(check_namespace(&"a".repeat(253)).is_ok());
-        for bad in ["", "a:b", "a{b", "a b", "é", &"a".repeat(254)] {
+        for ns in [
+            "prod-eu.1_a",
+            "prod/eu",
+            "聊天",
+            "prod eu",
+            &"a".repeat(253),
+        ] {
+            assert!(check_namespace(ns).is_ok(), "{ns:?}");
+        }
+        for bad in ["", "a:b", "a{b", "b}", "a\tb", "\x7f", &"a".repeat(254)] {
+            assert!(check_namespace(bad).is_err(), "{bad:?}");
+        }
+        for service in [
+            "chat:v2",
+            "game/room",
+            "聊天",
+            "chat svc",
+            "é",
+            &"é".repeat(126),
+        ] {
+            assert!(check_service(service).is_ok(), "{service:?}");
+        }
+        for bad in ["", "a{b", "}", "a\nb", "\0", &"é".repeat(127)] {
             assert!(check_service(bad).is_err(), "{bad:?}");
         }
         assert!(check_uid("user:42/é").is_ok());
@@ -245,8 +260,9 @@ mod tests {
 
     #[test]
     fn long_values_are_shortened_on_a_char_boundary() {
-        let long = "é".repeat(100);
+        let long = "é".repeat(100) + ":";
         let msg = check_namespace(&long).unwrap_err().message().to_string();
-        assert!(msg.contains("(200 bytes)"), "{msg}");
+        assert!(msg.contains("(201 bytes)"), "{msg}");
+        assert!(msg.contains("0x3a"), "{msg}");
     }
 }

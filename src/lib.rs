@@ -24,8 +24,11 @@ mod error;
 mod executor;
 mod ffi;
 pub mod keys;
+mod logging;
+mod pool_threads;
 mod reply;
 mod scripts;
+mod stats;
 mod transport;
 mod types;
 
@@ -34,4 +37,5 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
+pub use stats::Stats;
 pub use types::{Candidate, Grace, Persistence, Pod, TrySet};

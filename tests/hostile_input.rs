@@ -19,11 +19,17 @@ use stateful_executor::*;
 
 // ---- the rules of data-model.md, written again independently of src/keys.rs ----
 
-fn spec_name_ok(name: &str) -> bool {
+/// A service (0.2 rules): 1-253 bytes of UTF-8 without `{`, `}` or an ASCII control character.
+fn spec_service_ok(name: &str) -> bool {
     (1..=253).contains(&name.len())
-        && name
+        && !name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            .any(|b| b == b'{' || b == b'}' || b < 0x20 || b == 0x7f)
+}
+
+/// A namespace: as a service, and no `:`.
+fn spec_namespace_ok(name: &str) -> bool {
+    spec_service_ok(name) && !name.contains(':')
 }
 
 fn spec_uid_ok(uid: &str) -> bool {
@@ -35,16 +41,21 @@ fn spec_uid_ok(uid: &str) -> bool {
 
 // ---- strategies that hit the edges ----
 
-/// Namespace or service names: mostly valid, often reserved-looking words and prefixes of each
-/// other, sometimes a forbidden byte or a length at the limit.
+/// Namespace or service names: mostly valid under the 0.2 rules (':' '/' spaces and any
+/// non-ASCII inside), often reserved-looking words and separators, prefixes of each other,
+/// sometimes a forbidden byte or a length at the limit.
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => "[a-c]{1,3}",
-        2 => "[A-Za-z0-9._-]{1,8}",
-        2 => prop::sample::select(vec!["lk", "state", "workload", "sf", "a", "ab", "a.b", "-", "_"])
-            .prop_map(String::from),
-        1 => "[a-c]{0,2}[:{} /\u{e9}\\x00\\n][a-c:]{0,2}",
+        4 => "[a-c:]{1,3}",
+        2 => "[^\\x00-\\x1f\\x7f{}]{1,8}",
+        2 => prop::sample::select(vec![
+            "lk", "state", "workload", "sf", "a", "ab", "a.b", "-", "_", ":", ":lk:", "lk:", ":lk",
+            "a:lk:b", "chat:v2", "game/room", "\u{804a}\u{5929}", "chat svc", "prod/eu", " ",
+        ])
+        .prop_map(String::from),
+        1 => "[a-c]{0,2}[:{} /\u{e9}\\x00\\n\\x7f][a-c:]{0,2}",
         1 => prop::sample::select(vec![252usize, 253, 254]).prop_map(|n| "n".repeat(n)),
+        1 => prop::sample::select(vec![84usize, 85]).prop_map(|n| "\u{804a}".repeat(n)),
     ]
 }
 
@@ -139,8 +150,11 @@ proptest! {
     /// Validation accepts exactly what data-model.md allows.
     #[test]
     fn validation_follows_the_spec(ns in name(), u in uid(), svc in name()) {
-        prop_assert_eq!(check_namespace(&ns).is_ok(), spec_name_ok(&ns), "namespace {:?}", ns);
-        prop_assert_eq!(check_service(&svc).is_ok(), spec_name_ok(&svc), "service {:?}", svc);
+        prop_assert_eq!(check_namespace(&ns).is_ok(), spec_namespace_ok(&ns), "namespace {:?}", ns);
+        prop_assert_eq!(check_service(&svc).is_ok(), spec_service_ok(&svc), "service {:?}", svc);
+        // The same name as the other kind: only ':' tells them apart.
+        prop_assert_eq!(check_service(&ns).is_ok(), spec_service_ok(&ns), "service {:?}", ns);
+        prop_assert_eq!(check_namespace(&svc).is_ok(), spec_namespace_ok(&svc), "namespace {:?}", svc);
         prop_assert_eq!(check_uid(&u).is_ok(), spec_uid_ok(&u), "uid {:?}", u);
         for rejected in [check_namespace(&ns), check_uid(&u), check_service(&svc)] {
             if let Err(err) = rejected {
@@ -263,9 +277,9 @@ enum Bad {
 
 fn valid_args() -> impl Strategy<Value = Args> {
     (
-        "[A-Za-z0-9._-]{1,8}",
+        "[^\\x00-\\x1f\\x7f{}:]{1,8}",
         "[^\\x00-\\x1f\\x7f{}]{1,12}",
-        "[A-Za-z0-9._-]{1,8}",
+        "[^\\x00-\\x1f\\x7f{}]{1,8}",
         "[^\\x00]{1,12}",
         0..=Pod::MAX,
         prop_oneof![
@@ -292,11 +306,13 @@ fn valid_args() -> impl Strategy<Value = Args> {
         )
 }
 
+/// A name refused both as a namespace and as a service.
 fn bad_name() -> impl Strategy<Value = String> {
     prop_oneof![
         Just(String::new()),
-        "[a-z]{0,3}[:{} /\u{e9}\\x00\\n\\x7f*?\\[][a-z]{0,3}",
+        "[a-z:/ ]{0,3}[{}\\x00-\\x1f\\x7f][a-z:/ ]{0,3}",
         Just("n".repeat(254)),
+        Just("\u{804a}".repeat(85)),
     ]
 }
 

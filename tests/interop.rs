@@ -531,3 +531,85 @@ fn leading_zeros_are_not_pod_ordinals() {
     let states = ex.get_service_state(NS, SVC).unwrap();
     assert_eq!(states, BTreeMap::from([(3, "Running".to_string())]));
 }
+
+/// Names the Java and Go services use that the 0.1 rules refused (data-model.md, revised in
+/// 0.2): their data, written with plain commands in the documented layout, is read and changed
+/// through the library, in the keys those services use.
+#[test]
+fn names_the_other_services_use_reach_their_data() {
+    let server = RedisServer::start();
+    let ex = server.executor();
+    let mut raw = server.raw();
+    let cases = [
+        ("prod", "user:1", "chat:v2"),
+        ("prod", "room/7", "game/room"),
+        ("prod/eu", "用户", "聊天"),
+        ("prod/eu", "a b", "chat svc"),
+        ("default", "x:lk:y", "lk:z"),
+    ];
+    for (i, (ns, uid, svc)) in cases.iter().enumerate() {
+        let pod = (i + 3).to_string();
+        raw_cmd(
+            &mut raw,
+            &["SET", &format!("sf:{{{ns}:lk:{uid}}}{svc}"), &pod],
+        );
+        raw_cmd(
+            &mut raw,
+            &["HSET", &format!("sf:{{{ns}:lk:{uid}}}"), svc, &pod],
+        );
+        raw_cmd(
+            &mut raw,
+            &["HSET", &format!("sf:{{{ns}:state:{svc}}}"), "0", "Running"],
+        );
+        raw_cmd(
+            &mut raw,
+            &["SET", &format!("sf:{{{ns}:workload:{svc}}}"), "READY"],
+        );
+    }
+    for (i, &(ns, uid, svc)) in cases.iter().enumerate() {
+        let pod = i as Pod + 3;
+        assert_eq!(ex.get_linked_pod(ns, uid, svc).unwrap(), Some(pod), "{svc}");
+        assert_eq!(
+            ex.get_linked_pod_if_persist(ns, uid, svc).unwrap(),
+            Some(pod)
+        );
+        assert_eq!(ex.get_link_services(ns, uid).unwrap().get(svc), Some(&pod));
+        assert_eq!(
+            ex.batch_get_linked_pods(ns, svc, &[uid]).unwrap(),
+            vec![Some(pod)]
+        );
+        assert_eq!(
+            ex.get_service_state(ns, svc)
+                .unwrap()
+                .get(&0)
+                .map(String::as_str),
+            Some("Running")
+        );
+        assert_eq!(
+            ex.get_workload_state(ns, svc).unwrap().as_deref(),
+            Some("READY")
+        );
+        // Written through the library, read back with plain commands in the same keys.
+        assert_eq!(
+            ex.set_linked_pod(ns, uid, svc, 40, Persistence::Persistent)
+                .unwrap(),
+            Some(pod)
+        );
+        let link = get_str(&mut raw, &format!("sf:{{{ns}:lk:{uid}}}{svc}"));
+        assert_eq!(link.as_deref(), Some("40"));
+        let field = text(raw_cmd(
+            &mut raw,
+            &["HGET", &format!("sf:{{{ns}:lk:{uid}}}"), svc],
+        ));
+        assert_eq!(field, "40");
+        assert!(ex
+            .remove_linked_pod(ns, uid, svc, Grace::Immediate)
+            .unwrap());
+        assert_eq!(ex.get_linked_pod(ns, uid, svc).unwrap(), None);
+    }
+    // The namespace still refuses ':' (it separates the kind inside the braces).
+    assert_eq!(
+        kind(ex.get_linked_pod("prod:eu", "u", "chat")),
+        ErrorKind::InvalidArgument
+    );
+}

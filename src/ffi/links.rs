@@ -43,8 +43,9 @@ unsafe fn link_args<'a>(
 /// `*out_previous` receives the pod of the link replaced, or `SF_NO_POD` when there was none; on
 /// failure it is set to `SF_NO_POD`.
 ///
-/// `ns`, `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `uid`: 1-512 bytes of UTF-8 without `{`,
-/// `}` or control characters; `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
+/// `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`:
+/// the same, `:` allowed; `uid`: 1-512 bytes of UTF-8 without `{`, `}` or control characters;
+/// `pod`: `0..=2147483647`. Anything else, or a NULL pointer other
 /// than `err`, fails with `SF_INVALID_ARGUMENT` before anything is sent. A stored link that is
 /// not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
 ///
@@ -53,7 +54,7 @@ unsafe fn link_args<'a>(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_set_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -92,7 +93,7 @@ pub unsafe extern "C" fn sf_set_linked_pod(
 /// are NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_try_set_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -132,7 +133,7 @@ pub unsafe extern "C" fn sf_try_set_linked_pod(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_set_linked_pod_if_absent(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -163,7 +164,7 @@ pub unsafe extern "C" fn sf_set_linked_pod_if_absent(
 /// writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -190,7 +191,7 @@ pub unsafe extern "C" fn sf_get_linked_pod(
 /// writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_linked_pod_if_persist(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -221,7 +222,7 @@ pub unsafe extern "C" fn sf_get_linked_pod_if_persist(
 /// `count` entries; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_batch_get_linked_pods(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     service: *const c_char,
     uids: *const *const c_char,
@@ -252,7 +253,7 @@ pub unsafe extern "C" fn sf_batch_get_linked_pods(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_remove_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -280,7 +281,7 @@ pub unsafe extern "C" fn sf_remove_linked_pod(
 /// NULL or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_remove_linked_pod_with_id(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,
@@ -312,7 +313,7 @@ pub unsafe extern "C" fn sf_remove_linked_pod_with_id(
 /// writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_link_services(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     out: *mut *mut sf_service_links,
@@ -353,7 +354,7 @@ pub unsafe extern "C" fn sf_get_link_services(
 /// points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_compute_linked_pod(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     uid: *const c_char,
     service: *const c_char,

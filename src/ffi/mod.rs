@@ -1,4 +1,4 @@
-//! The C API (`include/stateful_executor.h`, contract in `shared/spec/c-api.md`).
+//! The C API (`include/stateful_executor.h`, contract in `docs/c-api.md`).
 //!
 //! This layer only translates: C strings into checked `&str`, pointers into references, integers
 //! into the core's types, and the core's [`Error`] into an `sf_status` plus an `sf_error`. Every
@@ -23,6 +23,8 @@ pub mod config;
 
 pub mod executor;
 
+pub mod logging;
+
 pub mod states;
 
 pub mod links;
@@ -43,7 +45,7 @@ pub(crate) fn call(err: *mut sf_error, body: impl FnOnce() -> Result<()>) -> sf_
         // SAFETY: every export documents that a non-NULL `err` points to a writable sf_error.
         unsafe { status::report(err, outcome.as_ref().err()) }
     }));
-    reported.unwrap_or(sf_status::SF_INTERNAL)
+    reported.unwrap_or(status::SF_INTERNAL)
 }
 
 /// Runs `body` (an accessor or a free, which have no status to return) inside a panic boundary;
@@ -265,20 +267,20 @@ pub(crate) fn c_string(value: String, what: impl FnOnce() -> String) -> Result<C
 
 #[cfg(test)]
 mod tests {
-    use super::status::sf_status;
+    use super::status;
     use super::*;
 
     #[test]
     fn a_panic_becomes_sf_internal_with_a_message() {
         let mut err = status::sf_error::blank();
         let status = call(&mut err, || panic!("boom {}", 42));
-        assert_eq!(status, sf_status::SF_INTERNAL);
-        assert_eq!(err.code, sf_status::SF_INTERNAL);
+        assert_eq!(status, status::SF_INTERNAL);
+        assert_eq!(err.code, status::SF_INTERNAL);
         let message = unsafe { CStr::from_ptr(err.message.as_ptr()) };
         assert!(message.to_str().unwrap().contains("panic: boom 42"));
         assert_eq!(
             call(std::ptr::null_mut(), || panic!("x")),
-            sf_status::SF_INTERNAL
+            status::SF_INTERNAL
         );
         assert_eq!(quiet(7, || panic!("y")), 7);
     }

@@ -11,8 +11,8 @@ use crate::error::Result;
 /// Publishes the state of one pod of a service (`HSET` of the pod's field in
 /// `sf:{ns:state:service}`).
 ///
-/// `ns` and `service`: 1-253 bytes of `A-Z a-z 0-9 - _ .`; `pod`: `0..=2147483647`; `state`:
-/// 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
+/// `ns`: 1-253 bytes of UTF-8 without `:`, `{`, `}` or ASCII control characters; `service`: the
+/// same, `:` allowed; `pod`: `0..=2147483647`; `state`: 1-4096 bytes of UTF-8. Anything else, or a NULL `ex`, `ns`, `service` or `state`, fails with
 /// `SF_INVALID_ARGUMENT` before anything is sent. Thread-safe.
 ///
 /// # Safety
@@ -20,7 +20,7 @@ use crate::error::Result;
 /// points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_set_service_state(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     service: *const c_char,
     pod: i32,
@@ -49,7 +49,7 @@ pub unsafe extern "C" fn sf_set_service_state(
 /// writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_service_state(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     service: *const c_char,
     out: *mut *mut sf_pod_states,
@@ -79,7 +79,7 @@ pub unsafe extern "C" fn sf_get_service_state(
 /// points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_set_workload_state(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     service: *const c_char,
     state: *const c_char,
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn sf_set_workload_state(
 /// or writable; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_workload_state(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     service: *const c_char,
     out_state: *mut *mut c_char,
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn sf_get_workload_state(
 /// pointers; `err` is NULL or points to a writable `sf_error`.
 #[no_mangle]
 pub unsafe extern "C" fn sf_get_workload_states(
-    ex: *mut sf_executor,
+    ex: *const sf_executor,
     ns: *const c_char,
     services: *const *const c_char,
     count: usize,

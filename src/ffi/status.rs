@@ -1,58 +1,28 @@
 //! Status codes, the error record, and the library's identity.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::c_char;
 
+use super::quiet;
 use crate::error::{Error, ErrorKind};
 
-/// The outcome of every fallible function. The numeric values are fixed and never change; they
-/// equal the Rust API's `ErrorKind` values.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum sf_status {
-    /// Success.
-    SF_OK = 0,
-    /// NULL where not allowed, a bad identifier, or an out-of-range number. Nothing was sent to
-    /// Redis.
-    SF_INVALID_ARGUMENT = 1,
-    /// Cannot connect, the connection was lost, or another I/O error.
-    SF_CONNECTION = 2,
-    /// The command did not complete within the command timeout.
-    SF_TIMEOUT = 3,
-    /// No pooled connection became free within the pool wait timeout.
-    SF_POOL_TIMEOUT = 4,
-    /// Authentication or authorization refused by the server.
-    SF_AUTH = 5,
-    /// The server answered with an error (script error, READONLY, CROSSSLOT, OOM, ...).
-    SF_REDIS = 6,
-    /// Data in Redis is not in the documented format (e.g. a link whose pod is not a number, or
-    /// one of the library's keys holding another type: WRONGTYPE).
-    SF_UNEXPECTED_REPLY = 7,
-    /// An invalid URL or configuration.
-    SF_CONFIG = 8,
-    /// A bug: a caught panic or a broken invariant.
-    SF_INTERNAL = 9,
-}
+/// The outcome of every fallible function: `SF_OK` (0) or one of the `SF_*` error codes. A
+/// 32-bit integer (never a C enum, whose size the compiler would choose); the numeric values
+/// are fixed and never change. They equal the Rust API's `ErrorKind` values.
+pub type sf_status = i32;
 
-impl From<ErrorKind> for sf_status {
-    fn from(kind: ErrorKind) -> Self {
-        match kind {
-            ErrorKind::InvalidArgument => sf_status::SF_INVALID_ARGUMENT,
-            ErrorKind::Connection => sf_status::SF_CONNECTION,
-            ErrorKind::Timeout => sf_status::SF_TIMEOUT,
-            ErrorKind::PoolTimeout => sf_status::SF_POOL_TIMEOUT,
-            ErrorKind::Auth => sf_status::SF_AUTH,
-            ErrorKind::Redis => sf_status::SF_REDIS,
-            ErrorKind::UnexpectedReply => sf_status::SF_UNEXPECTED_REPLY,
-            ErrorKind::Config => sf_status::SF_CONFIG,
-            ErrorKind::Internal => sf_status::SF_INTERNAL,
-        }
-    }
+/// Success. (The error codes come from the one table in `error.rs`.)
+pub const SF_OK: sf_status = 0;
+pub(crate) use crate::error::status_codes::*;
+
+/// The status code of an error kind.
+pub(crate) fn status_of(kind: ErrorKind) -> sf_status {
+    kind.code()
 }
 
 /// "No pod": the value of a pod result when there is no link (with `SF_OK`), and of every pod
 /// output parameter after a failed call. Never a valid pod ordinal as an argument.
 ///
-/// (The header's `#define SF_NO_POD (-1)` is written in `cbindgen.toml`.)
+/// (The header's `#define SF_NO_POD (-1)` is written by tests/header.rs.)
 pub const SF_NO_POD: i32 = -1;
 
 /// Size of `sf_error.message`, including its terminating NUL.
@@ -74,7 +44,7 @@ pub struct sf_error {
 impl sf_error {
     pub(crate) fn blank() -> sf_error {
         sf_error {
-            code: sf_status::SF_OK,
+            code: SF_OK,
             message: [0; SF_ERROR_MESSAGE_SIZE],
         }
     }
@@ -86,8 +56,8 @@ impl sf_error {
 /// `err` is NULL or valid for writing an `sf_error` (its old contents are never read).
 pub(crate) unsafe fn report(err: *mut sf_error, failure: Option<&Error>) -> sf_status {
     let (code, message) = match failure {
-        None => (sf_status::SF_OK, ""),
-        Some(error) => (sf_status::from(error.kind()), error.message()),
+        None => (SF_OK, ""),
+        Some(error) => (status_of(error.kind()), error.message()),
     };
     if !err.is_null() {
         let bytes = truncated(message, SF_ERROR_MESSAGE_SIZE - 1);
@@ -113,34 +83,21 @@ fn truncated(message: &str, limit: usize) -> &[u8] {
     &message.as_bytes()[..end]
 }
 
-/// A status code as passed in from C, which may hold any value.
-///
-/// cbindgen:no-export
-#[repr(transparent)]
-#[derive(Debug, Clone, Copy)]
-pub struct StatusValue(pub c_int);
-
 /// The name of a status code as a static NUL-terminated string: `"SF_OK"`,
 /// `"SF_INVALID_ARGUMENT"`, ..., `"SF_INTERNAL"`; `"SF_UNKNOWN"` for a value that is not an
 /// `sf_status` code.
 ///
 /// Never NULL; the string is static storage: do not free it. Thread-safe.
 #[no_mangle]
-pub extern "C" fn sf_status_name(status: StatusValue) -> *const c_char {
-    let name = match status.0 {
-        0 => c"SF_OK",
-        1 => c"SF_INVALID_ARGUMENT",
-        2 => c"SF_CONNECTION",
-        3 => c"SF_TIMEOUT",
-        4 => c"SF_POOL_TIMEOUT",
-        5 => c"SF_AUTH",
-        6 => c"SF_REDIS",
-        7 => c"SF_UNEXPECTED_REPLY",
-        8 => c"SF_CONFIG",
-        9 => c"SF_INTERNAL",
-        _ => c"SF_UNKNOWN",
-    };
-    name.as_ptr()
+pub extern "C" fn sf_status_name(status: sf_status) -> *const c_char {
+    quiet(c"SF_UNKNOWN".as_ptr(), || {
+        let name = match ErrorKind::from_code(status) {
+            Some(kind) => kind.status_name_c(),
+            None if status == SF_OK => c"SF_OK",
+            None => c"SF_UNKNOWN",
+        };
+        name.as_ptr()
+    })
 }
 
 /// The library's version, e.g. `"0.1.0"` (the Rust crate's version), as a static
@@ -159,20 +116,8 @@ mod tests {
 
     use super::*;
 
-    const KINDS: [ErrorKind; 9] = [
-        ErrorKind::InvalidArgument,
-        ErrorKind::Connection,
-        ErrorKind::Timeout,
-        ErrorKind::PoolTimeout,
-        ErrorKind::Auth,
-        ErrorKind::Redis,
-        ErrorKind::UnexpectedReply,
-        ErrorKind::Config,
-        ErrorKind::Internal,
-    ];
-
-    fn name(code: c_int) -> &'static str {
-        unsafe { CStr::from_ptr(sf_status_name(StatusValue(code))) }
+    fn name(code: sf_status) -> &'static str {
+        unsafe { CStr::from_ptr(sf_status_name(code)) }
             .to_str()
             .unwrap()
     }
@@ -180,12 +125,29 @@ mod tests {
     #[test]
     fn status_values_and_names_match_the_error_kinds() {
         assert_eq!(name(0), "SF_OK");
-        for kind in KINDS {
-            let status = sf_status::from(kind);
-            assert_eq!(status as i32, kind as i32);
-            assert_eq!(name(status as c_int), kind.status_name());
+        assert_eq!(ErrorKind::ALL.len(), 9);
+        for (i, &kind) in ErrorKind::ALL.iter().enumerate() {
+            let status = status_of(kind);
+            assert_eq!(status, i as i32 + 1, "codes are 1..=9 in table order");
+            assert_eq!(ErrorKind::from_code(status), Some(kind));
+            assert_eq!(name(status), kind.status_name());
         }
-        for unknown in [-1, 10, c_int::MAX, c_int::MIN] {
+        assert_eq!(ErrorKind::from_code(SF_OK), None);
+        assert_eq!(
+            [
+                SF_INVALID_ARGUMENT,
+                SF_CONNECTION,
+                SF_TIMEOUT,
+                SF_POOL_TIMEOUT,
+                SF_AUTH
+            ],
+            [1, 2, 3, 4, 5]
+        );
+        assert_eq!(
+            [SF_REDIS, SF_UNEXPECTED_REPLY, SF_CONFIG, SF_INTERNAL],
+            [6, 7, 8, 9]
+        );
+        for unknown in [-1, 10, i32::MAX, i32::MIN] {
             assert_eq!(name(unknown), "SF_UNKNOWN");
         }
     }
@@ -195,13 +157,13 @@ mod tests {
         let mut err = sf_error::blank();
         let long = "é".repeat(300); // 600 bytes of two-byte characters
         let code = unsafe { report(&mut err, Some(&Error::invalid(long))) };
-        assert_eq!(code, sf_status::SF_INVALID_ARGUMENT);
+        assert_eq!(code, SF_INVALID_ARGUMENT);
         let message = unsafe { CStr::from_ptr(err.message.as_ptr()) };
         assert_eq!(message.to_bytes().len(), 254);
         assert!(message.to_str().is_ok());
         let code = unsafe { report(&mut err, None) };
-        assert_eq!(code, sf_status::SF_OK);
-        assert_eq!(err.code, sf_status::SF_OK);
+        assert_eq!(code, SF_OK);
+        assert_eq!(err.code, SF_OK);
         assert_eq!(err.message[0], 0);
         assert_eq!(truncated("abc\0def", 255), b"abc");
         assert_eq!(truncated("abcdef", 3), b"abc");

@@ -32,6 +32,7 @@ pub(crate) use resp::{Args, Frame, Reply};
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::stats::Counted;
 use node::Deadline;
 use pipeline::Routed;
 use pool::Link;
@@ -182,7 +183,7 @@ fn read_mget(
 /// A pooled connection an operation holds: checked out of the pool, or the executor's first
 /// connection (opened directly, to report its error as it is).
 pub(crate) enum Lease {
-    Pooled(r2d2::PooledConnection<Manager>),
+    Pooled(r2d2::PooledConnection<Counted<Manager>>),
     Own(Box<Connection>),
 }
 
@@ -199,7 +200,7 @@ impl Lease {
 pub(crate) struct Via<'a> {
     pipeline: Option<&'a Pipeline>,
     lease: Option<Lease>,
-    checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Manager>>,
+    checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Counted<Manager>>>,
     command_timeout: Duration,
     /// The generation of the connection that carried the last command.
     generation: u64,
@@ -210,7 +211,7 @@ impl<'a> Via<'a> {
     /// (checked out now).
     pub(crate) fn new(
         pipeline: Option<&'a Pipeline>,
-        checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Manager>>,
+        checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Counted<Manager>>>,
         command_timeout: Duration,
     ) -> Result<Via<'a>> {
         let mut via = Via {
@@ -229,7 +230,7 @@ impl<'a> Via<'a> {
     /// On a connection opened directly, without a pool.
     pub(crate) fn own(
         conn: Connection,
-        checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Manager>>,
+        checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Counted<Manager>>>,
     ) -> Via<'a> {
         Via {
             pipeline: None,

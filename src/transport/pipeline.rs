@@ -32,6 +32,7 @@ use super::pool::Generation;
 use super::resp::{self, Args};
 use super::sentinel::SentinelConnector;
 use crate::error::{Error, ErrorKind, Result};
+use crate::stats::{bump, Counters};
 
 /// How a shared connection is (re)opened.
 pub(crate) enum Opener {
@@ -44,7 +45,11 @@ impl Opener {
         match self {
             Opener::Node(endpoint) => Plain::connect(endpoint, deadline)
                 .map_err(|err| connect_error(&endpoint.address, err)),
-            Opener::Sentinel(sentinel) => sentinel.connect_within(deadline).map(|(_, plain)| plain),
+            Opener::Sentinel(sentinel) => {
+                let (primary, plain) = sentinel.connect_within(deadline)?;
+                sentinel.note_primary(&primary);
+                Ok(plain)
+            }
         }
     }
 }
@@ -176,6 +181,7 @@ pub(crate) struct Shared {
     opener: Opener,
     connect_timeout: Duration,
     generation: Arc<Generation>,
+    counters: Arc<Counters>,
 }
 
 impl Shared {
@@ -183,6 +189,7 @@ impl Shared {
         opener: Opener,
         connect_timeout: Duration,
         generation: Arc<Generation>,
+        counters: Arc<Counters>,
     ) -> Self {
         Shared {
             state: Mutex::new(State {
@@ -202,7 +209,15 @@ impl Shared {
             opener,
             connect_timeout,
             generation,
+            counters,
         }
+    }
+
+    /// Whether the connection is open, and whether it is idle (nobody driving or waiting).
+    fn open_and_idle(&self) -> (bool, bool) {
+        let st = self.lock();
+        let open = st.conn.is_some() || st.driving;
+        (open, open && !st.driving && st.in_flight.is_empty())
     }
 
     fn lock(&self) -> Locked<'_> {
@@ -558,10 +573,18 @@ impl Shared {
 
     fn open(&self, deadline: Deadline) -> Result<(Box<Plain>, u64)> {
         let generation = self.generation.current();
-        let conn = self
+        let opened = self
             .opener
-            .open(deadline.connect_within(self.connect_timeout))?;
-        Ok((Box::new(conn), generation))
+            .open(deadline.connect_within(self.connect_timeout));
+        bump(match &opened {
+            Ok(_) => &self.counters.connects,
+            Err(_) => &self.counters.connect_failures,
+        });
+        match &opened {
+            Ok(_) => log::debug!("shared connection opened"),
+            Err(err) => log::warn!("cannot open a shared connection: {err}"),
+        }
+        Ok((Box::new(opened?), generation))
     }
 }
 
@@ -583,12 +606,32 @@ pub(crate) enum Pipeline {
     Cluster(ClusterShared),
 }
 
+impl Pipeline {
+    /// Shared connections open now, and of which idle (for the statistics).
+    pub(crate) fn connections(&self) -> (u32, u32) {
+        let count = |shared: &Shared, (open, idle): (u32, u32)| {
+            let (is_open, is_idle) = shared.open_and_idle();
+            (open + u32::from(is_open), idle + u32::from(is_idle))
+        };
+        match self {
+            Pipeline::Node(shared) => count(shared, (0, 0)),
+            Pipeline::Cluster(cluster) => {
+                let nodes = cluster.nodes.read().unwrap_or_else(|e| e.into_inner());
+                nodes
+                    .values()
+                    .fold((0, 0), |sum, shared| count(shared, sum))
+            }
+        }
+    }
+}
+
 /// A cluster's shared connections, per primary, with the slot map they route by (a copy of a
 /// pooled connection's, refreshed after each redirect).
 pub(crate) struct ClusterShared {
     endpoint: Arc<Endpoint>,
     connect_timeout: Duration,
     generation: Arc<Generation>,
+    counters: Arc<Counters>,
     slots: RwLock<Option<SlotMap>>,
     nodes: RwLock<HashMap<NodeAddr, Arc<Shared>>>,
 }
@@ -607,11 +650,13 @@ impl ClusterShared {
         endpoint: Arc<Endpoint>,
         connect_timeout: Duration,
         generation: Arc<Generation>,
+        counters: Arc<Counters>,
     ) -> Self {
         ClusterShared {
             endpoint,
             connect_timeout,
             generation,
+            counters,
             slots: RwLock::new(None),
             nodes: RwLock::new(HashMap::new()),
         }
@@ -634,6 +679,7 @@ impl ClusterShared {
                 Opener::Node(Arc::new(self.endpoint.at(addr))),
                 self.connect_timeout,
                 Arc::clone(&self.generation),
+                Arc::clone(&self.counters),
             ))
         }))
     }

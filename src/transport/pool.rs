@@ -24,6 +24,7 @@ use super::plain::Plain;
 use super::sentinel::SentinelConnector;
 use crate::config::{is_tls, Config, Topology};
 use crate::error::{Error, ErrorKind, Result};
+use crate::stats::Counters;
 
 /// A live connection of whichever topology the config names.
 pub(crate) enum Link {
@@ -170,6 +171,7 @@ impl Manager {
                     master_name: master_name.clone(),
                     master,
                     connect_timeout: config.connect_timeout,
+                    last_primary: Default::default(),
                 }))
             }
         };
@@ -184,12 +186,13 @@ impl Manager {
     }
 
     /// The shared connections for auto-pipelining, opened on first use.
-    pub(crate) fn pipeline(&self) -> Pipeline {
+    pub(crate) fn pipeline(&self, counters: Arc<Counters>) -> Pipeline {
         let shared = |opener| {
             Pipeline::Node(Shared::new(
                 opener,
                 self.connect_timeout,
                 Arc::clone(&self.generation),
+                Arc::clone(&counters),
             ))
         };
         match &self.connector {
@@ -199,6 +202,7 @@ impl Manager {
                 Arc::clone(endpoint),
                 self.connect_timeout,
                 Arc::clone(&self.generation),
+                Arc::clone(&counters),
             )),
         }
     }
@@ -222,6 +226,7 @@ impl Manager {
             }
             Connector::Sentinel(sentinel) => {
                 let (primary, plain) = sentinel.connect()?;
+                sentinel.note_primary(&primary);
                 log::debug!("sentinel master {} is {primary}", sentinel.master_name);
                 Link::Node(Box::new(plain))
             }

@@ -21,9 +21,23 @@ pub(crate) struct SentinelConnector {
     /// How to reach the primary (credentials, database, TLS); its address is the one named.
     pub(crate) master: Endpoint,
     pub(crate) connect_timeout: Duration,
+    /// The primary the last connection went to, to log a failover once when it changes.
+    pub(crate) last_primary: std::sync::Mutex<Option<NodeAddr>>,
 }
 
 impl SentinelConnector {
+    /// Records the primary a new connection went to; logs a failover when it moved.
+    pub(crate) fn note_primary(&self, primary: &NodeAddr) {
+        let mut last = self.last_primary.lock().unwrap_or_else(|e| e.into_inner());
+        match last.replace(primary.clone()) {
+            Some(old) if old != *primary => log::info!(
+                "failover: primary of {:?} moved from {old} to {primary}",
+                self.master_name
+            ),
+            _ => {}
+        }
+    }
+
     /// A connection to the current primary, as the first sentinel that knows it says, checked
     /// with `ROLE`.
     pub(crate) fn connect(&self) -> Result<(NodeAddr, Plain)> {

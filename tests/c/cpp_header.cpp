@@ -3,6 +3,7 @@
 // without a server. Run by `make cpp-test` (part of `make test`).
 #include "stateful_executor.h"
 
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -17,6 +18,14 @@ void check(bool ok, const char *what) {
     std::fprintf(stderr, "C++ check failed: %s\n", what);
   }
 }
+
+// The layout every binding mirrors (see also test_layout.c).
+static_assert(sizeof(sf_status) == 4 && static_cast<sf_status>(-1) < 0, "sf_status is int32_t");
+static_assert(sizeof(sf_error) == 260 && offsetof(sf_error, message) == 4, "sf_error layout");
+static_assert(sizeof(sf_stats) == 64 && offsetof(sf_stats, script_reloads) == 56,
+              "sf_stats layout");
+
+void log_to_nowhere(void *, int32_t, const char *, const char *) {}
 
 struct ConfigDeleter {
   void operator()(sf_config *cfg) const { sf_config_free(cfg); }
@@ -44,6 +53,13 @@ int main() {
   sf_pod_states_free(nullptr);
   sf_service_links_free(nullptr);
   sf_executor_close(nullptr);
+
+  sf_log_fn callback = log_to_nowhere;
+  check(sf_set_logger(callback, nullptr, SF_LOG_WARN, &err) == SF_OK, "sf_set_logger");
+  check(sf_set_logger(nullptr, nullptr, 0, &err) == SF_OK, "logger off");
+  sf_stats stats;
+  check(sf_executor_stats(nullptr, &stats, &err) == SF_INVALID_ARGUMENT, "stats of NULL");
+  check(std::strcmp(SF_VERSION_STRING, sf_version()) == 0, "SF_VERSION_STRING");
 
   if (failures == 0) std::printf("C++ header check: 1 passed, 0 failed\n");
   return failures == 0 ? 0 : 1;
