@@ -2,7 +2,8 @@
 #
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
-#   make test                  the whole test suite: lint, header check, Rust tests, C tests (also
+#   make test                  the whole test suite: lint, header check, Rust tests (twice: with
+#                              auto-pipelining off, the default, and on), C tests (also
 #                              under valgrind and sanitizers), a short fuzz run; installs
 #                              redis-server, valgrind, clang-14, ... when run as root
 #   make install PREFIX=/usr/local
@@ -84,8 +85,10 @@ deps-c:
 
 test: deps lint check-header rust-test c-test fuzz-smoke
 
+# The Rust suites run with auto-pipelining off (the default) and again with it on.
 rust-test:
 	$(CARGO) test $(CARGO_FLAGS) --all-targets
+	SF_PIPELINING=on $(CARGO) test $(CARGO_FLAGS) --tests
 
 lint:
 	$(CARGO) fmt --check

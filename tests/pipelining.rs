@@ -501,8 +501,8 @@ fn a_unix_socket_carries_concurrent_calls() {
     let socket = dir.join("redis.sock");
     let socket_arg = socket.display().to_string();
     let server = RedisServer::start_with(&["--unixsocket", &socket_arg, "--unixsocketperm", "700"]);
-    let config = Config::new(&format!("unix://{socket_arg}")).unwrap();
-    assert!(config.pipelining(), "on by default");
+    let mut config = Config::new(&format!("unix://{socket_arg}")).unwrap();
+    config.set_pipelining(true);
     let ex = Arc::new(Executor::open(&config).unwrap());
     let workers: Vec<_> = (0..8)
         .map(|t| {

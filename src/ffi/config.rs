@@ -208,7 +208,8 @@ pub unsafe extern "C" fn sf_config_set_command_timeout_ms(
     unsafe { set(cfg, err, |c| c.set_command_timeout(timeout).map(drop)) }
 }
 
-/// Turns auto-pipelining on or off (default on). On: commands that threads issue at the same
+/// Turns auto-pipelining on or off (default off, or as the environment variable `SF_PIPELINING`
+/// says when set to `on` or `off`). On: commands that threads issue at the same
 /// moment to the same Redis node share one connection, one write and one read, and each
 /// thread gets its own reply; a lone caller writes and reads itself. Off: each call holds a
 /// pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
