@@ -525,3 +525,38 @@ fn a_unix_socket_carries_concurrent_calls() {
     let mut raw = server.raw();
     assert_eq!(common::dbsize(&mut raw), 8 * 200 * 2);
 }
+
+/// The statistics count the shared connection: opened (`connects`), open and idle.
+#[test]
+fn statistics_count_the_shared_connection() {
+    let server = RedisServer::start();
+    let mut config = Config::new(&server.admin_url()).unwrap();
+    config.set_pipelining(true);
+    let ex = Executor::open(&config).unwrap();
+    let opened = ex.stats();
+    assert_eq!(opened.connects, 1, "the first connection only: {opened:?}");
+    assert_eq!(ex.get_workload_state("ns", "svc").unwrap(), None);
+    let used = ex.stats();
+    assert_eq!(used.connects, 2, "{used:?}");
+    assert_eq!(
+        (used.connections, used.idle_connections),
+        (1, 1),
+        "{used:?}"
+    );
+    assert_eq!(used.calls, 1);
+    // A dropped shared connection is opened again on the next call (a read: retried once).
+    raw_kill(&server);
+    assert_eq!(ex.get_workload_state("ns", "svc").unwrap(), None);
+    let after = ex.stats();
+    assert_eq!(after.connects, 3, "{after:?}");
+    assert_eq!(after.retries, 1, "{after:?}");
+    assert_eq!(after.failed_calls, 0);
+}
+
+fn raw_kill(server: &RedisServer) {
+    let mut raw = server.raw();
+    common::raw_cmd(
+        &mut raw,
+        &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
+    );
+}
