@@ -4,7 +4,9 @@
  *
  * Pods publish their states, users are linked to the least-loaded running pod, reconnects
  * stick, a pod drains and its users are released with a grace period, and a batch lookup shows
- * where everyone is. Run with `make demo` (static build: `make demo-static`).
+ * where everyone is. The library's warnings go to stderr through sf_set_logger, and the
+ * executor's statistics are printed at the end. Run with `make demo` (static build:
+ * `make demo-static`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +65,14 @@ static sf_status running_candidates(sf_executor *ex, int32_t *pods, int64_t *loa
   return status;
 }
 
+/* The library's log records (retries, reloaded scripts, dropped connections) on stderr. */
+static void log_to_stderr(void *user_data, int32_t level, const char *target,
+                          const char *message) {
+  static const char *const names[] = {"?", "error", "warn", "info", "debug", "trace"};
+  (void)user_data;
+  fprintf(stderr, "[%s] %s: %s\n", names[level >= 1 && level <= 5 ? level : 0], target, message);
+}
+
 static int run(const char *url) {
   sf_error err;
   sf_config *cfg = NULL;
@@ -75,8 +85,10 @@ static int run(const char *url) {
   size_t count, i;
   bool removed, linked;
   char b1[16], b2[16];
+  sf_stats stats;
   int ok = 0;
 
+  TRY(sf_set_logger(log_to_stderr, NULL, SF_LOG_WARN, &err));
   TRY(sf_config_new(url, &cfg, &err));
   TRY(sf_executor_open(cfg, &ex, &err));
   TRY(sf_ping(ex, &err));
@@ -158,6 +170,10 @@ static int run(const char *url) {
       last = next;
     }
   }
+  TRY(sf_executor_stats(ex, &stats, &err));
+  printf("\n== statistics: %llu calls, %llu failed, %llu retried, %u connections (%u idle)\n",
+         (unsigned long long)stats.calls, (unsigned long long)stats.failed_calls,
+         (unsigned long long)stats.retries, stats.connections, stats.idle_connections);
   printf("\ndone\n");
   ok = 1;
 

@@ -124,6 +124,11 @@ fn run(url: &str) -> Result<()> {
     for (pod, uids) in by_pod {
         println!("   {pod}: {}", uids.join(", "));
     }
+    let stats = executor.stats();
+    println!(
+        "\n== statistics: {} calls, {} failed, {} retried, {} connections ({} idle)",
+        stats.calls, stats.failed_calls, stats.retries, stats.connections, stats.idle_connections
+    );
     println!("\ndone");
     Ok(())
 }

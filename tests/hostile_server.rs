@@ -590,8 +590,11 @@ fn large_values_do_not_pin_memory() {
         before / MIB,
         after / MIB
     );
+    // Each connection's buffer grew to 128 MiB (doubling past 64 MiB): kept, the four would
+    // hold 512 MiB. What remains is the allocator's (it varies from run to run, 4 to 52 MiB
+    // seen), well under one such buffer.
     assert!(
-        after < before + 16 * MIB,
+        after < before + 96 * MIB,
         "idle connections keep {} MiB",
         (after - before) / MIB
     );

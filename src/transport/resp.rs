@@ -255,26 +255,32 @@ impl<'a> Reply<'a> {
         }
     }
 
-    /// The next frame. The bytes were validated, so the errors here are only a guard.
+    /// The next frame. The bytes were validated, so numbers are read without the checks the
+    /// decoder made already, and the errors here are only a guard (never a panic either way).
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Frame<'a>> {
-        let ended = || Error::unexpected("reply ended early");
-        let rest = self.bytes.get(self.pos..).ok_or_else(ended)?;
-        let cr = rest.iter().position(|&b| b == b'\r').ok_or_else(ended)?;
-        let body = rest.get(1..cr).ok_or_else(ended)?;
-        let mut next = self.pos + cr + 2;
+        let rest = match self.bytes.get(self.pos..) {
+            Some(rest) if rest.len() >= 3 => rest,
+            _ => return Err(ended()),
+        };
+        let Some(cr) = rest.iter().skip(1).position(|&b| b == b'\r') else {
+            return Err(ended());
+        };
+        let body = &rest[1..cr + 1];
+        let mut next = self.pos + cr + 3;
         let frame = match rest[0] {
             b'+' => Frame::Status(body),
             b'-' => Frame::Error(body),
-            b':' => Frame::Int(parse_int(body)?),
-            b'*' => match parse_int(body)? {
+            b':' => Frame::Int(checked_int(body)),
+            b'*' => match checked_int(body) {
                 n if n < 0 => Frame::Array(None),
                 n => Frame::Array(Some(n as usize)),
             },
-            _ => match parse_int(body)? {
+            _ => match checked_int(body) {
                 n if n < 0 => Frame::Bulk(None),
                 n => {
-                    let data = next..next + n as usize;
-                    next = data.end + 2;
+                    let data = next..next.saturating_add(n as usize);
+                    next = data.end.saturating_add(2);
                     Frame::Bulk(Some(self.bytes.get(data).ok_or_else(ended)?))
                 }
             },
@@ -309,6 +315,29 @@ impl<'a> Reply<'a> {
     }
 }
 
+fn ended() -> Error {
+    Error::unexpected("reply ended early")
+}
+
+/// An integer the decoder already checked: digits with an optional '-', in range.
+#[inline]
+fn checked_int(digits: &[u8]) -> i64 {
+    let (negative, body) = match digits {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, digits),
+    };
+    let value = body.iter().fold(0i64, |value, &b| {
+        value
+            .wrapping_mul(10)
+            .wrapping_add(i64::from(b.wrapping_sub(b'0')))
+    });
+    if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    }
+}
+
 /// Hands a whole reply to `read`, or returns the server's error when the reply is one.
 pub(crate) fn answer<T>(reply: Reply<'_>, read: impl FnOnce(Reply<'_>) -> Result<T>) -> Result<T> {
     match reply.error_line() {
@@ -331,6 +360,18 @@ pub(crate) fn parse_int(digits: &[u8]) -> std::result::Result<i64, ProtocolError
         [b'-', rest @ ..] => (true, rest),
         _ => (false, digits),
     };
+    // Up to 18 digits cannot overflow: the common case (every length) skips the checked steps.
+    if (1..=18).contains(&body.len()) {
+        let mut value: i64 = 0;
+        for &b in body {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(not_an_integer(digits));
+            }
+            value = value * 10 + i64::from(digit);
+        }
+        return Ok(if negative { -value } else { value });
+    }
     let mut value: i64 = 0;
     let valid = !body.is_empty()
         && body.iter().all(|&b| {
@@ -347,13 +388,17 @@ pub(crate) fn parse_int(digits: &[u8]) -> std::result::Result<i64, ProtocolError
             }
         });
     if !valid {
-        let shown = &digits[..digits.len().min(32)];
-        return Err(ProtocolError(format!(
-            "{:?} is not an integer",
-            String::from_utf8_lossy(shown)
-        )));
+        return Err(not_an_integer(digits));
     }
     Ok(if negative { -value } else { value })
+}
+
+fn not_an_integer(digits: &[u8]) -> ProtocolError {
+    let shown = &digits[..digits.len().min(32)];
+    ProtocolError(format!(
+        "{:?} is not an integer",
+        String::from_utf8_lossy(shown)
+    ))
 }
 
 // ---- requests ----
@@ -481,7 +526,21 @@ mod tests {
         assert_eq!(parse_int(b"0").unwrap(), 0);
         assert_eq!(parse_int(b"-1").unwrap(), -1);
         assert_eq!(parse_int(b"9223372036854775807").unwrap(), i64::MAX);
-        for bad in [&b""[..], b"-", b"+1", b"1x", b"9223372036854775808", b" 1"] {
+        assert_eq!(parse_int(b"-9223372036854775807").unwrap(), -i64::MAX);
+        assert_eq!(
+            parse_int(b"999999999999999999").unwrap(),
+            999_999_999_999_999_999
+        );
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"1x",
+            b"9223372036854775808",
+            b" 1",
+            b"1-",
+            b"--1",
+        ] {
             assert!(parse_int(bad).is_err(), "{bad:?}");
         }
     }
