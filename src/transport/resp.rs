@@ -93,6 +93,11 @@ impl Decoder {
                 return Ok(None);
             }
             let start = self.pos;
+            if let Some(next) = self.bulk_in_array(buf, start) {
+                self.pos = next;
+                self.scanned = next;
+                continue;
+            }
             let from = self.scanned.max(start + 1);
             let cr = match buf[from..].iter().position(|&b| b == b'\r') {
                 Some(i) => from + i,
@@ -202,6 +207,43 @@ impl Decoder {
                 }
             }
         }
+    }
+}
+
+impl Decoder {
+    /// The fast path of batch replies: a whole, valid bulk string at `start` that is not the
+    /// last element of its array (so it closes none). Returns where the next element starts, or
+    /// `None` to take the general path (which also reports every error).
+    #[inline]
+    fn bulk_in_array(&mut self, buf: &[u8], start: usize) -> Option<usize> {
+        let left = self.open.last_mut()?;
+        if *left < 2 || buf.get(start) != Some(&b'$') {
+            return None;
+        }
+        // 1 to 18 digits: no overflow; longer lengths go the general way.
+        let digits = buf.get(start + 1..)?;
+        let count = digits
+            .iter()
+            .take(19)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if count == 0 || count > 18 || count > self.limits.line {
+            return None;
+        }
+        let len = digits[..count]
+            .iter()
+            .fold(0usize, |n, &b| n * 10 + usize::from(b - b'0'));
+        let data = start + 1 + count + 2;
+        let end = data.checked_add(len)?.checked_add(2)?;
+        if len > self.limits.bulk
+            || end > self.limits.reply
+            || buf.get(data - 2..data)? != b"\r\n"
+            || buf.get(end - 2..end)? != b"\r\n"
+        {
+            return None;
+        }
+        *left -= 1;
+        Some(end)
     }
 }
 
@@ -632,6 +674,13 @@ mod tests {
     #[test]
     fn framing_is_checked() {
         assert!(whole(b"$1\r\n3:9\r\n").is_err(), "CRLF after a bulk string");
+        // Inside an array too (the batch fast path), and whatever the chunks.
+        assert!(whole(b"*2\r\n$1\r\nab\r\n:1\r\n").is_err());
+        assert!(trickle(Limits::DEFAULT, b"*2\r\n$1\r\nab\r\n:1\r\n").is_err());
+        assert!(whole(b"*3\r\n$1\r\na\r\n$-2\r\n:1\r\n").is_err());
+        let batch = b"*3\r\n$1\r\na\r\n$003\r\nabc\r\n$-1\r\n";
+        assert_eq!(whole(batch), Ok(Some(batch.len())));
+        assert_eq!(trickle(Limits::DEFAULT, batch), Ok(Some(batch.len())));
         assert!(whole(b"+OK\rX").is_err(), "CR without LF");
         assert!(whole(b"!3\r\nabc\r\n").is_err(), "RESP3 type");
         assert!(whole(b":1x\r\n").is_err());
