@@ -2,6 +2,7 @@
  * examples/bench_ops.rs, through the C API, from N pthreads, against $REDIS_URL.
  *
  * usage: driver <op> <threads> <seconds>      (data is prepared by `bench_ops setup`)
+ * environment: SF_BENCH_PIPELINING=on|off (auto-pipelining; default: the library's)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>

@@ -4,6 +4,8 @@
 //! usage: bench_ops <op> <threads> <seconds>
 //! ops: get set set_if_absent try_set remove compute8 service_state32 batch1000 batch10000
 //!      workload100 setup
+//! environment: SF_BENCH_PIPELINING=on|off (auto-pipelining; default: the library's),
+//!      SF_BENCH_TIMEOUT_MS (command timeout). The first error of each thread goes to stderr.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
