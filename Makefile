@@ -3,7 +3,8 @@
 #   make check                 the quick check, no Redis needed: format, clippy, unit tests, header
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
-#   make test                  the whole test suite: lint, header check, Rust tests, C tests (also
+#   make test                  the whole test suite: lint, header check, Rust tests (twice: with
+#                              auto-pipelining off, the default, and on), C tests (also
 #                              under valgrind and sanitizers), a short fuzz run; installs
 #                              redis-server, valgrind, clang-14, ... when run as root
 #   make install PREFIX=/usr/local
@@ -108,13 +109,18 @@ unit-test:
 # in a second pass, where those that measure run alone (`alone()`, tests/it/harness/server.rs)
 # and no CPU-bound test runs beside them.
 TEST_THREADS ?= 4
-TIMED_TESTS := faults:: hostile_server::
+TIMED_TESTS := faults:: hostile_server:: pipelining::
 
+# The Rust suites run with auto-pipelining off (the default) and again with it on.
 rust-test:
 	$(CARGO) test $(CARGO_FLAGS) --all-targets -- --test-threads=$(TEST_THREADS) \
 		$(addprefix --skip ,$(TIMED_TESTS))
 	$(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) $(TIMED_TESTS)
 	$(CARGO) test $(CARGO_FLAGS) --doc
+	SF_PIPELINING=on $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+		$(addprefix --skip ,$(TIMED_TESTS))
+	SF_PIPELINING=on $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+		$(TIMED_TESTS)
 
 lint:
 	$(CARGO) fmt --check

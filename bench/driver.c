@@ -2,6 +2,7 @@
  * examples/bench_ops.rs, through the C API, from N pthreads, against $REDIS_URL.
  *
  * usage: driver <op> <threads> <seconds>      (data is prepared by `bench_ops setup`)
+ * environment: SF_BENCH_PIPELINING=on|off (auto-pipelining; default: the library's)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -127,6 +128,9 @@ int main(int argc, char **argv) {
     sf_config *config = NULL;
     if (threads < 1 || !url || sf_config_new(url, &config, &err) != SF_OK ||
         sf_config_set_pool_max_size(config, (uint32_t)threads, &err) != SF_OK ||
+        (getenv("SF_BENCH_PIPELINING") &&
+         sf_config_set_pipelining(config, strcmp(getenv("SF_BENCH_PIPELINING"), "off") != 0,
+                                  &err) != SF_OK) ||
         sf_executor_open(config, &executor, &err) != SF_OK) {
         fprintf(stderr, "cannot open executor: %s\n", url ? err.message : "REDIS_URL not set");
         return 1;

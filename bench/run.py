@@ -4,8 +4,13 @@ the equivalent raw command (or EVALSHA of the same Lua script) to the same serve
 concurrency and key spread. Each figure is the median of several runs (the machine is noisy).
 Prints a table and writes target/bench/results.json.
 
-Environment: REDIS_URL (set by scripts/with-redis.sh), BENCH_SECONDS (per run, default 1.5),
-BENCH_RUNS (default 3), BENCH_OPS (comma list to run a subset).
+The Rust driver runs with pipelining on and off, the C driver with it on; every round runs each
+contender once (order rotating), and ratios are medians of the per-round ratios. The server's
+CPU per call comes from INFO cpu before and after each run.
+
+Environment: REDIS_URL (set by scripts/with-redis.sh), BENCH_SECONDS (per run, default 1.0),
+BENCH_RUNS (rounds, default 5), BENCH_OPS (comma list to run a subset), BENCH_THREADS (default
+1,16).
 """
 import hashlib
 import json
@@ -21,9 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
 RUST_DRIVER = os.path.join(TARGET, "release/examples/bench_ops")
 C_DRIVER = os.path.join(TARGET, "bench/driver")
-SECONDS = float(os.environ.get("BENCH_SECONDS", "1.5"))
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-THREADS = [1, 16]
+SECONDS = float(os.environ.get("BENCH_SECONDS", "1.0"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 LINK = "sf:{bench:lk:u__rand_int__}"
 
@@ -55,74 +59,113 @@ OPS = {
 }
 
 
-def run_driver(binary, op, threads):
-    out = subprocess.run([binary, op, str(threads), str(SECONDS)], check=True,
+def server_cpu(port):
+    """The server's CPU seconds so far (user + system), from INFO cpu."""
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "cpu"], check=True,
                          capture_output=True, text=True).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return float(fields["used_cpu_user"]) + float(fields["used_cpu_sys"])
+
+
+def run_driver(binary, op, threads, port, pipelining):
+    """(calls per second, server CPU microseconds per call) of one driver run."""
+    env = dict(os.environ, SF_BENCH_PIPELINING=pipelining)
+    before = server_cpu(port)
+    out = subprocess.run([binary, op, str(threads), str(SECONDS)], check=True,
+                         capture_output=True, text=True, env=env).stdout
+    cpu = server_cpu(port) - before
     result = json.loads(out.strip().splitlines()[-1])
     if result["errors"]:
         sys.exit(f"{binary} {op}: {result['errors']} errors")
-    return result["ops_per_sec"]
+    return result["ops_per_sec"], cpu * 1e6 / max(result["calls"], 1)
 
 
 def run_redis_benchmark(port, op, threads, expected_rate):
+    """(requests per second, server CPU microseconds per request), one command per round
+    trip (no -P)."""
     command, _ = OPS[op]
     requests = max(threads * 50, int(expected_rate * SECONDS))
+    before = server_cpu(port)
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", str(threads),
                           "-n", str(requests), "-r", "100000", "--csv", *command],
                          check=True, capture_output=True, text=True).stdout
+    cpu = server_cpu(port) - before
     # --csv: a header line, then "name","rps",...
     rows = [line for line in out.splitlines() if line and not line.startswith('"test"')]
-    return float(rows[-1].split('","')[1].strip('"'))
+    return float(rows[-1].split('","')[1].strip('"')), cpu * 1e6 / requests
 
 
 def main():
     url = os.environ["REDIS_URL"]
     port = urlparse(url).port
     ops = os.environ.get("BENCH_OPS", ",".join(OPS)).split(",")
+    threads_list = [int(t) for t in os.environ.get("BENCH_THREADS", "1,16").split(",")]
     subprocess.run([RUST_DRIVER, "setup"], check=True)
     have_c = os.path.exists(C_DRIVER)
     results = []
     for op in ops:
         _, items = OPS[op]
-        for threads in THREADS:
-            rust, c, rb = [], [], []
-            for _ in range(RUNS):
-                rust.append(run_driver(RUST_DRIVER, op, threads))
-                if have_c:
-                    c.append(run_driver(C_DRIVER, op, threads))
-                rb.append(run_redis_benchmark(port, op, threads, statistics.median(rust)))
+        for threads in threads_list:
+            # Alternated runs: each round runs every contender once, in a rotating order, and
+            # the ratios are taken within the round (cancelling most of the machine's drift).
+            runs = {"on": [], "off": [], "c": [], "rb": []}
+            cpu = {"on": [], "off": [], "c": [], "rb": []}
+            expected = 1000.0
+            for round_ in range(RUNS):
+                order = ["on", "off", "rb"] + (["c"] if have_c else [])
+                order = order[round_ % len(order):] + order[:round_ % len(order)]
+                for who in order:
+                    if who == "rb":
+                        rate, per_op = run_redis_benchmark(port, op, threads, expected)
+                    elif who == "c":
+                        rate, per_op = run_driver(C_DRIVER, op, threads, port, "on")
+                    else:
+                        rate, per_op = run_driver(RUST_DRIVER, op, threads, port, who)
+                        expected = max(expected, rate)
+                    runs[who].append(rate)
+                    cpu[who].append(per_op)
+            ratio = lambda a, b: statistics.median(x / y for x, y in zip(runs[a], runs[b]))
             row = {
                 "op": op, "threads": threads, "items_per_call": items,
-                "c_ops": statistics.median(c) if c else None,
-                "rust_ops": statistics.median(rust),
-                "redis_benchmark_ops": statistics.median(rb),
-                "runs": {"c": c, "rust": rust, "redis_benchmark": rb},
+                "on_ops": statistics.median(runs["on"]),
+                "off_ops": statistics.median(runs["off"]),
+                "c_ops": statistics.median(runs["c"]) if have_c else None,
+                "redis_benchmark_ops": statistics.median(runs["rb"]),
+                "on_ratio": ratio("on", "rb"),
+                "off_ratio": ratio("off", "rb"),
+                "c_ratio": ratio("c", "rb") if have_c else None,
+                "on_vs_off": ratio("on", "off"),
+                "cpu_us_per_op": {k: statistics.median(v) for k, v in cpu.items() if v},
+                "runs": runs,
             }
-            row["c_ratio"] = row["c_ops"] / row["redis_benchmark_ops"] if c else None
-            row["rust_ratio"] = row["rust_ops"] / row["redis_benchmark_ops"]
             results.append(row)
             print_row(row, header=len(results) == 1)
     os.makedirs(os.path.join(TARGET, "bench"), exist_ok=True)
     with open(os.path.join(TARGET, "bench/results.json"), "w") as f:
         json.dump({"seconds_per_run": SECONDS, "runs": RUNS, "results": results}, f, indent=2)
+    print("ratios: median of the per-round ratios; rb = redis-benchmark, one command per round")
+    print("trip; CPU = the server's CPU (INFO cpu) per call, microseconds")
     print("written: target/bench/results.json")
 
 
 def fmt_rate(ops, items):
     if ops is None:
         return "-"
-    return f"{ops:,.0f}" if items == 1 else f"{ops:,.0f} ({ops * items / 1e6:.2f}M items/s)"
+    return f"{ops:,.0f}" if items == 1 else f"{ops:,.0f} ({ops * items / 1e6:.2f}M/s)"
 
 
 def print_row(r, header):
     if header:
-        print(f"{'operation':<16}{'thr':>4}{'C API ops/s':>28}{'Rust ops/s':>28}"
-              f"{'redis-benchmark':>28}{'C/rb':>7}{'Rust/rb':>8}")
+        print(f"{'operation':<16}{'thr':>4}{'Rust on':>22}{'Rust off':>22}{'redis-benchmark':>22}"
+              f"{'on/rb':>7}{'off/rb':>7}{'C/rb':>6}{'on/off':>7}"
+              f"{'CPU on':>8}{'off':>6}{'rb':>6}")
     items = r["items_per_call"]
     c_ratio = f"{r['c_ratio']:.2f}" if r["c_ratio"] else "-"
-    print(f"{r['op']:<16}{r['threads']:>4}{fmt_rate(r['c_ops'], items):>28}"
-          f"{fmt_rate(r['rust_ops'], items):>28}{fmt_rate(r['redis_benchmark_ops'], items):>28}"
-          f"{c_ratio:>7}{r['rust_ratio']:>8.2f}", flush=True)
+    cpu = r["cpu_us_per_op"]
+    print(f"{r['op']:<16}{r['threads']:>4}{fmt_rate(r['on_ops'], items):>22}"
+          f"{fmt_rate(r['off_ops'], items):>22}{fmt_rate(r['redis_benchmark_ops'], items):>22}"
+          f"{r['on_ratio']:>7.2f}{r['off_ratio']:>7.2f}{c_ratio:>6}{r['on_vs_off']:>7.2f}"
+          f"{cpu['on']:>8.1f}{cpu['off']:>6.1f}{cpu['rb']:>6.1f}", flush=True)
 
 
 if __name__ == "__main__":

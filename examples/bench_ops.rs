@@ -4,6 +4,8 @@
 //! usage: bench_ops <op> <threads> <seconds>
 //! ops: get set set_if_absent try_set remove compute8 service_state32 batch1000 batch10000
 //!      workload100 setup
+//! environment: SF_BENCH_PIPELINING=on|off (auto-pipelining; default: the library's),
+//!      SF_BENCH_TIMEOUT_MS (command timeout). The first error of each thread goes to stderr.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,6 +119,24 @@ fn main() -> ExitCode {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let mut config = Config::new(&url).expect("REDIS_URL");
     config.set_pool_max_size(threads.max(1) as u32).unwrap();
+    if let Some(ms) = std::env::var("SF_BENCH_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config
+            .set_command_timeout(Duration::from_millis(ms))
+            .unwrap();
+    }
+    // SF_BENCH_PIPELINING=off|on (default: the library's default).
+    match std::env::var("SF_BENCH_PIPELINING").as_deref() {
+        Ok("off") => {
+            config.set_pipelining(false);
+        }
+        Ok("on") => {
+            config.set_pipelining(true);
+        }
+        _ => {}
+    }
     let executor = Arc::new(Executor::open(&config).expect("open"));
     let plan = Arc::new(Plan {
         uids: (0..KEYSPACE).map(|i| format!("u{i}")).collect(),
@@ -148,7 +168,12 @@ fn main() -> ExitCode {
                 while !stop.load(Ordering::Relaxed) {
                     match one_call(&executor, &plan, &op, &mut rng) {
                         Ok(count) => k += count as u64,
-                        Err(_) => e += 1,
+                        Err(err) => {
+                            if e == 0 {
+                                eprintln!("first error of a thread: {err}");
+                            }
+                            e += 1;
+                        }
                     }
                     n += 1;
                 }

@@ -193,7 +193,7 @@ typedef struct sf_error {
  */
 typedef struct sf_stats {
   /**
-   * Open pooled connections now.
+   * Open connections now: pooled, and shared ones of auto-pipelining.
    */
   uint32_t connections;
   /**
@@ -388,6 +388,19 @@ sf_status sf_config_set_connect_timeout_ms(struct sf_config *cfg,
 sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
                                            uint32_t ms,
                                            struct sf_error *err);
+
+/**
+ * Turns auto-pipelining on or off (default off, or as the environment variable `SF_PIPELINING`
+ * says when set to `on` or `off`). On: commands that threads issue at the same
+ * moment to the same Redis node share one connection, one write and one read, and each
+ * thread gets its own reply; a lone caller writes and reads itself. Off: each call holds a
+ * pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
+ * `cfg` is NULL. Not thread-safe for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+sf_status sf_config_set_pipelining(struct sf_config *cfg, bool enabled, struct sf_error *err);
 
 /**
  * Sets the longest wait, in milliseconds, for a pooled connection to become free (default

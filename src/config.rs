@@ -61,6 +61,7 @@ pub struct Config {
     pub(crate) command_timeout: Duration,
     pub(crate) pool_wait_timeout: Duration,
     pub(crate) tls: TlsFiles,
+    pub(crate) pipelining: bool,
 }
 
 /// Default largest number of pooled connections.
@@ -73,6 +74,22 @@ pub const MAX_POOL_MAX_SIZE: u32 = 10_000;
 pub const DEFAULT_POOL_MIN_IDLE: u32 = 0;
 /// Default connect, command and pool wait timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Whether auto-pipelining is on by default: off, because `make bench` showed it winning at 16
+/// threads but only tying at one thread (see the README's Performance section). The
+/// environment variable `SF_PIPELINING` (`on` or `off`) replaces this default for the
+/// configurations a process creates.
+pub const DEFAULT_PIPELINING: bool = false;
+
+/// The default for new configurations: `SF_PIPELINING` when it says `on` or `off`, else
+/// [`DEFAULT_PIPELINING`]. Read once per process.
+fn default_pipelining() -> bool {
+    static DEFAULT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| match std::env::var("SF_PIPELINING").as_deref() {
+        Ok("on") => true,
+        Ok("off") => false,
+        _ => DEFAULT_PIPELINING,
+    })
+}
 
 /// Where the user info of a `redis://` or `rediss://` URL ends (its last `@`), as an index into
 /// `rest`, the URL after `scheme://`. Passwords may hold `/`, `?`, `#` or `@` unescaped, so the
@@ -317,6 +334,7 @@ impl Config {
             command_timeout: DEFAULT_TIMEOUT,
             pool_wait_timeout: DEFAULT_TIMEOUT,
             tls: TlsFiles::default(),
+            pipelining: default_pipelining(),
         }
     }
 
@@ -429,6 +447,20 @@ impl Config {
         Ok(self)
     }
 
+    /// Auto-pipelining (default off, or as the `SF_PIPELINING` environment variable says:
+    /// `on` or `off`): commands that threads issue at the same moment to the
+    /// same node share one connection, one write and one read, and each thread gets its own
+    /// reply. Off: each call holds a pooled connection for one command per round trip.
+    pub fn set_pipelining(&mut self, enabled: bool) -> &mut Self {
+        self.pipelining = enabled;
+        self
+    }
+
+    /// Whether auto-pipelining is on.
+    pub fn pipelining(&self) -> bool {
+        self.pipelining
+    }
+
     /// Largest number of pooled connections.
     pub fn pool_max_size(&self) -> u32 {
         self.pool_max_size
@@ -471,6 +503,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
+            .field("pipelining", &self.pipelining)
             .field("tls_ca_file", &self.tls.ca_file)
             .field("tls_client_cert_file", &self.tls.client_cert_file)
             .finish()

@@ -17,7 +17,8 @@ use crate::reply;
 use crate::scripts::{self, Script};
 use crate::stats::{bump, Counted, Counters, Stats};
 use crate::transport::{
-    Args, Connection, Frame, Generation, LastConnectError, Manager, QuietErrorHandler, Reply, Route,
+    Args, Frame, Generation, LastConnectError, Manager, Pipeline, QuietErrorHandler, Reply, Route,
+    Via,
 };
 use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
 
@@ -41,6 +42,8 @@ pub struct Executor {
     threads: Arc<Threads>,
     last_connect_error: Arc<LastConnectError>,
     generation: Arc<Generation>,
+    /// The shared connections when auto-pipelining is on.
+    pipeline: Option<Pipeline>,
     counters: Arc<Counters>,
     config: Config,
 }
@@ -91,11 +94,19 @@ impl Executor {
         let manager = Manager::new(config)?;
         let last_connect_error = Arc::clone(&manager.last_connect_error);
         let generation = Arc::clone(&manager.generation);
-        let mut first = manager.open()?;
         let counters = Arc::new(Counters::default());
+        let pipeline = config
+            .pipelining
+            .then(|| manager.pipeline(Arc::clone(&counters)));
+        let no_pool = || Err(Error::new(ErrorKind::Internal, "no pool while opening"));
+        let mut first = Via::own(manager.open()?, &no_pool);
         bump(&counters.connects);
         ping(&mut first)?;
         load_scripts(&mut first)?;
+        if let Some(pipeline) = &pipeline {
+            first.teach(pipeline);
+        }
+        drop(first);
         let (thread_pool, threads) = pool_threads::start();
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
@@ -115,6 +126,7 @@ impl Executor {
             threads,
             last_connect_error,
             generation,
+            pipeline,
             counters,
             config: config.clone(),
         })
@@ -124,8 +136,11 @@ impl Executor {
     /// Sends nothing and blocks no call.
     pub fn stats(&self) -> Stats {
         let pool = self.pool.state();
-        self.counters
-            .snapshot(pool.connections, pool.idle_connections)
+        let (shared, shared_idle) = self.pipeline.as_ref().map_or((0, 0), Pipeline::connections);
+        self.counters.snapshot(
+            pool.connections + shared,
+            pool.idle_connections + shared_idle,
+        )
     }
 
     /// The configuration this executor was opened with.
@@ -176,7 +191,7 @@ impl Executor {
         &self,
         op: &'static str,
         repeat: Repeat,
-        mut call: impl FnMut(&mut Connection) -> Result<T>,
+        mut call: impl FnMut(&mut Via) -> Result<T>,
     ) -> Result<T> {
         log::debug!("{op}");
         // The retry must not stretch a call past pool wait + connect + command timeout.
@@ -184,15 +199,18 @@ impl Executor {
             + self.config.pool_wait_timeout
             + self.config.connect_timeout
             + self.config.command_timeout;
-        let mut conn = self.checkout().map_err(|err| err.context(op))?;
-        let outcome = call(&mut conn);
-        match self.watch(&conn, outcome) {
+        let checkout = || self.checkout();
+        let timeout = self.config.command_timeout;
+        let mut via =
+            Via::new(self.pipeline.as_ref(), &checkout, timeout).map_err(|err| err.context(op))?;
+        let outcome = call(&mut via);
+        match self.watch(via.generation(), outcome) {
             Err(err)
                 if err.rejected_before_running
                     || (repeat == Repeat::Safe && err.kind() == ErrorKind::Connection) =>
             {
-                conn.discard();
-                drop(conn);
+                via.discard();
+                drop(via);
                 // Time for a new connection, leaving a whole command timeout for the command.
                 let left = deadline
                     .saturating_duration_since(Instant::now())
@@ -202,11 +220,12 @@ impl Executor {
                 }
                 log::warn!("{op}: {err}; retrying once on a new connection");
                 bump(&self.counters.retries);
-                let mut conn = self
-                    .checkout_within(left.min(self.config.pool_wait_timeout))
+                let wait = left.min(self.config.pool_wait_timeout);
+                let checkout = || self.checkout_within(wait);
+                let mut via = Via::new(self.pipeline.as_ref(), &checkout, timeout)
                     .map_err(|err| err.context(op))?;
-                let outcome = call(&mut conn);
-                self.watch(&conn, outcome)
+                let outcome = call(&mut via);
+                self.watch(via.generation(), outcome)
             }
             outcome => outcome,
         }
@@ -214,22 +233,23 @@ impl Executor {
     }
 
     /// When an outcome shows that the server side changed (the server died or dropped us, or a
-    /// failover demoted it: READONLY, MASTERDOWN), connections opened before `conn` may point
-    /// at the wrong node too: retire them all, so checkout opens new ones (no I/O here).
-    fn watch<T>(&self, conn: &Connection, outcome: Result<T>) -> Result<T> {
+    /// failover demoted it: READONLY, MASTERDOWN), connections opened before the one that
+    /// carried it (of `generation`) may point at the wrong node too: retire them all, so
+    /// checkout opens new ones (no I/O here).
+    fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
         if let Err(err) = &outcome {
             if err.topology_changed {
                 log::warn!(
-                    "{}: topology changed ({err}); replacing the pooled connections",
+                    "{}: topology changed ({err}); replacing the connections",
                     self.config.display
                 );
-                self.generation.retire(conn.generation());
+                self.generation.retire(generation);
             } else if err.kind() == ErrorKind::Connection {
                 log::warn!(
-                    "{}: connection dropped ({err}); replacing the pooled connections",
+                    "{}: connection dropped ({err}); replacing the connections",
                     self.config.display
                 );
-                self.generation.retire(conn.generation());
+                self.generation.retire(generation);
             }
         }
         outcome
@@ -378,7 +398,7 @@ impl Executor {
 
     fn eval(
         &self,
-        conn: &mut Connection,
+        conn: &mut Via,
         script: &Script,
         keys: &LinkKeys,
         args: &[i32],
@@ -698,8 +718,8 @@ impl Executor {
 /// that EVALSHA finds them. On a cluster a primary that cannot be reached now is skipped with a
 /// warning: EVALSHA falls back to EVAL (one round trip, which caches the script again) wherever
 /// a script is missing, which also covers primaries added or promoted later.
-fn load_scripts(conn: &mut Connection) -> Result<()> {
-    let cluster = conn.is_cluster();
+fn load_scripts(conn: &mut Via) -> Result<()> {
+    let cluster = conn.is_cluster()?;
     for script in scripts::ALL {
         let outcomes = conn.on_all_primaries(
             |a| {
@@ -715,7 +735,7 @@ fn load_scripts(conn: &mut Connection) -> Result<()> {
                     script.sha1()
                 ))),
             },
-        );
+        )?;
         for (node, outcome) in outcomes {
             match outcome {
                 Ok(()) => {}
@@ -748,7 +768,7 @@ fn script_command(a: &mut dyn Args, head: &[u8], body: &str, keys: &LinkKeys, ar
     }
 }
 
-fn ping(conn: &mut Connection) -> Result<()> {
+fn ping(conn: &mut Via) -> Result<()> {
     conn.call(
         Route::Any,
         |a| a.bytes(b"PING"),
@@ -778,11 +798,7 @@ fn expect_int(mut reply: Reply<'_>) -> Result<i64> {
 }
 
 /// `GET key`, the value (or `None` when absent) decoded in place by `decode`.
-fn get<T>(
-    conn: &mut Connection,
-    key: &[&[u8]],
-    decode: impl Fn(Option<&[u8]>) -> Result<T>,
-) -> Result<T> {
+fn get<T>(conn: &mut Via, key: &[&[u8]], decode: impl Fn(Option<&[u8]>) -> Result<T>) -> Result<T> {
     conn.call(
         Route::Key(key),
         |a| {
@@ -800,7 +816,7 @@ fn get<T>(
 
 /// `HGETALL key`, each (field, value) pair handed to `each` in place.
 fn hgetall_each(
-    conn: &mut Connection,
+    conn: &mut Via,
     key: &[&[u8]],
     mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
 ) -> Result<()> {

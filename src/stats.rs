@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// state now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Open pooled connections now.
+    /// Open connections now: pooled, and shared ones of auto-pipelining.
     pub connections: u32,
     /// Of which idle.
     pub idle_connections: u32,

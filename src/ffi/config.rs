@@ -208,6 +208,30 @@ pub unsafe extern "C" fn sf_config_set_command_timeout_ms(
     unsafe { set(cfg, err, |c| c.set_command_timeout(timeout).map(drop)) }
 }
 
+/// Turns auto-pipelining on or off (default off, or as the environment variable `SF_PIPELINING`
+/// says when set to `on` or `off`). On: commands that threads issue at the same
+/// moment to the same Redis node share one connection, one write and one read, and each
+/// thread gets its own reply; a lone caller writes and reads itself. Off: each call holds a
+/// pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
+/// `cfg` is NULL. Not thread-safe for the same `cfg`.
+///
+/// # Safety
+/// `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sf_config_set_pipelining(
+    cfg: *mut sf_config,
+    enabled: bool,
+    err: *mut sf_error,
+) -> sf_status {
+    // SAFETY: per this function's contract.
+    unsafe {
+        set(cfg, err, |c| {
+            c.set_pipelining(enabled);
+            Ok(())
+        })
+    }
+}
+
 /// Sets the longest wait, in milliseconds, for a pooled connection to become free (default
 /// 1000). A call that exceeds it fails with `SF_POOL_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT`
 /// when `ms` is 0 or `cfg` is NULL; the config is then unchanged. Not thread-safe for the same

@@ -164,7 +164,7 @@ pub unsafe extern "C" fn sf_ping(ex: *const sf_executor, err: *mut sf_error) -> 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct sf_stats {
-    /// Open pooled connections now.
+    /// Open connections now: pooled, and shared ones of auto-pipelining.
     pub connections: u32,
     /// Of which idle.
     pub idle_connections: u32,

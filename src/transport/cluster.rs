@@ -51,7 +51,7 @@ pub(crate) fn pieces_slot(pieces: &[&[u8]]) -> u16 {
 
 /// The slot map: the primary serving each slot.
 #[derive(Clone)]
-struct SlotMap {
+pub(crate) struct SlotMap {
     /// Index into `primaries` for each slot; `NO_OWNER` where no node serves it.
     owner: Vec<u16>,
     primaries: Vec<NodeAddr>,
@@ -60,7 +60,7 @@ struct SlotMap {
 const NO_OWNER: u16 = u16::MAX;
 
 impl SlotMap {
-    fn owner_of(&self, slot: u16) -> Option<&NodeAddr> {
+    pub(crate) fn owner_of(&self, slot: u16) -> Option<&NodeAddr> {
         match self.owner[slot as usize] {
             NO_OWNER => None,
             index => self.primaries.get(index as usize),
@@ -140,7 +140,7 @@ impl SlotMap {
 type SlotGroups = Vec<(u16, Vec<usize>)>;
 
 /// What a cluster error reply asks for.
-enum Redirect {
+pub(crate) enum Redirect {
     Moved(u16, NodeAddr),
     Ask(NodeAddr),
     /// TRYAGAIN (keys of a slot being migrated) or CLUSTERDOWN (failover under way).
@@ -149,7 +149,7 @@ enum Redirect {
     },
 }
 
-fn redirect_of(line: &[u8]) -> Option<Redirect> {
+pub(crate) fn redirect_of(line: &[u8]) -> Option<Redirect> {
     let text = std::str::from_utf8(line).ok()?;
     let mut words = text.split(' ');
     match words.next()? {
@@ -226,6 +226,11 @@ impl ClusterLink {
             }
         }
         Err(combine_failures("no cluster seed answered", failures))
+    }
+
+    /// The slot map this connection routes by.
+    pub(crate) fn slots(&self) -> &SlotMap {
+        &self.slots
     }
 
     /// Whether every node connection ended its last exchange cleanly.

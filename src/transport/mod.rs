@@ -9,20 +9,32 @@
 //! - `node.rs`: addresses, opening sockets (TCP, unix, TLS) within a deadline, connect errors;
 //! - `plain.rs`: one connection driven by the decoder;
 //! - `cluster.rs`, `sentinel.rs`: the topologies, on `plain.rs`;
-//! - `pool.rs`: pooled connections and the r2d2 manager.
+//! - `pool.rs`: pooled connections and the r2d2 manager;
+//! - `pipeline.rs`: shared connections for concurrent callers (auto-pipelining).
+//!
+//! An operation runs on a [`Via`]: with pipelining on, single commands go through the shared
+//! connections and a pooled connection is checked out only for what they do not carry (a
+//! cluster's multi-node batch, a redirect to follow); with it off, a pooled connection is held
+//! for the whole operation.
 
 mod cluster;
 mod node;
+mod pipeline;
 mod plain;
 mod pool;
 pub(crate) mod resp;
 mod sentinel;
 
+pub(crate) use pipeline::Pipeline;
 pub(crate) use pool::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
 pub(crate) use resp::{Args, Frame, Reply};
 
+use std::time::Duration;
+
 use crate::error::Result;
+use crate::stats::Counted;
 use node::Deadline;
+use pipeline::Routed;
 use pool::Link;
 
 /// Where a command goes: the node serving a key (given in pieces), or any node.
@@ -91,32 +103,9 @@ impl Connection {
     ) -> Result<()> {
         self.exchange(|link, deadline| match link {
             Link::Node(node) => {
-                node.send(deadline, |a| {
-                    a.bytes(b"MGET");
-                    for i in 0..count {
-                        key(i, &mut |pieces| a.pieces(pieces));
-                    }
-                })?;
-                resp::answer(node.reply(deadline, true)?, |mut reply| {
-                    match reply.next()? {
-                        Frame::Array(Some(n)) if n == count => {}
-                        other => {
-                            return Err(crate::Error::unexpected(format!(
-                                "MGET of {count} keys answered {other:?}"
-                            )))
-                        }
-                    }
-                    for i in 0..count {
-                        match reply.next()? {
-                            Frame::Bulk(value) => each(i, value)?,
-                            other => {
-                                return Err(crate::Error::unexpected(format!(
-                                    "MGET entry {i}: expected a string, got {other:?}"
-                                )))
-                            }
-                        }
-                    }
-                    Ok(())
+                node.send(deadline, |a| mget(a, count, &key))?;
+                resp::answer(node.reply(deadline, true)?, |reply| {
+                    read_mget(reply, count, &mut each)
                 })
             }
             Link::Cluster(cluster) => cluster.get_each(
@@ -153,6 +142,196 @@ impl Connection {
     /// Whether this is a cluster connection.
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.link, Link::Cluster(_))
+    }
+}
+
+/// `MGET` of `count` keys, `key(i, put)` putting key `i`'s pieces.
+fn mget(a: &mut dyn Args, count: usize, key: &impl Fn(usize, &mut dyn FnMut(&[&[u8]]))) {
+    a.bytes(b"MGET");
+    for i in 0..count {
+        key(i, &mut |pieces| a.pieces(pieces));
+    }
+}
+
+/// Hands each value of an `MGET` reply of `count` keys to `each`.
+fn read_mget(
+    mut reply: Reply<'_>,
+    count: usize,
+    each: &mut impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+) -> Result<()> {
+    match reply.next()? {
+        Frame::Array(Some(n)) if n == count => {}
+        other => {
+            return Err(crate::Error::unexpected(format!(
+                "MGET of {count} keys answered {other:?}"
+            )))
+        }
+    }
+    for i in 0..count {
+        match reply.next()? {
+            Frame::Bulk(value) => each(i, value)?,
+            other => {
+                return Err(crate::Error::unexpected(format!(
+                    "MGET entry {i}: expected a string, got {other:?}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A pooled connection an operation holds: checked out of the pool, or the executor's first
+/// connection (opened directly, to report its error as it is).
+pub(crate) enum Lease {
+    Pooled(r2d2::PooledConnection<Counted<Manager>>),
+    Own(Box<Connection>),
+}
+
+impl Lease {
+    fn conn(&mut self) -> &mut Connection {
+        match self {
+            Lease::Pooled(conn) => conn,
+            Lease::Own(conn) => conn,
+        }
+    }
+}
+
+/// What one operation runs on (see the module docs).
+pub(crate) struct Via<'a> {
+    pipeline: Option<&'a Pipeline>,
+    lease: Option<Lease>,
+    checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Counted<Manager>>>,
+    command_timeout: Duration,
+    /// The generation of the connection that carried the last command.
+    generation: u64,
+}
+
+impl<'a> Via<'a> {
+    /// `pipeline`: the shared connections, or `None` to hold a pooled connection throughout
+    /// (checked out now).
+    pub(crate) fn new(
+        pipeline: Option<&'a Pipeline>,
+        checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Counted<Manager>>>,
+        command_timeout: Duration,
+    ) -> Result<Via<'a>> {
+        let mut via = Via {
+            pipeline,
+            lease: None,
+            checkout,
+            command_timeout,
+            generation: 0,
+        };
+        if pipeline.is_none() {
+            via.lease()?;
+        }
+        Ok(via)
+    }
+
+    /// On a connection opened directly, without a pool.
+    pub(crate) fn own(
+        conn: Connection,
+        checkout: &'a dyn Fn() -> Result<r2d2::PooledConnection<Counted<Manager>>>,
+    ) -> Via<'a> {
+        Via {
+            pipeline: None,
+            command_timeout: conn.command_timeout,
+            generation: conn.generation(),
+            lease: Some(Lease::Own(Box::new(conn))),
+            checkout,
+        }
+    }
+
+    fn lease(&mut self) -> Result<&mut Connection> {
+        if self.lease.is_none() {
+            self.lease = Some(Lease::Pooled((self.checkout)()?));
+        }
+        let conn = self.lease.as_mut().expect("leased above").conn();
+        self.generation = conn.generation();
+        Ok(conn)
+    }
+
+    /// The generation of the connection that carried the last command.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Drops the pooled connection held, if any, instead of returning it to the pool.
+    pub(crate) fn discard(&mut self) {
+        if let Some(lease) = &mut self.lease {
+            lease.conn().discard();
+        }
+    }
+
+    /// Sends the command `build` encodes to the node serving `route` and hands the reply to
+    /// `read` (an error reply is returned as the server's error instead).
+    pub(crate) fn call<T>(
+        &mut self,
+        route: Route,
+        build: impl Fn(&mut dyn Args),
+        read: impl FnMut(Reply<'_>) -> Result<T>,
+    ) -> Result<T> {
+        if let Some(pipeline) = self.pipeline {
+            let deadline = Deadline::command(self.command_timeout);
+            let sent = match (pipeline, route.slot()) {
+                (Pipeline::Node(shared), _) => Routed::Done(shared.call(deadline, &build)),
+                (Pipeline::Cluster(cluster), Some(slot)) => cluster.call(slot, deadline, &build),
+                (Pipeline::Cluster(_), None) => Routed::Elsewhere,
+            };
+            if let Routed::Done((bytes, generation)) = sent {
+                self.generation = generation;
+                return resp::answer(Reply::new(&bytes?), read);
+            }
+        }
+        let pipeline = self.pipeline;
+        let conn = self.lease()?;
+        let outcome = conn.call(route, build, read);
+        if let (Some(Pipeline::Cluster(cluster)), Link::Cluster(link)) = (pipeline, &conn.link) {
+            // It may have followed a redirect: route by its slot map from now on.
+            cluster.learn(link.slots().clone());
+        }
+        outcome
+    }
+
+    /// Reads `count` string keys in one round trip per node and hands each value (`None` when
+    /// absent) to `each`, in input order (see [`Connection::get_each`]).
+    pub(crate) fn get_each(
+        &mut self,
+        count: usize,
+        key: impl Fn(usize, &mut dyn FnMut(&[&[u8]])),
+        mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(Pipeline::Node(shared)) = self.pipeline {
+            let deadline = Deadline::command(self.command_timeout);
+            let (bytes, generation) = shared.call(deadline, |a| mget(a, count, &key));
+            self.generation = generation;
+            return resp::answer(Reply::new(&bytes?), |reply| {
+                read_mget(reply, count, &mut each)
+            });
+        }
+        self.lease()?.get_each(count, key, each)
+    }
+
+    /// Sends one command to every primary (see [`Connection::on_all_primaries`]).
+    pub(crate) fn on_all_primaries<T>(
+        &mut self,
+        build: impl Fn(&mut dyn Args),
+        read: impl FnMut(Reply<'_>) -> Result<T>,
+    ) -> Result<Vec<(String, Result<T>)>> {
+        Ok(self.lease()?.on_all_primaries(build, read))
+    }
+
+    /// Whether this runs on a cluster.
+    pub(crate) fn is_cluster(&mut self) -> Result<bool> {
+        Ok(self.lease()?.is_cluster())
+    }
+
+    /// Gives the pipeline the slot map of the connection held (at open).
+    pub(crate) fn teach(&mut self, pipeline: &Pipeline) {
+        if let (Pipeline::Cluster(cluster), Some(lease)) = (pipeline, &mut self.lease) {
+            if let Link::Cluster(link) = &lease.conn().link {
+                cluster.learn(link.slots().clone());
+            }
+        }
     }
 }
 

@@ -204,6 +204,64 @@ impl Plain {
         Ok(Reply::new(&self.buf[reply]))
     }
 
+    /// Writes `bytes` (requests encoded elsewhere: a pipeline's batch) within `deadline`.
+    /// An error leaves the stream in an unknown state: the connection must be dropped.
+    /// Returns how many bytes were written, with the outcome.
+    pub(crate) fn write_encoded(
+        &mut self,
+        bytes: &[u8],
+        deadline: Deadline,
+    ) -> (usize, Result<()>) {
+        self.in_step = false;
+        let mut pos = 0;
+        let outcome = (|| {
+            while pos < bytes.len() {
+                self.timeout(deadline, Direction::Write, false)?;
+                match self.stream.write(&bytes[pos..]) {
+                    Ok(0) => return Err(closed("write")),
+                    Ok(n) => pos += n,
+                    Err(e) => self.io_failure(e, deadline, Direction::Write)?,
+                }
+            }
+            loop {
+                match self.stream.flush() {
+                    Ok(()) => return Ok(()),
+                    Err(e) => self.io_failure(e, deadline, Direction::Write)?,
+                }
+                self.timeout(deadline, Direction::Write, false)?;
+            }
+        })();
+        (pos, outcome)
+    }
+
+    /// The next reply's bytes, reading as needed within `deadline` (a pipeline reads replies
+    /// one after another; a timeout keeps what arrived so far for the next attempt).
+    pub(crate) fn next_reply(&mut self, deadline: Deadline) -> Result<&[u8]> {
+        self.reply(deadline, false).map(|reply| reply.bytes())
+    }
+
+    /// The next reply's bytes if they were all received already; never waits.
+    pub(crate) fn buffered_reply(&mut self) -> Result<Option<&[u8]>> {
+        if self.start == self.end {
+            return Ok(None);
+        }
+        self.in_step = false;
+        self.decoder.reset();
+        match self.decoder.feed(&self.buf[self.start..self.end])? {
+            Some(len) => {
+                let reply = self.start..self.start + len;
+                self.start = reply.end;
+                Ok(Some(&self.buf[reply]))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Received bytes not yet consumed (with no reply expected: a protocol error).
+    pub(crate) fn buffered_len(&self) -> usize {
+        self.end - self.start
+    }
+
     /// Whether the last exchange ended cleanly: a whole reply read as the last one expected,
     /// nothing else received, nothing left to write. Only then may the connection be reused.
     pub(crate) fn in_step(&self) -> bool {

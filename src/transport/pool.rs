@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 
 use super::cluster::ClusterLink;
 use super::node::{connect_error, Deadline, Endpoint, NodeAddr};
+use super::pipeline::{ClusterShared, Opener, Pipeline, Shared};
 use super::plain::Plain;
 use super::sentinel::SentinelConnector;
 use crate::config::{is_tls, Config, Topology};
 use crate::error::{Error, ErrorKind, Result};
+use crate::stats::Counters;
 
 /// A live connection of whichever topology the config names.
 pub(crate) enum Link {
@@ -81,7 +83,7 @@ impl LastConnectError {
 pub(crate) struct Generation(AtomicU64);
 
 impl Generation {
-    fn current(&self) -> u64 {
+    pub(crate) fn current(&self) -> u64 {
         self.0.load(Ordering::Acquire)
     }
 
@@ -98,7 +100,7 @@ enum Connector {
         endpoint: Arc<Endpoint>,
         seeds: Arc<Vec<NodeAddr>>,
     },
-    Sentinel(SentinelConnector),
+    Sentinel(Arc<SentinelConnector>),
 }
 
 /// Opens connections for r2d2 and for the executor's first check.
@@ -164,13 +166,13 @@ impl Manager {
                 let sentinels = sentinels.iter().map(endpoint).collect::<Result<Vec<_>>>()?;
                 // The primary: the sentinels' TLS mode, its own login; the address is named later.
                 let master = sentinels[0].with_login(super::node::Login::from_settings(master));
-                Connector::Sentinel(SentinelConnector {
+                Connector::Sentinel(Arc::new(SentinelConnector {
                     sentinels,
                     master_name: master_name.clone(),
                     master,
                     connect_timeout: config.connect_timeout,
                     last_primary: Default::default(),
-                })
+                }))
             }
         };
         Ok(Manager {
@@ -181,6 +183,28 @@ impl Manager {
             last_connect_error: Arc::default(),
             generation: Arc::default(),
         })
+    }
+
+    /// The shared connections for auto-pipelining, opened on first use.
+    pub(crate) fn pipeline(&self, counters: Arc<Counters>) -> Pipeline {
+        let shared = |opener| {
+            Pipeline::Node(Shared::new(
+                opener,
+                self.connect_timeout,
+                Arc::clone(&self.generation),
+                Arc::clone(&counters),
+            ))
+        };
+        match &self.connector {
+            Connector::Standalone(endpoint) => shared(Opener::Node(Arc::new(endpoint.clone()))),
+            Connector::Sentinel(sentinel) => shared(Opener::Sentinel(Arc::clone(sentinel))),
+            Connector::Cluster { endpoint, .. } => Pipeline::Cluster(ClusterShared::new(
+                Arc::clone(endpoint),
+                self.connect_timeout,
+                Arc::clone(&self.generation),
+                Arc::clone(&counters),
+            )),
+        }
     }
 
     /// Opens one connection (the only place that does), each step within the connect timeout.

@@ -281,6 +281,11 @@ impl<'a> Reply<'a> {
         Reply { bytes, pos: 0 }
     }
 
+    /// The reply's bytes, from its first frame's header to its last CRLF.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// The error line when the whole reply is an error reply.
     pub(crate) fn error_line(&self) -> Option<&'a [u8]> {
         match self.bytes {

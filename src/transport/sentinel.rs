@@ -41,11 +41,29 @@ impl SentinelConnector {
     /// A connection to the current primary, as the first sentinel that knows it says, checked
     /// with `ROLE`.
     pub(crate) fn connect(&self) -> Result<(NodeAddr, Plain)> {
+        self.connect_by(None)
+    }
+
+    /// As [`connect`](Self::connect), all steps together within `deadline` too (a connection
+    /// opened inside a call).
+    pub(crate) fn connect_within(&self, deadline: Deadline) -> Result<(NodeAddr, Plain)> {
+        self.connect_by(Some(deadline))
+    }
+
+    /// The deadline of one step: the connect timeout, within `overall` when set.
+    fn step(&self, overall: Option<Deadline>) -> Deadline {
+        match overall {
+            Some(overall) => overall.connect_within(self.connect_timeout),
+            None => Deadline::connect(self.connect_timeout),
+        }
+    }
+
+    fn connect_by(&self, overall: Option<Deadline>) -> Result<(NodeAddr, Plain)> {
         let mut failures = Vec::new();
         for sentinel in &self.sentinels {
             let label = sentinel.address.to_string();
-            match self.ask(sentinel, &label) {
-                Ok(Some(primary)) => match self.connect_primary(&primary) {
+            match self.ask(sentinel, &label, self.step(overall)) {
+                Ok(Some(primary)) => match self.connect_primary(&primary, self.step(overall)) {
                     Ok(conn) => return Ok((primary, conn)),
                     // A wrong password for the primary is the same through every sentinel.
                     Err(err) if err.kind() == ErrorKind::Auth => return Err(err),
@@ -71,8 +89,12 @@ impl SentinelConnector {
     }
 
     /// Asks one sentinel where the primary is; `None` when it does not know the name.
-    fn ask(&self, sentinel: &Endpoint, label: &str) -> Result<Option<NodeAddr>> {
-        let deadline = Deadline::connect(self.connect_timeout);
+    fn ask(
+        &self,
+        sentinel: &Endpoint,
+        label: &str,
+        deadline: Deadline,
+    ) -> Result<Option<NodeAddr>> {
         let mut conn =
             Plain::connect(sentinel, deadline).map_err(|err| connect_error(&label, err))?;
         conn.send(deadline, |a| {
@@ -114,8 +136,7 @@ impl SentinelConnector {
     /// Connects to the node a sentinel named and checks that it is a primary (a sentinel may
     /// lag behind a failover). A user not allowed to run `ROLE` skips the check: a write on a
     /// replica is then refused with READONLY, and the executor retries on a new connection.
-    fn connect_primary(&self, primary: &NodeAddr) -> Result<Plain> {
-        let deadline = Deadline::connect(self.connect_timeout);
+    fn connect_primary(&self, primary: &NodeAddr, deadline: Deadline) -> Result<Plain> {
         let mut conn = Plain::connect(&self.master.at(primary), deadline)
             .map_err(|err| connect_error(primary, err))?;
         conn.send(deadline, |a| a.bytes(b"ROLE"))?;

@@ -157,6 +157,7 @@ static void test_config(void) {
   INVALID(sf_config_set_connect_timeout_ms(NULL, 10, &err));
   INVALID(sf_config_set_command_timeout_ms(NULL, 10, &err));
   INVALID(sf_config_set_pool_wait_timeout_ms(NULL, 10, &err));
+  INVALID(sf_config_set_pipelining(NULL, false, &err));
   INVALID(sf_config_set_pool_max_size(cfg, 0, &err));
   INVALID(sf_config_set_pool_min_idle(cfg, 17, &err)); /* above the default max of 16 */
   OK(sf_config_set_pool_min_idle(cfg, 2, &err));
@@ -175,10 +176,21 @@ static void test_config(void) {
   CHECK(sf_config_set_pool_max_size(cfg, 0, NULL) == SF_INVALID_ARGUMENT);
   CHECK(sf_config_set_pool_max_size(cfg, 3, NULL) == SF_OK);
   {
-    /* The configured pool works: min idle 2 of max 3. */
+    /* The configured pool works: min idle 2 of max 3, with pipelining off (each call on a
+       pooled connection) and on. */
     sf_executor *e2 = DUMMY_PTR;
+    int32_t pod = 0;
+    OK(sf_config_set_pipelining(cfg, false, &err));
     OK(sf_executor_open(cfg, &e2, &err));
     OK(sf_ping(e2, &err));
+    OK(sf_set_linked_pod(e2, "cfg", "u", "chat", 4, -1, &pod, &err));
+    OK(sf_get_linked_pod(e2, "cfg", "u", "chat", &pod, &err));
+    CHECK(pod == 4);
+    sf_executor_close(e2);
+    OK(sf_config_set_pipelining(cfg, true, &err));
+    OK(sf_executor_open(cfg, &e2, &err));
+    OK(sf_get_linked_pod(e2, "cfg", "u", "chat", &pod, &err));
+    CHECK(pod == 4);
     sf_executor_close(e2);
   }
   sf_config_free(cfg);

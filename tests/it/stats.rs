@@ -145,6 +145,8 @@ fn pool_timeouts_are_counted_and_stats_do_not_wait_for_busy_connections() {
         c.set_pool_max_size(1).unwrap();
         c.set_pool_wait_timeout(Duration::from_millis(200)).unwrap();
         c.set_command_timeout(Duration::from_secs(20)).unwrap();
+        // Single commands wait for the pool only with pipelining off.
+        c.set_pipelining(false);
     }));
     ex.set_linked_pod(NS, "u", SVC, 5, Persistence::Persistent)
         .unwrap();

@@ -49,6 +49,24 @@ fn executor(
     }))
 }
 
+/// As [`executor`], each call holding a pooled connection (pipelining off): what the pool
+/// cases test.
+fn pooled_executor(
+    server: &RedisServer,
+    pool: u32,
+    connect: Duration,
+    command: Duration,
+    wait: Duration,
+) -> Arc<Executor> {
+    Arc::new(server.executor_with(|config| {
+        config.set_pool_max_size(pool).unwrap();
+        config.set_connect_timeout(connect).unwrap();
+        config.set_command_timeout(command).unwrap();
+        config.set_pool_wait_timeout(wait).unwrap();
+        config.set_pipelining(false);
+    }))
+}
+
 /// The link key of `uid` (for the test's own commands).
 fn link_key(uid: &str) -> String {
     format!("sf:{{{NS}:lk:{uid}}}{SVC}")

@@ -106,6 +106,8 @@ fn a_busy_pool_reports_pool_timeout() {
         c.set_pool_max_size(1).unwrap();
         c.set_pool_wait_timeout(Duration::from_millis(300)).unwrap();
         c.set_command_timeout(Duration::from_secs(20)).unwrap();
+        // The pool is what single commands wait for with pipelining off.
+        c.set_pipelining(false);
     }));
     ex.set_linked_pod(NS, "u", SVC, 5, Persistence::Persistent)
         .unwrap();
@@ -210,6 +212,8 @@ fn client_pause_under_load() {
 
 /// A pool of 2 for 16 threads while the server sleeps (`DEBUG SLEEP 0.8`): the waiting threads
 /// get PoolTimeout after the pool wait timeout, no other error, and all is well afterwards.
+/// (With pipelining, single commands wait on the shared connection instead, within the
+/// command timeout: the pool is for pipelining off.)
 #[test]
 fn pool_exhaustion_reports_pool_timeout() {
     let _alone = alone();
@@ -219,7 +223,7 @@ fn pool_exhaustion_reports_pool_timeout() {
     let sleep = ms(800);
 
     let server = RedisServer::start_with(&["--enable-debug-command", "yes"]);
-    let ex = executor(&server, 2, ms(300), ms(5000), wait);
+    let ex = pooled_executor(&server, 2, ms(300), ms(5000), wait);
     ex.set_linked_pod(NS, "pool-u", SVC, 7, Persistence::Persistent)
         .unwrap();
     let run = LoadRun::for_time(THREADS, ms(300) + sleep + ms(700), |_| {
