@@ -29,8 +29,9 @@
 #   make java-install          mvn install of the Java binding into the local Maven repository
 
 CARGO ?= cargo
-# Cargo.lock is committed: builds use exactly the locked dependency versions.
-CARGO_FLAGS ?= --locked
+# Extra flags for every cargo command (e.g. --locked once a Cargo.lock is in place). Cargo.lock is
+# not committed: the lock file names the package registry, which this repository's files never do.
+CARGO_FLAGS ?=
 CC ?= cc
 CXX ?= g++
 export CARGO_TERM_COLOR ?= never

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-check}
 cargo=${CARGO:-cargo}
-locked=${CARGO_LOCKED---locked}
+locked=${CARGO_LOCKED-}
 
 case "$mode" in
   write) SF_WRITE_HEADER=1 "$cargo" test $locked --quiet --test header committed_header_matches_the_source ;;
