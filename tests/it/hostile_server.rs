@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{alone, own_process};
+use crate::harness::{alone, bulk, own_process, parse_command, well_behaved_reply};
 use stateful_executor::{Config, ErrorKind, Executor};
 
 // Generous for a loaded 2-core machine; the cases about connecting use `SHORT_C`.
@@ -221,33 +221,6 @@ fn serve(mut stream: TcpStream, index: usize, session: &Session, stop: &AtomicBo
     }
 }
 
-fn parse_command(buf: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
-    fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
-        let end = buf[at..].windows(2).position(|w| w == b"\r\n")? + at;
-        Some((&buf[at..end], end + 2))
-    }
-    let (head, mut at) = line(buf, 0)?;
-    let count: usize = std::str::from_utf8(&head[1..]).ok()?.parse().ok()?;
-    let mut args = Vec::with_capacity(count);
-    for _ in 0..count {
-        let (len, next) = line(buf, at)?;
-        let len: usize = std::str::from_utf8(&len[1..]).ok()?.parse().ok()?;
-        if buf.len() < next + len + 2 {
-            return None;
-        }
-        args.push(buf[next..next + len].to_vec());
-        at = next + len + 2;
-    }
-    Some((args, at))
-}
-
-fn bulk(value: &[u8]) -> Vec<u8> {
-    let mut out = format!("${}\r\n", value.len()).into_bytes();
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
 /// The value the fake server holds at a key: a link key `sf:{ns:lk:uN}svc` holds pod N, a
 /// workload key `sf:{ns:workload:svc}` holds "state-of-svc".
 fn own_value(key: &[u8]) -> Vec<u8> {
@@ -274,30 +247,13 @@ fn answer(
     if hostile && (name == "GET" || name == "MGET") {
         return play(stream, &session.hostile, &session.hostile_bytes, stop);
     }
-    let reply = match name.as_str() {
-        "PING" => b"+PONG\r\n".to_vec(),
-        "AUTH" => {
-            *session.last_auth.lock().unwrap() = args[1..]
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            b"+OK\r\n".to_vec()
-        }
-        "SELECT" => b"+OK\r\n".to_vec(),
-        "SCRIPT" => {
-            let source = String::from_utf8_lossy(&args[2]).into_owned();
-            bulk(redis::Script::new(&source).get_hash().as_bytes())
-        }
-        "GET" => bulk(&own_value(&args[1])),
-        "MGET" => {
-            let mut out = format!("*{}\r\n", args.len() - 1).into_bytes();
-            for key in &args[1..] {
-                out.extend_from_slice(&bulk(&own_value(key)));
-            }
-            out
-        }
-        _ => b"-ERR unknown command\r\n".to_vec(),
-    };
+    if name == "AUTH" {
+        *session.last_auth.lock().unwrap() = args[1..]
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+    }
+    let reply = well_behaved_reply(args, own_value);
     stream.write_all(&reply)
 }
 

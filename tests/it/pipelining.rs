@@ -15,7 +15,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::RedisServer;
+use crate::harness::{parse_command, well_behaved_reply, RedisServer};
 use stateful_executor::{Config, ErrorKind, Executor, Persistence};
 
 const T: Duration = Duration::from_millis(1000);
@@ -141,33 +141,6 @@ fn slow_ms(arg: &[u8]) -> Option<u64> {
         .ok()
 }
 
-fn parse_command(buf: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
-    fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
-        let end = buf.get(at..)?.windows(2).position(|w| w == b"\r\n")? + at;
-        Some((&buf[at..end], end + 2))
-    }
-    let (head, mut at) = line(buf, 0)?;
-    let count: usize = std::str::from_utf8(&head[1..]).ok()?.parse().ok()?;
-    let mut args = Vec::with_capacity(count);
-    for _ in 0..count {
-        let (len, next) = line(buf, at)?;
-        let len: usize = std::str::from_utf8(&len[1..]).ok()?.parse().ok()?;
-        if buf.len() < next + len + 2 {
-            return None;
-        }
-        args.push(buf[next..next + len].to_vec());
-        at = next + len + 2;
-    }
-    Some((args, at))
-}
-
-fn bulk(value: &[u8]) -> Vec<u8> {
-    let mut out = format!("${}\r\n", value.len()).into_bytes();
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
 /// A workload key `sf:{ns:workload:svc}` holds "state-of-svc".
 fn own_value(key: &[u8]) -> Vec<u8> {
     let key = String::from_utf8_lossy(key);
@@ -178,28 +151,11 @@ fn own_value(key: &[u8]) -> Vec<u8> {
 }
 
 fn answer(args: &[Vec<u8>]) -> Vec<u8> {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     if mentions(args, "garbage") {
         // A bulk string not followed by CRLF.
         return b"$1\r\n3:9\r\n".to_vec();
     }
-    match name.as_str() {
-        "PING" => b"+PONG\r\n".to_vec(),
-        "AUTH" | "SELECT" | "SET" => b"+OK\r\n".to_vec(),
-        "SCRIPT" => {
-            let source = String::from_utf8_lossy(&args[2]).into_owned();
-            bulk(redis::Script::new(&source).get_hash().as_bytes())
-        }
-        "GET" => bulk(&own_value(&args[1])),
-        "MGET" => {
-            let mut out = format!("*{}\r\n", args.len() - 1).into_bytes();
-            for key in &args[1..] {
-                out.extend_from_slice(&bulk(&own_value(key)));
-            }
-            out
-        }
-        _ => b"-ERR unknown command\r\n".to_vec(),
-    }
+    well_behaved_reply(args, own_value)
 }
 
 fn state(value: &str) -> Option<String> {

@@ -7,11 +7,13 @@
 //! - [`TestCerts`] (certs.rs): certificates for the TLS tests.
 //! - data.rs: raw commands behind the library's back, snapshots, command statistics.
 //! - [`LoadRun`] (load.rs): N threads for a while, every result classified (fault tests).
+//! - fake_resp.rs: the RESP side of the scripted fake servers.
 //! - link_model.rs: what link operations should return, and whether links are whole.
 //! - [`own_process`] (process.rs): a test that needs its process to itself.
 
 mod certs;
 mod data;
+mod fake_resp;
 mod link_model;
 mod load;
 mod process;
@@ -20,6 +22,7 @@ mod topology;
 
 pub use certs::*;
 pub use data::*;
+pub use fake_resp::*;
 pub use link_model::*;
 pub use load::*;
 pub use process::*;
