@@ -15,38 +15,6 @@ use stateful_executor::*;
 
 const SF_OK: i32 = 0;
 const SF_INVALID_ARGUMENT: i32 = 1;
-const SF_LOG_ERROR: i32 = 1;
-const SF_LOG_WARN: i32 = 2;
-const SF_LOG_INFO: i32 = 3;
-const SF_LOG_DEBUG: i32 = 4;
-
-#[repr(C)]
-struct SfError {
-    code: i32,
-    message: [c_char; 256],
-}
-
-type LogFn = unsafe extern "C" fn(*mut c_void, i32, *const c_char, *const c_char);
-
-extern "C" {
-    fn sf_set_logger(
-        f: Option<LogFn>,
-        user_data: *mut c_void,
-        max_level: i32,
-        err: *mut SfError,
-    ) -> i32;
-}
-
-fn set_logger(f: Option<LogFn>, user_data: *mut c_void, max_level: i32) -> (i32, String) {
-    let mut err = SfError {
-        code: -1,
-        message: [0; 256],
-    };
-    let status = unsafe { sf_set_logger(f, user_data, max_level, &mut err) };
-    let message = unsafe { CStr::from_ptr(err.message.as_ptr()) };
-    assert_eq!(err.code, status);
-    (status, message.to_string_lossy().into_owned())
-}
 
 #[derive(Debug, Clone)]
 struct Record {
