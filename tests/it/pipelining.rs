@@ -478,6 +478,8 @@ fn a_unix_socket_carries_concurrent_calls() {
     // Every write landed, each on its own key.
     let mut raw = server.raw();
     assert_eq!(crate::harness::dbsize(&mut raw), 8 * 200 * 2);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The statistics count the shared connection: opened (`connects`), open and idle.
