@@ -22,6 +22,7 @@ mod node;
 mod pipeline;
 mod plain;
 mod pool;
+mod resolve;
 pub(crate) mod resp;
 mod sentinel;
 

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -225,9 +225,7 @@ impl Endpoint {
 
 fn connect_tcp(addr: &NodeAddr, deadline: Deadline) -> Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name has no address");
-    let addrs = (addr.host.as_str(), addr.port)
-        .to_socket_addrs()
-        .map_err(|e| Error::new(ErrorKind::Connection, e.to_string()))?;
+    let addrs = super::resolve::resolve(&addr.host, addr.port, deadline)?;
     for socket_addr in addrs {
         let left = deadline.remaining("connect")?;
         match TcpStream::connect_timeout(&socket_addr, left) {
