@@ -59,12 +59,22 @@ OPS = {
 }
 
 
+def server_info(port, section):
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", section], check=True,
+                         capture_output=True, text=True).stdout
+    return dict(line.strip().split(":", 1) for line in out.splitlines() if ":" in line)
+
+
 def server_cpu(port):
     """The server's CPU seconds so far (user + system), from INFO cpu."""
-    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "cpu"], check=True,
-                         capture_output=True, text=True).stdout
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    fields = server_info(port, "cpu")
     return float(fields["used_cpu_user"]) + float(fields["used_cpu_sys"])
+
+
+def error_replies(port):
+    """Error replies the server has sent so far (INFO stats): redis-benchmark counts an error
+    reply as a request served, so each of its runs must leave this unchanged."""
+    return int(server_info(port, "stats")["total_error_replies"])
 
 
 def run_driver(binary, op, threads, port, pipelining):
@@ -85,11 +95,14 @@ def run_redis_benchmark(port, op, threads, expected_rate):
     trip (no -P)."""
     command, _ = OPS[op]
     requests = max(threads * 50, int(expected_rate * SECONDS))
-    before = server_cpu(port)
+    before, errors_before = server_cpu(port), error_replies(port)
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", str(threads),
                           "-n", str(requests), "-r", "100000", "--csv", *command],
                          check=True, capture_output=True, text=True).stdout
     cpu = server_cpu(port) - before
+    errors = error_replies(port) - errors_before
+    if errors:
+        sys.exit(f"redis-benchmark {op}: {errors} error replies (INFO errorstats)")
     # --csv: a header line, then "name","rps",...
     rows = [line for line in out.splitlines() if line and not line.startswith('"test"')]
     return float(rows[-1].split('","')[1].strip('"')), cpu * 1e6 / requests

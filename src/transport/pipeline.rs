@@ -318,7 +318,12 @@ impl Shared {
             return;
         }
         match st.next_driver() {
-            Some(next) => next.wake.notify_one(),
+            Some(next) => {
+                // Woken first, once the lock is released (so that it doesn't wake only to
+                // wait for the lock): it keeps the connection going.
+                let next = Arc::clone(&next.wake);
+                st.to_wake.insert(0, next);
+            }
             None if !st.in_flight.is_empty() => {
                 st.conn = None;
                 st.in_flight.clear();
@@ -429,10 +434,20 @@ impl Shared {
                 return self.finish(st, id);
             }
             let expected = st.in_flight.len();
+            // Callers given their reply are woken after this batch is written, so that the
+            // server works on it meanwhile.
+            let woken_later = if batch.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut st.to_wake)
+            };
             drop(st);
 
             if !batch.is_empty() {
                 let (written, outcome) = conn.write_encoded(&batch, deadline);
+                for wake in woken_later {
+                    wake.notify_one();
+                }
                 st = self.lock();
                 match outcome {
                     Ok(()) => {}
