@@ -171,14 +171,14 @@ def print_row(r, header):
     if header:
         print(f"{'operation':<16}{'thr':>4}{'Rust on':>22}{'Rust off':>22}{'redis-benchmark':>22}"
               f"{'on/rb':>7}{'off/rb':>7}{'C/rb':>6}{'on/off':>7}"
-              f"{'CPU on':>8}{'off':>6}{'rb':>6}")
+              f"{'CPU on':>9}{'off':>8}{'rb':>8}")
     items = r["items_per_call"]
     c_ratio = f"{r['c_ratio']:.2f}" if r["c_ratio"] else "-"
     cpu = r["cpu_us_per_op"]
     print(f"{r['op']:<16}{r['threads']:>4}{fmt_rate(r['on_ops'], items):>22}"
           f"{fmt_rate(r['off_ops'], items):>22}{fmt_rate(r['redis_benchmark_ops'], items):>22}"
           f"{r['on_ratio']:>7.2f}{r['off_ratio']:>7.2f}{c_ratio:>6}{r['on_vs_off']:>7.2f}"
-          f"{cpu['on']:>8.1f}{cpu['off']:>6.1f}{cpu['rb']:>6.1f}", flush=True)
+          f"{cpu['on']:>9.1f}{cpu['off']:>8.1f}{cpu['rb']:>8.1f}", flush=True)
 
 
 if __name__ == "__main__":

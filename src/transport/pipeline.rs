@@ -7,7 +7,9 @@
 //! pipelining (no hand-off to another thread); under load, commands of many threads share each
 //! write and each read, on both sides of the socket. When the driver has its own reply, it
 //! hands any replies already received to their callers, and wakes one caller still waiting to
-//! drive on.
+//! drive on. Callers are woken only after the lock is released (a woken caller would otherwise
+//! wait for it at once), the next driver first, and those given a reply only once the next
+//! batch is written, so that the server works on it while the driver wakes them.
 //!
 //! Each caller has its own deadline (the command timeout). A caller that runs out of time stops
 //! waiting and gets `Timeout`: a command not written yet is taken out of the queue (it never
