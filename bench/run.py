@@ -10,7 +10,7 @@ CPU per call comes from INFO cpu before and after each run.
 
 Environment: REDIS_URL (set by scripts/with-redis.sh), BENCH_SECONDS (per run, default 1.0),
 BENCH_RUNS (rounds, default 5), BENCH_OPS (comma list to run a subset), BENCH_THREADS (default
-1,16).
+1,4,16).
 """
 import hashlib
 import json
@@ -112,7 +112,7 @@ def main():
     url = os.environ["REDIS_URL"]
     port = urlparse(url).port
     ops = os.environ.get("BENCH_OPS", ",".join(OPS)).split(",")
-    threads_list = [int(t) for t in os.environ.get("BENCH_THREADS", "1,16").split(",")]
+    threads_list = [int(t) for t in os.environ.get("BENCH_THREADS", "1,4,16").split(",")]
     subprocess.run([RUST_DRIVER, "setup"], check=True)
     have_c = os.path.exists(C_DRIVER)
     results = []
