@@ -138,7 +138,7 @@ int main(int argc, char **argv) {
     sf_config_free(config);
     for (int i = 0; i < KEYSPACE; i++) {
         uids[i] = malloc(16);
-        snprintf(uids[i], 16, "u%d", i);
+        snprintf(uids[i], 16, "u%012d", i); /* as redis-benchmark's __rand_int__ */
     }
     for (int i = 0; i < WORKLOAD_SERVICES; i++) {
         services[i] = malloc(16);

@@ -10,7 +10,7 @@ CPU per call comes from INFO cpu before and after each run.
 
 Environment: REDIS_URL (set by scripts/with-redis.sh), BENCH_SECONDS (per run, default 1.0),
 BENCH_RUNS (rounds, default 5), BENCH_OPS (comma list to run a subset), BENCH_THREADS (default
-1,16).
+1,4,16).
 """
 import hashlib
 import json
@@ -59,12 +59,22 @@ OPS = {
 }
 
 
+def server_info(port, section):
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", section], check=True,
+                         capture_output=True, text=True).stdout
+    return dict(line.strip().split(":", 1) for line in out.splitlines() if ":" in line)
+
+
 def server_cpu(port):
     """The server's CPU seconds so far (user + system), from INFO cpu."""
-    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "cpu"], check=True,
-                         capture_output=True, text=True).stdout
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    fields = server_info(port, "cpu")
     return float(fields["used_cpu_user"]) + float(fields["used_cpu_sys"])
+
+
+def error_replies(port):
+    """Error replies the server has sent so far (INFO stats): redis-benchmark counts an error
+    reply as a request served, so each of its runs must leave this unchanged."""
+    return int(server_info(port, "stats")["total_error_replies"])
 
 
 def run_driver(binary, op, threads, port, pipelining):
@@ -85,11 +95,14 @@ def run_redis_benchmark(port, op, threads, expected_rate):
     trip (no -P)."""
     command, _ = OPS[op]
     requests = max(threads * 50, int(expected_rate * SECONDS))
-    before = server_cpu(port)
+    before, errors_before = server_cpu(port), error_replies(port)
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", str(threads),
                           "-n", str(requests), "-r", "100000", "--csv", *command],
                          check=True, capture_output=True, text=True).stdout
     cpu = server_cpu(port) - before
+    errors = error_replies(port) - errors_before
+    if errors:
+        sys.exit(f"redis-benchmark {op}: {errors} error replies (INFO errorstats)")
     # --csv: a header line, then "name","rps",...
     rows = [line for line in out.splitlines() if line and not line.startswith('"test"')]
     return float(rows[-1].split('","')[1].strip('"')), cpu * 1e6 / requests
@@ -99,7 +112,7 @@ def main():
     url = os.environ["REDIS_URL"]
     port = urlparse(url).port
     ops = os.environ.get("BENCH_OPS", ",".join(OPS)).split(",")
-    threads_list = [int(t) for t in os.environ.get("BENCH_THREADS", "1,16").split(",")]
+    threads_list = [int(t) for t in os.environ.get("BENCH_THREADS", "1,4,16").split(",")]
     subprocess.run([RUST_DRIVER, "setup"], check=True)
     have_c = os.path.exists(C_DRIVER)
     results = []
@@ -158,14 +171,14 @@ def print_row(r, header):
     if header:
         print(f"{'operation':<16}{'thr':>4}{'Rust on':>22}{'Rust off':>22}{'redis-benchmark':>22}"
               f"{'on/rb':>7}{'off/rb':>7}{'C/rb':>6}{'on/off':>7}"
-              f"{'CPU on':>8}{'off':>6}{'rb':>6}")
+              f"{'CPU on':>9}{'off':>8}{'rb':>8}")
     items = r["items_per_call"]
     c_ratio = f"{r['c_ratio']:.2f}" if r["c_ratio"] else "-"
     cpu = r["cpu_us_per_op"]
     print(f"{r['op']:<16}{r['threads']:>4}{fmt_rate(r['on_ops'], items):>22}"
           f"{fmt_rate(r['off_ops'], items):>22}{fmt_rate(r['redis_benchmark_ops'], items):>22}"
           f"{r['on_ratio']:>7.2f}{r['off_ratio']:>7.2f}{c_ratio:>6}{r['on_vs_off']:>7.2f}"
-          f"{cpu['on']:>8.1f}{cpu['off']:>6.1f}{cpu['rb']:>6.1f}", flush=True)
+          f"{cpu['on']:>9.1f}{cpu['off']:>8.1f}{cpu['rb']:>8.1f}", flush=True)
 
 
 if __name__ == "__main__":

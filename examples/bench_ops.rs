@@ -139,7 +139,9 @@ fn main() -> ExitCode {
     }
     let executor = Arc::new(Executor::open(&config).expect("open"));
     let plan = Arc::new(Plan {
-        uids: (0..KEYSPACE).map(|i| format!("u{i}")).collect(),
+        // Zero-padded to 12 digits, as redis-benchmark writes `__rand_int__`: both read and
+        // write the same keys.
+        uids: (0..KEYSPACE).map(|i| format!("u{i:012}")).collect(),
         services: (0..WORKLOAD_SERVICES).map(|i| format!("svc-{i}")).collect(),
         candidates: (0..8)
             .map(|p| Candidate::new(p, 100 - i64::from(p)))

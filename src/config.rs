@@ -75,7 +75,9 @@ pub const DEFAULT_POOL_MIN_IDLE: u32 = 0;
 /// Default connect, command and pool wait timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Whether auto-pipelining is on by default: off, because `make bench` showed it winning at 16
-/// threads but only tying at one thread (see the README's Performance section). The
+/// threads and tying at one, but losing at 4 and 8 threads, where a command queued while
+/// another thread reads waits for that read before it is written (see the README's
+/// Performance section). The
 /// environment variable `SF_PIPELINING` (`on` or `off`) replaces this default for the
 /// configurations a process creates.
 pub const DEFAULT_PIPELINING: bool = false;

@@ -7,7 +7,9 @@
 //! pipelining (no hand-off to another thread); under load, commands of many threads share each
 //! write and each read, on both sides of the socket. When the driver has its own reply, it
 //! hands any replies already received to their callers, and wakes one caller still waiting to
-//! drive on.
+//! drive on. Callers are woken only after the lock is released (a woken caller would otherwise
+//! wait for it at once), the next driver first, and those given a reply only once the next
+//! batch is written, so that the server works on it while the driver wakes them.
 //!
 //! Each caller has its own deadline (the command timeout). A caller that runs out of time stops
 //! waiting and gets `Timeout`: a command not written yet is taken out of the queue (it never
@@ -21,6 +23,7 @@
 //! driver opens a new connection for them.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -65,6 +68,28 @@ thread_local! {
     static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Hashes the callers' ids (unique, increasing numbers that no one else chooses) with one
+/// multiplication instead of SipHash: a few hash lookups per call.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        // Fibonacci hashing: spreads consecutive ids over the high bits too.
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Waiters = HashMap<u64, Waiter, BuildHasherDefault<IdHasher>>;
+
 /// A caller waiting on the connection.
 struct Waiter {
     wake: Arc<Condvar>,
@@ -93,7 +118,7 @@ struct State {
     /// Commands written, in order; their replies come in this order.
     in_flight: VecDeque<u64>,
     /// Callers still waiting (a caller who gave up is not here: its reply is discarded).
-    waiters: HashMap<u64, Waiter>,
+    waiters: Waiters,
     next_id: u64,
     /// A spare buffer, swapped with `queue` by the driver (no allocation per batch).
     spare: Vec<u8>,
@@ -199,7 +224,7 @@ impl Shared {
                 queue: Vec::with_capacity(1024),
                 queued: Vec::new(),
                 in_flight: VecDeque::new(),
-                waiters: HashMap::new(),
+                waiters: Waiters::default(),
                 next_id: 0,
                 spare: Vec::with_capacity(1024),
                 to_wake: Vec::new(),
@@ -318,7 +343,12 @@ impl Shared {
             return;
         }
         match st.next_driver() {
-            Some(next) => next.wake.notify_one(),
+            Some(next) => {
+                // Woken first, once the lock is released (so that it doesn't wake only to
+                // wait for the lock): it keeps the connection going.
+                let next = Arc::clone(&next.wake);
+                st.to_wake.insert(0, next);
+            }
             None if !st.in_flight.is_empty() => {
                 st.conn = None;
                 st.in_flight.clear();
@@ -429,10 +459,20 @@ impl Shared {
                 return self.finish(st, id);
             }
             let expected = st.in_flight.len();
+            // Callers given their reply are woken after this batch is written, so that the
+            // server works on it meanwhile.
+            let woken_later = if batch.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut st.to_wake)
+            };
             drop(st);
 
             if !batch.is_empty() {
                 let (written, outcome) = conn.write_encoded(&batch, deadline);
+                for wake in woken_later {
+                    wake.notify_one();
+                }
                 st = self.lock();
                 match outcome {
                     Ok(()) => {}
@@ -464,14 +504,16 @@ impl Shared {
 
             // Read the next reply, and the others already received (no more than are in
             // flight: the rest of the bytes wait for the commands they answer).
-            let mut got: Vec<Vec<u8>> = Vec::new();
+            // (The first reply apart: a lone caller's read allocates no list.)
+            let mut first = None;
+            let mut more: Vec<Vec<u8>> = Vec::new();
             let mut failed = None;
             match conn.next_reply(deadline) {
                 Ok(bytes) => {
-                    got.push(bytes.to_vec());
-                    while got.len() < expected {
+                    first = Some(bytes.to_vec());
+                    while 1 + more.len() < expected {
                         match conn.buffered_reply() {
-                            Ok(Some(bytes)) => got.push(bytes.to_vec()),
+                            Ok(Some(bytes)) => more.push(bytes.to_vec()),
                             Ok(None) => break,
                             Err(err) => {
                                 failed = Some(err);
@@ -484,7 +526,7 @@ impl Shared {
             }
             st = self.lock();
             let mut last = None;
-            for reply in got {
+            for reply in first.into_iter().chain(more) {
                 let Some(to) = st.in_flight.pop_front() else {
                     let err = Error::unexpected("protocol error: a reply to no command");
                     st.close(id, &err, &err);

@@ -509,6 +509,42 @@ fn statistics_count_the_shared_connection() {
     assert_eq!(after.failed_calls, 0);
 }
 
+/// A batch read of up to 256 keys goes through the shared connection; a larger one through a
+/// pooled connection (its reply is too large for combining to pay), with the same answers.
+#[test]
+fn large_batches_use_a_pooled_connection() {
+    let server = RedisServer::start();
+    let mut config = Config::new(&server.admin_url()).unwrap();
+    config.set_pipelining(true);
+    let ex = Executor::open(&config).unwrap();
+    for i in 0..10 {
+        ex.set_linked_pod("ns", &format!("u{i}"), "chat", i, Persistence::Persistent)
+            .unwrap();
+    }
+    let shared = ex.stats().connects;
+    let expected =
+        |n: usize| -> Vec<Option<i32>> { (0..n).map(|i| (i < 10).then_some(i as i32)).collect() };
+    let uids = |n: usize| -> Vec<String> { (0..n).map(|i| format!("u{i}")).collect() };
+    assert_eq!(
+        ex.batch_get_linked_pods("ns", "chat", &uids(256)).unwrap(),
+        expected(256)
+    );
+    assert_eq!(
+        ex.stats().connects,
+        shared,
+        "256 keys: the shared connection"
+    );
+    assert_eq!(
+        ex.batch_get_linked_pods("ns", "chat", &uids(257)).unwrap(),
+        expected(257)
+    );
+    assert_eq!(
+        ex.stats().connects,
+        shared + 1,
+        "257 keys: a pooled connection"
+    );
+}
+
 fn raw_kill(server: &RedisServer) {
     let mut raw = server.raw();
     crate::harness::raw_cmd(
