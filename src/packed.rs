@@ -93,8 +93,12 @@ impl Packed {
             Some(text) => i32::try_from(text.len())
                 .map_err(|_| Error::unexpected(format!("{} is longer than 2 GiB", what())))?,
         };
-        self.bytes.extend_from_slice(&key.to_ne_bytes());
-        self.bytes.extend_from_slice(&length.to_ne_bytes());
+        let mut head = [0; HEAD];
+        head[..4].copy_from_slice(&key.to_ne_bytes());
+        head[4..].copy_from_slice(&length.to_ne_bytes());
+        self.bytes
+            .reserve(HEAD + text.map_or(0, |text| text.len() + 1));
+        self.bytes.extend_from_slice(&head);
         if let Some(text) = text {
             self.bytes.extend_from_slice(text.as_bytes());
             self.bytes.push(0);
