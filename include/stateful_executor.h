@@ -243,6 +243,38 @@ typedef struct sf_stats {
  */
 typedef void (*sf_log_fn)(void *user_data, int32_t level, const char *target, const char *message);
 
+/**
+ * A packed multi-entry result: `count` entries in `size` bytes at `data`, one after the other
+ * with no padding, each `int32_t key`, `int32_t length`, then (unless `length` is -1, an absent
+ * text) `length` bytes of UTF-8 and a NUL byte; integers in the machine's byte order. Read the
+ * entries with `sf_packed_next` (or decode the bytes directly, as the Java binding does).
+ *
+ * `data` points into the caller's buffer when the entries fit in it, else into a block the
+ * library allocated (`allocated`, the same address). Call `sf_packed_free` once done with every
+ * result, whichever it is: it frees only a block of the library's, and does nothing for a
+ * zeroed `sf_packed` (what every failed call leaves). The fields are read-only for the caller.
+ * May be read from several threads at once; not freed while another thread reads it.
+ */
+typedef struct sf_packed {
+  /**
+   * The first entry; NULL only when `size` is 0 and the caller passed no buffer.
+   */
+  const uint8_t *data;
+  /**
+   * The entries' total size in bytes.
+   */
+  size_t size;
+  /**
+   * The number of entries.
+   */
+  size_t count;
+  /**
+   * The block the library allocated for the entries (equal to `data`), or NULL when they are
+   * in the caller's buffer. Freed by `sf_packed_free`, never by `free`.
+   */
+  uint8_t *allocated;
+} sf_packed;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -649,6 +681,59 @@ sf_status sf_get_workload_states(const struct sf_executor *ex,
                                  struct sf_error *err);
 
 /**
+ * Reads the states of all pods of a service, as `sf_get_service_state` does, into one packed
+ * result instead of one allocation per entry: an extra of 0.2.
+ *
+ * On success `*out` describes `count` entries sorted by pod ordinal, each with the pod as `key`
+ * and its state as text (see `sf_packed`; 0 entries when the service has none). They are
+ * written into `buffer` when they fit in its `capacity` bytes, else into one block the library
+ * allocates (the read is never repeated); either way call `sf_packed_free(out)` when done.
+ * `buffer` may be NULL when `capacity` is 0. On failure `*out` is zeroed and `buffer`'s
+ * contents are unspecified. Fails with `SF_INVALID_ARGUMENT` for a NULL `ex`, `ns`, `service`
+ * or `out`, a NULL `buffer` with `capacity > 0`, or a bad name, and with `SF_UNEXPECTED_REPLY`
+ * when a state is not UTF-8 or holds a NUL byte. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `buffer` is NULL or
+ * writable for `capacity` bytes; `out` is NULL or writable; `err` is NULL or points to a
+ * writable `sf_error`.
+ */
+sf_status sf_get_service_state_packed(const struct sf_executor *ex,
+                                      const char *ns,
+                                      const char *service,
+                                      uint8_t *buffer,
+                                      size_t capacity,
+                                      struct sf_packed *out,
+                                      struct sf_error *err);
+
+/**
+ * Reads the workload states of `count` services in one round trip, as `sf_get_workload_states`
+ * does, into one packed result instead of one allocation per entry: an extra of 0.2.
+ *
+ * On success `*out` describes `count` entries in input order, entry `i` with `i` as `key` and
+ * the state of `services[i]` as text, or an absent text (length -1, `sf_packed_next` gives
+ * NULL) when that service has none. Buffer, `sf_packed_free` and failures as for
+ * `sf_get_service_state_packed`. With `count == 0` the call succeeds with 0 entries without
+ * touching Redis, and `services` may be NULL (`ex`, `ns` and `out` are still checked). Fails
+ * with `SF_INVALID_ARGUMENT` for a NULL `ex`, `ns` or `out`, a NULL `services` with
+ * `count > 0`, a NULL `buffer` with `capacity > 0`, a NULL or bad name among `services`, and
+ * with `SF_UNEXPECTED_REPLY` when a stored value is not UTF-8 or holds a NUL byte. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; `ns` is NULL or NUL-terminated; `services` is NULL or holds
+ * `count` pointers, each NULL or NUL-terminated; `buffer` is NULL or writable for `capacity`
+ * bytes; `out` is NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+sf_status sf_get_workload_states_packed(const struct sf_executor *ex,
+                                        const char *ns,
+                                        const char *const *services,
+                                        size_t count,
+                                        uint8_t *buffer,
+                                        size_t capacity,
+                                        struct sf_packed *out,
+                                        struct sf_error *err);
+
+/**
  * Links `uid` to `pod` for `service`, whatever was there, in one atomic script.
  *
  * `persist_seconds`: `-1` for a persistent link (no expiry, listed by `sf_get_link_services`),
@@ -861,6 +946,30 @@ sf_status sf_compute_linked_pod(const struct sf_executor *ex,
                                 struct sf_error *err);
 
 /**
+ * Reads the persistent links of `uid`, as `sf_get_link_services` does, into one packed result
+ * instead of one allocation per entry: an extra of 0.2.
+ *
+ * On success `*out` describes `count` entries sorted by service name (bytewise), each with the
+ * pod as `key` and the service name as text (see `sf_packed`; 0 entries when the uid has none).
+ * Buffer, `sf_packed_free` and failures as for `sf_get_service_state_packed`. Fails with
+ * `SF_INVALID_ARGUMENT` for a NULL `ex`, `ns`, `uid` or `out`, a NULL `buffer` with
+ * `capacity > 0`, or a bad name, and with `SF_UNEXPECTED_REPLY` when a stored pod is not a pod
+ * ordinal or a service name is not UTF-8 or holds a NUL byte. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `buffer` is NULL or
+ * writable for `capacity` bytes; `out` is NULL or writable; `err` is NULL or points to a
+ * writable `sf_error`.
+ */
+sf_status sf_get_link_services_packed(const struct sf_executor *ex,
+                                      const char *ns,
+                                      const char *uid,
+                                      uint8_t *buffer,
+                                      size_t capacity,
+                                      struct sf_packed *out,
+                                      struct sf_error *err);
+
+/**
  * The number of entries; 0 when `s` is NULL. Thread-safe (the object is immutable).
  *
  * # Safety
@@ -943,6 +1052,38 @@ void sf_service_links_free(struct sf_service_links *l);
  * `s` is NULL or a string returned by the library as caller-owned, not yet freed.
  */
 void sf_string_free(char *s);
+
+/**
+ * Reads the entry at `*cursor` of a packed result and moves `*cursor` past it; start with
+ * `*cursor == 0`. Returns true with the entry's key in `*out_key`, its text in `*out_text` (a
+ * NUL-terminated UTF-8 string inside `p`'s bytes, valid until `sf_packed_free(p)`; NULL for an
+ * absent workload state) and the text's length in bytes, without the NUL, in `*out_length` (0
+ * when absent). Returns false after the last entry, and when `p` or `cursor` is NULL or the
+ * bytes at `*cursor` are not a whole entry (`*cursor` is left as it was); the outputs are then
+ * `SF_NO_POD`, NULL and 0. Each output pointer may be NULL when that part is not wanted.
+ * Thread-safe (reads `p` only).
+ *
+ * # Safety
+ * `p` is NULL or a result filled by a `*_packed` function and not freed; `cursor` and the output
+ * pointers are NULL or writable.
+ */
+bool sf_packed_next(const struct sf_packed *p,
+                    size_t *cursor,
+                    int32_t *out_key,
+                    const char **out_text,
+                    size_t *out_length);
+
+/**
+ * Frees the block a `*_packed` function allocated for `p`'s entries, if it did, and zeroes
+ * `*p`; a result in the caller's own buffer, a zeroed `sf_packed` and NULL are accepted and
+ * need nothing (the caller's buffer stays the caller's). Freeing twice is harmless, as the
+ * first call zeroes `*p`. Must not be called while another thread still reads `p`.
+ *
+ * # Safety
+ * `p` is NULL or points to an `sf_packed` that is zeroed or was filled by a `*_packed` function
+ * and not modified since.
+ */
+void sf_packed_free(struct sf_packed *p);
 
 #ifdef __cplusplus
 }  // extern "C"

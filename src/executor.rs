@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{
     self, check_namespace, check_pod, check_service, check_state, check_uid, KeyPieces,
 };
+use crate::packed::Packed;
 use crate::pool_threads::{self, Threads};
 use crate::reply;
 use crate::scripts::{self, Script};
@@ -321,18 +322,56 @@ impl Executor {
             self.run("get service state", Repeat::Safe, |conn| {
                 states.clear();
                 hgetall_each(conn, key.pieces(), |field, value| {
-                    let Some(pod) = keys::parse_pod(field) else {
-                        return Ok(());
-                    };
-                    let state = std::str::from_utf8(value).map_err(|_| {
-                        Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
-                    })?;
-                    states.insert(pod, reply::owned_text(state));
+                    if let Some((pod, state)) = pod_state_entry(&key, field, value)? {
+                        states.insert(pod, reply::owned_text(state));
+                    }
                     Ok(())
                 })
             })?;
             Ok(states)
         })
+    }
+
+    /// As [`get_service_state`](Self::get_service_state), into `out`: one entry per pod, sorted
+    /// by pod ordinal, keyed by the pod, with its state. No allocation per entry. A state holding
+    /// a NUL byte is refused with `UnexpectedReply` (see [`Packed`]). On error `out` is empty.
+    pub fn get_service_state_packed(
+        &self,
+        ns: &str,
+        service: &str,
+        out: &mut Packed,
+    ) -> Result<()> {
+        out.clear();
+        let outcome = self.counters.call(|| {
+            check_namespace(ns)?;
+            check_service(service)?;
+            let key = keys::service_state_key_pieces(ns, service);
+            self.run("get service state", Repeat::Safe, |conn| {
+                out.clear();
+                hgetall(conn, key.pieces(), |pairs| {
+                    let mut states = Vec::with_capacity(pairs.len());
+                    let mut text_bytes = 0;
+                    for pair in pairs {
+                        let (field, value) = pair?;
+                        if let Some((pod, state)) = pod_state_entry(&key, field, value)? {
+                            text_bytes += state.len();
+                            states.push((pod, state));
+                        }
+                    }
+                    // Fields are unique and pod ordinals have one spelling: no ties.
+                    states.sort_unstable_by_key(|&(pod, _)| pod);
+                    out.reserve(states.len(), text_bytes);
+                    for (pod, state) in states {
+                        out.push(pod, Some(state), || format!("state of pod {pod}"))?;
+                    }
+                    Ok(())
+                })
+            })
+        });
+        if outcome.is_err() {
+            out.clear();
+        }
+        outcome
     }
 
     /// Publishes the state of a whole service (`SET` without expiry).
@@ -392,6 +431,53 @@ impl Executor {
                 reply::stored_text,
             )
         })
+    }
+
+    /// As [`get_workload_states`](Self::get_workload_states), into `out`: one entry per service,
+    /// in input order, keyed by its index in `services`, with its state or `None` when absent.
+    /// No allocation per entry. A state holding a NUL byte is refused with `UnexpectedReply`
+    /// (see [`Packed`]). On error `out` is empty.
+    pub fn get_workload_states_packed<S: AsRef<str>>(
+        &self,
+        ns: &str,
+        services: &[S],
+        out: &mut Packed,
+    ) -> Result<()> {
+        out.clear();
+        let outcome = self.counters.call(|| {
+            check_namespace(ns)?;
+            for service in services {
+                check_service(service.as_ref())?;
+            }
+            if i32::try_from(services.len()).is_err() {
+                return Err(Error::invalid(format!(
+                    "{} services: at most 2147483647 per call",
+                    services.len()
+                )));
+            }
+            if services.is_empty() {
+                return Ok(());
+            }
+            let key = |i: usize| keys::workload_key_pieces(ns, services[i].as_ref());
+            self.run("get workload states", Repeat::Safe, |conn| {
+                out.clear();
+                conn.get_each(
+                    services.len(),
+                    |i, put| put(key(i).pieces()),
+                    |i, value| {
+                        let state = reply::stored_str(value, &|| key(i).to_string())?;
+                        // i < services.len(), checked above to fit.
+                        out.push(i as i32, state, || {
+                            format!("workload state of {}", services[i].as_ref())
+                        })
+                    },
+                )
+            })
+        });
+        if outcome.is_err() {
+            out.clear();
+        }
+        outcome
     }
 
     // ---- links ----
@@ -658,32 +744,57 @@ impl Executor {
     /// The persistent links of the uid: service -> pod.
     pub fn get_link_services(&self, ns: &str, uid: &str) -> Result<BTreeMap<String, Pod>> {
         self.counters.call(|| {
-        check_namespace(ns)?;
-        check_uid(uid)?;
-        let key = keys::uid_links_key_pieces(ns, uid);
-        let mut links = BTreeMap::new();
-        self.run("get link services", Repeat::Safe, |conn| {
-            links.clear();
-            hgetall_each(
-                conn,
-                key.pieces(),
-                |service, pod| {
-                    let service = std::str::from_utf8(service).map_err(|_| {
-                        Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
-                    })?;
-                    let pod = keys::parse_pod(pod).ok_or_else(|| {
-                        Error::unexpected(format!(
-                            "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
-                            String::from_utf8_lossy(&pod[..pod.len().min(64)])
-                        ))
-                    })?;
+            check_namespace(ns)?;
+            check_uid(uid)?;
+            let key = keys::uid_links_key_pieces(ns, uid);
+            let mut links = BTreeMap::new();
+            self.run("get link services", Repeat::Safe, |conn| {
+                links.clear();
+                hgetall_each(conn, key.pieces(), |service, pod| {
+                    let (service, pod) = link_service_entry(&key, service, pod)?;
                     links.insert(reply::owned_text(service), pod);
                     Ok(())
-                },
-            )
-        })?;
-        Ok(links)
+                })
+            })?;
+            Ok(links)
         })
+    }
+
+    /// As [`get_link_services`](Self::get_link_services), into `out`: one entry per persistent
+    /// link, sorted by service name (bytewise), keyed by the pod, with the service name. No
+    /// allocation per entry. A service name holding a NUL byte is refused with `UnexpectedReply`
+    /// (see [`Packed`]). On error `out` is empty.
+    pub fn get_link_services_packed(&self, ns: &str, uid: &str, out: &mut Packed) -> Result<()> {
+        out.clear();
+        let outcome = self.counters.call(|| {
+            check_namespace(ns)?;
+            check_uid(uid)?;
+            let key = keys::uid_links_key_pieces(ns, uid);
+            self.run("get link services", Repeat::Safe, |conn| {
+                out.clear();
+                hgetall(conn, key.pieces(), |pairs| {
+                    let mut links = Vec::with_capacity(pairs.len());
+                    let mut text_bytes = 0;
+                    for pair in pairs {
+                        let (service, pod) = pair?;
+                        let (service, pod) = link_service_entry(&key, service, pod)?;
+                        text_bytes += service.len();
+                        links.push((service, pod));
+                    }
+                    // Hash fields are unique: no ties.
+                    links.sort_unstable_by_key(|&(service, _)| service);
+                    out.reserve(links.len(), text_bytes);
+                    for (service, pod) in links {
+                        out.push(pod, Some(service), || "a service name".to_string())?;
+                    }
+                    Ok(())
+                })
+            })
+        });
+        if outcome.is_err() {
+            out.clear();
+        }
+        outcome
     }
 
     /// Returns the uid's existing link for `service`; without one, links it to the least-loaded
@@ -820,6 +931,22 @@ fn hgetall_each(
     key: &[&[u8]],
     mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
 ) -> Result<()> {
+    hgetall(conn, key, |pairs| {
+        for pair in pairs {
+            let (field, value) = pair?;
+            each(field, value)?;
+        }
+        Ok(())
+    })
+}
+
+/// `HGETALL key`, its (field, value) pairs handed to `read` as one iterator over the reply (so
+/// `read` may keep them, borrowed, until it returns).
+fn hgetall<T>(
+    conn: &mut Via,
+    key: &[&[u8]],
+    mut read: impl FnMut(HashPairs<'_>) -> Result<T>,
+) -> Result<T> {
     conn.call(
         Route::Key(key),
         |a| {
@@ -827,21 +954,79 @@ fn hgetall_each(
             a.pieces(key);
         },
         |mut reply| {
-            let pairs = match reply.next()? {
+            let left = match reply.next()? {
                 Frame::Array(Some(n)) if n % 2 == 0 => n / 2,
                 other => return Err(Error::unexpected(format!("HGETALL answered {other:?}"))),
             };
-            for _ in 0..pairs {
-                match (reply.next()?, reply.next()?) {
-                    (Frame::Bulk(Some(field)), Frame::Bulk(Some(value))) => each(field, value)?,
-                    other => {
-                        return Err(Error::unexpected(format!(
-                            "HGETALL entry: expected two strings, got {other:?}"
-                        )))
-                    }
-                }
-            }
-            Ok(())
+            read(HashPairs { reply, left })
         },
     )
+}
+
+/// The (field, value) pairs of an HGETALL reply.
+struct HashPairs<'r> {
+    reply: Reply<'r>,
+    left: usize,
+}
+
+impl HashPairs<'_> {
+    /// The number of pairs not read yet.
+    fn len(&self) -> usize {
+        self.left
+    }
+}
+
+impl<'r> Iterator for HashPairs<'r> {
+    type Item = Result<(&'r [u8], &'r [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let pair = match (self.reply.next(), self.reply.next()) {
+            (Ok(Frame::Bulk(Some(field))), Ok(Frame::Bulk(Some(value)))) => Ok((field, value)),
+            (Err(err), _) | (_, Err(err)) => Err(err),
+            other => Err(Error::unexpected(format!(
+                "HGETALL entry: expected two strings, got {other:?}"
+            ))),
+        };
+        if pair.is_err() {
+            self.left = 0;
+        }
+        Some(pair)
+    }
+}
+
+/// A (field, value) pair of a service's state hash as (pod, state); `None` for a field that is
+/// not a pod ordinal (skipped, as the data model says). `key` names the hash in messages.
+fn pod_state_entry<'r>(
+    key: &dyn std::fmt::Display,
+    field: &[u8],
+    value: &'r [u8],
+) -> Result<Option<(Pod, &'r str)>> {
+    let Some(pod) = keys::parse_pod(field) else {
+        return Ok(None);
+    };
+    let state = std::str::from_utf8(value)
+        .map_err(|_| Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8")))?;
+    Ok(Some((pod, state)))
+}
+
+/// A (field, value) pair of a uid's hash of persistent links as (service, pod). `key` names the
+/// hash in messages.
+fn link_service_entry<'r>(
+    key: &dyn std::fmt::Display,
+    service: &'r [u8],
+    pod: &[u8],
+) -> Result<(&'r str, Pod)> {
+    let service = std::str::from_utf8(service)
+        .map_err(|_| Error::unexpected(format!("hash {key}: a service name is not UTF-8")))?;
+    let pod = keys::parse_pod(pod).ok_or_else(|| {
+        Error::unexpected(format!(
+            "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
+            String::from_utf8_lossy(&pod[..pod.len().min(64)])
+        ))
+    })?;
+    Ok((service, pod))
 }

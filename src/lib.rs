@@ -25,6 +25,7 @@ mod executor;
 mod ffi;
 pub mod keys;
 mod logging;
+pub mod packed;
 mod pool_threads;
 mod reply;
 mod scripts;
@@ -37,5 +38,6 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
+pub use packed::Packed;
 pub use stats::Stats;
 pub use types::{Candidate, Grace, Persistence, Pod, TrySet};

@@ -38,9 +38,17 @@ pub(crate) fn stored_text(
     value: Option<&[u8]>,
     key: &dyn Fn() -> String,
 ) -> Result<Option<String>> {
+    Ok(stored_str(value, key)?.map(owned_text))
+}
+
+/// As [`stored_text`], borrowed from the reply.
+pub(crate) fn stored_str<'r>(
+    value: Option<&'r [u8]>,
+    key: &dyn Fn() -> String,
+) -> Result<Option<&'r str>> {
     value
         .map(|bytes| {
-            std::str::from_utf8(bytes).map(owned_text).map_err(|_| {
+            std::str::from_utf8(bytes).map_err(|_| {
                 Error::unexpected(format!("key {} holds a value that is not UTF-8", key()))
             })
         })

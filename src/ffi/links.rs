@@ -6,6 +6,7 @@
 use std::ffi::{c_char, CString};
 
 use super::executor::{executor, sf_executor};
+use super::packed::{packed_call, sf_packed};
 use super::results::sf_service_links;
 use super::status::{sf_error, sf_status, SF_NO_POD};
 use super::{c_string, call, slice, text, texts, Out, OutArray};
@@ -387,4 +388,38 @@ pub unsafe extern "C" fn sf_compute_linked_pod(
         )?));
         Ok(())
     })
+}
+
+/// Reads the persistent links of `uid`, as `sf_get_link_services` does, into one packed result
+/// instead of one allocation per entry: an extra of 0.2.
+///
+/// On success `*out` describes `count` entries sorted by service name (bytewise), each with the
+/// pod as `key` and the service name as text (see `sf_packed`; 0 entries when the uid has none).
+/// Buffer, `sf_packed_free` and failures as for `sf_get_service_state_packed`. Fails with
+/// `SF_INVALID_ARGUMENT` for a NULL `ex`, `ns`, `uid` or `out`, a NULL `buffer` with
+/// `capacity > 0`, or a bad name, and with `SF_UNEXPECTED_REPLY` when a stored pod is not a pod
+/// ordinal or a service name is not UTF-8 or holds a NUL byte. Thread-safe.
+///
+/// # Safety
+/// `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `buffer` is NULL or
+/// writable for `capacity` bytes; `out` is NULL or writable; `err` is NULL or points to a
+/// writable `sf_error`.
+#[no_mangle]
+pub unsafe extern "C" fn sf_get_link_services_packed(
+    ex: *const sf_executor,
+    ns: *const c_char,
+    uid: *const c_char,
+    buffer: *mut u8,
+    capacity: usize,
+    out: *mut sf_packed,
+    err: *mut sf_error,
+) -> sf_status {
+    // SAFETY: per this function's contract.
+    unsafe {
+        packed_call(err, buffer, capacity, out, |packed| {
+            let ex = executor(ex)?;
+            let (ns, uid) = (text(ns, "ns")?, text(uid, "uid")?);
+            ex.get_link_services_packed(ns, uid, packed)
+        })
+    }
 }

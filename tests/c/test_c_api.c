@@ -1287,6 +1287,399 @@ static void test_corrupt_links(void) {
   CHECK(pods[0] == 3);
 }
 
+/* ---- packed results (extras of 0.2) ---- */
+
+/* Garbage in a packed result, so that every call must overwrite it. */
+static void scribble_packed(sf_packed *p) {
+  memset(p, 0x5a, sizeof *p);
+}
+
+static int packed_is_zeroed(const sf_packed *p) {
+  return p->data == NULL && p->size == 0 && p->count == 0 && p->allocated == NULL;
+}
+
+/* Walks a packed result with sf_packed_next, checking each entry's NUL and the cursor's end. */
+static size_t packed_walk(const sf_packed *p, int32_t *keys, const char **texts, size_t *lengths,
+                          size_t max) {
+  size_t cursor = 0, n = 0;
+  int32_t key;
+  const char *text;
+  size_t length;
+  while (n < max && sf_packed_next(p, &cursor, &key, &text, &length)) {
+    CHECK(text == NULL || text[length] == '\0');
+    CHECK(text == NULL || strlen(text) == length);
+    CHECK(text != NULL || length == 0);
+    keys[n] = key;
+    texts[n] = text;
+    lengths[n] = length;
+    n++;
+  }
+  CHECK(cursor == p->size);
+  return n;
+}
+
+static void test_packed_service_states(void) {
+  sf_error err;
+  sf_packed p;
+  sf_pod_states *s = NULL;
+  unsigned char buffer[512];
+  unsigned char exact[512];
+  char reply[64];
+  int32_t keys[16];
+  const char *texts[16];
+  size_t lengths[16], n, i, size;
+  const char *states[] = {"\xf0\x9f\x9a\x80Up", "\xe8\xbf\x90\xe8\xa1\x8c\xe4\xb8\xad", "Running"};
+
+  OK(sf_set_service_state(ex, "pk", "chat", 10, states[0], &err));
+  OK(sf_set_service_state(ex, "pk", "chat", 0, states[1], &err));
+  OK(sf_set_service_state(ex, "pk", "chat", 2147483647, states[2], &err));
+  raw(&main_server, reply, sizeof reply, "HSET", "sf:{pk:state:chat}", "7", "", NULL);
+  raw(&main_server, reply, sizeof reply, "HSET", "sf:{pk:state:chat}", "not-a-pod", "x", NULL);
+
+  /* The same entries, in the same order, as sf_get_service_state. */
+  scribble(&err);
+  scribble_packed(&p);
+  OK(sf_get_service_state_packed(ex, "pk", "chat", buffer, sizeof buffer, &p, &err));
+  CHECK(p.data == buffer && p.allocated == NULL && p.count == 4);
+  OK(sf_get_service_state(ex, "pk", "chat", &s, &err));
+  n = packed_walk(&p, keys, texts, lengths, 16);
+  CHECK(n == 4 && n == sf_pod_states_len(s));
+  for (i = 0; i < n && i < sf_pod_states_len(s); i++) {
+    CHECK(keys[i] == sf_pod_states_pod(s, i));
+    CHECK(strcmp(texts[i], sf_pod_states_state(s, i)) == 0);
+    CHECK((const unsigned char *)texts[i] >= buffer && (const unsigned char *)texts[i] < buffer + p.size);
+  }
+  sf_pod_states_free(s);
+  CHECK(keys[0] == 0 && strcmp(texts[0], states[1]) == 0 && lengths[0] == 9);
+  CHECK(keys[1] == 7 && lengths[1] == 0 && texts[1][0] == '\0');
+  CHECK(keys[2] == 10 && strcmp(texts[2], states[0]) == 0);
+  CHECK(keys[3] == 2147483647 && strcmp(texts[3], "Running") == 0);
+  size = p.size;
+  CHECK(size == (8 + 9 + 1) + (8 + 0 + 1) + (8 + 6 + 1) + (8 + 7 + 1));
+  {
+    /* The layout, read directly: key, length, bytes, NUL. */
+    int32_t key, length;
+    memcpy(&key, p.data, 4);
+    memcpy(&length, p.data + 4, 4);
+    CHECK(key == 0 && length == 9 && memcmp(p.data + 8, states[1], 9) == 0 && p.data[17] == 0);
+  }
+  memcpy(exact, buffer, size);
+  sf_packed_free(&p); /* nothing of the library's to free: just zeroes */
+  CHECK(packed_is_zeroed(&p));
+  sf_packed_free(&p);
+  sf_packed_free(NULL);
+
+  /* Exactly the size fits; one byte less, and no buffer at all, get a block of the library's
+   * (the read is not repeated) with the same bytes. */
+  OK(sf_get_service_state_packed(ex, "pk", "chat", buffer, size, &p, &err));
+  CHECK(p.data == buffer && p.allocated == NULL && p.size == size);
+  sf_packed_free(&p);
+  scribble_packed(&p);
+  OK(sf_get_service_state_packed(ex, "pk", "chat", buffer, size - 1, &p, &err));
+  CHECK(p.allocated != NULL && p.data == p.allocated && p.size == size && p.count == 4);
+  CHECK(memcmp(p.data, exact, size) == 0);
+  n = packed_walk(&p, keys, texts, lengths, 16);
+  CHECK(n == 4 && strcmp(texts[2], states[0]) == 0);
+  sf_packed_free(&p);
+  CHECK(packed_is_zeroed(&p));
+  sf_packed_free(&p); /* twice: harmless */
+  OK(sf_get_service_state_packed(ex, "pk", "chat", NULL, 0, &p, &err));
+  CHECK(p.allocated != NULL && p.size == size && memcmp(p.data, exact, size) == 0);
+  sf_packed_free(&p);
+
+  /* No states: 0 entries, also with no buffer. */
+  scribble_packed(&p);
+  OK(sf_get_service_state_packed(ex, "pk", "nothing", NULL, 0, &p, &err));
+  CHECK(p.count == 0 && p.size == 0 && p.allocated == NULL);
+  CHECK(packed_walk(&p, keys, texts, lengths, 16) == 0);
+  sf_packed_free(&p);
+  OK(sf_get_service_state_packed(ex, "pk", "nothing", buffer, sizeof buffer, &p, &err));
+  CHECK(p.count == 0 && p.size == 0 && p.allocated == NULL);
+  sf_packed_free(&p);
+
+  /* Invalid arguments: *out zeroed. */
+  scribble_packed(&p);
+  INVALID(sf_get_service_state_packed(NULL, "pk", "chat", buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  scribble_packed(&p);
+  INVALID(sf_get_service_state_packed(ex, NULL, "chat", buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  scribble_packed(&p);
+  INVALID(sf_get_service_state_packed(ex, "pk", NULL, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  scribble_packed(&p);
+  INVALID(sf_get_service_state_packed(ex, "pk", "chat", NULL, 16, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  CHECK(strstr(err.message, "buffer") != NULL);
+  INVALID(sf_get_service_state_packed(ex, "pk", "chat", buffer, sizeof buffer, NULL, &err));
+  scribble_packed(&p);
+  INVALID(sf_get_service_state_packed(ex, "p:k", "chat", buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  scribble_packed(&p);
+  INVALID(sf_get_service_state_packed(ex, "pk", BAD_UTF8, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  CHECK(sf_get_service_state_packed(ex, "pk", "", NULL, 0, &p, NULL) == SF_INVALID_ARGUMENT);
+
+  /* Corrupt data: not UTF-8, a NUL byte, another type. */
+  {
+    const char *argv[4] = {"HSET", "sf:{pk:state:corrupt}", "1", "\xff\xfe"};
+    const char *argv_nul[4] = {"HSET", "sf:{pk:state:nul}", "1", "a\0b"};
+    size_t lens_nul[4] = {4, 17, 1, 3};
+    raw_commandv(&main_server, 4, argv, NULL, reply, sizeof reply);
+    raw_commandv(&main_server, 4, argv_nul, lens_nul, reply, sizeof reply);
+    scribble_packed(&p);
+    FAILS(sf_get_service_state_packed(ex, "pk", "corrupt", buffer, sizeof buffer, &p, &err),
+          SF_UNEXPECTED_REPLY);
+    CHECK(packed_is_zeroed(&p));
+    scribble_packed(&p);
+    FAILS(sf_get_service_state_packed(ex, "pk", "nul", NULL, 0, &p, &err), SF_UNEXPECTED_REPLY);
+    CHECK(packed_is_zeroed(&p));
+    CHECK(strstr(err.message, "NUL") != NULL);
+    raw(&main_server, reply, sizeof reply, "SET", "sf:{pk:state:wrongtype}", "x", NULL);
+    scribble_packed(&p);
+    FAILS(sf_get_service_state_packed(ex, "pk", "wrongtype", buffer, sizeof buffer, &p, &err),
+          SF_UNEXPECTED_REPLY);
+    CHECK(packed_is_zeroed(&p));
+    CHECK(strstr(err.message, "WRONGTYPE") != NULL);
+  }
+}
+
+static void test_packed_workload_states(void) {
+  sf_error err;
+  sf_packed p;
+  unsigned char buffer[256];
+  char *states[5];
+  const char *services[5] = {"chat", "absent", "\xe8\xa7\x86\xe9\xa2\x91", "blank", "chat"};
+  char reply[64];
+  int32_t keys[8];
+  const char *texts[8];
+  size_t lengths[8], n, i;
+
+  OK(sf_set_workload_state(ex, "pkw", "chat", "\xf0\x9f\x9a\x80" "Available", &err));
+  OK(sf_set_workload_state(ex, "pkw", services[2], "\xe5\x8f\xaf\xe7\x94\xa8", &err));
+  raw(&main_server, reply, sizeof reply, "SET", "sf:{pkw:workload:blank}", "", NULL);
+
+  scribble_packed(&p);
+  OK(sf_get_workload_states_packed(ex, "pkw", services, 5, buffer, sizeof buffer, &p, &err));
+  CHECK(p.count == 5 && p.data == buffer && p.allocated == NULL);
+  OK(sf_get_workload_states(ex, "pkw", services, 5, states, &err));
+  n = packed_walk(&p, keys, texts, lengths, 8);
+  CHECK(n == 5);
+  for (i = 0; i < n; i++) {
+    CHECK(keys[i] == (int32_t)i);
+    CHECK((texts[i] == NULL) == (states[i] == NULL));
+    CHECK(texts[i] == NULL || strcmp(texts[i], states[i]) == 0);
+    sf_string_free(states[i]);
+  }
+  CHECK(texts[1] == NULL && lengths[1] == 0);          /* absent */
+  CHECK(texts[3] != NULL && lengths[3] == 0);          /* an empty state */
+  CHECK(strcmp(texts[4], "\xf0\x9f\x9a\x80" "Available") == 0);
+  {
+    /* An absent entry: its index, length -1, no bytes. */
+    int32_t key, length;
+    size_t at = 8 + 13 + 1;
+    memcpy(&key, p.data + at, 4);
+    memcpy(&length, p.data + at + 4, 4);
+    CHECK(key == 1 && length == -1);
+  }
+  sf_packed_free(&p);
+
+  /* Too small: the library's block, same entries. */
+  OK(sf_get_workload_states_packed(ex, "pkw", services, 5, buffer, 20, &p, &err));
+  CHECK(p.allocated != NULL && p.count == 5);
+  n = packed_walk(&p, keys, texts, lengths, 8);
+  CHECK(n == 5 && texts[1] == NULL && strcmp(texts[2], "\xe5\x8f\xaf\xe7\x94\xa8") == 0);
+  sf_packed_free(&p);
+
+  /* count == 0: 0 entries without touching Redis; services and buffer may be NULL. */
+  scribble_packed(&p);
+  OK(sf_get_workload_states_packed(ex, "pkw", NULL, 0, NULL, 0, &p, &err));
+  CHECK(p.count == 0 && p.size == 0 && p.allocated == NULL);
+  sf_packed_free(&p);
+  scribble_packed(&p);
+  INVALID(sf_get_workload_states_packed(ex, NULL, NULL, 0, NULL, 0, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  INVALID(sf_get_workload_states_packed(NULL, "pkw", NULL, 0, NULL, 0, &p, &err));
+  INVALID(sf_get_workload_states_packed(ex, "pkw", NULL, 0, NULL, 0, NULL, &err));
+
+  /* Invalid arguments. */
+  scribble_packed(&p);
+  INVALID(sf_get_workload_states_packed(ex, "pkw", NULL, 3, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  INVALID(sf_get_workload_states_packed(ex, "pkw", services, 3, NULL, 1, &p, &err));
+  services[1] = NULL;
+  scribble_packed(&p);
+  INVALID(sf_get_workload_states_packed(ex, "pkw", services, 3, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  CHECK(strstr(err.message, "services[1]") != NULL);
+  services[1] = "bad{name";
+  INVALID(sf_get_workload_states_packed(ex, "pkw", services, 3, buffer, sizeof buffer, &p, &err));
+  services[1] = BAD_UTF8;
+  INVALID(sf_get_workload_states_packed(ex, "pkw", services, 3, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+
+  /* Corrupt data in one entry: the whole call fails. */
+  {
+    const char *argv[3] = {"SET", "sf:{pkw:workload:corrupt}", "\xff"};
+    const char *argv_nul[3] = {"SET", "sf:{pkw:workload:nul}", "a\0b"};
+    size_t lens_nul[3] = {3, 21, 3};
+    raw_commandv(&main_server, 3, argv, NULL, reply, sizeof reply);
+    raw_commandv(&main_server, 3, argv_nul, lens_nul, reply, sizeof reply);
+  }
+  services[1] = "corrupt";
+  scribble_packed(&p);
+  FAILS(sf_get_workload_states_packed(ex, "pkw", services, 3, buffer, sizeof buffer, &p, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(packed_is_zeroed(&p));
+  services[1] = "nul";
+  scribble_packed(&p);
+  FAILS(sf_get_workload_states_packed(ex, "pkw", services, 3, NULL, 0, &p, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(packed_is_zeroed(&p));
+}
+
+static void test_packed_link_services(void) {
+  sf_error err;
+  sf_packed p;
+  sf_service_links *l = NULL;
+  unsigned char buffer[256];
+  char reply[64];
+  int32_t pod, keys[8];
+  const char *texts[8];
+  size_t lengths[8], n, i;
+  const char *uid = "user-\xf0\x9f\x9a\x80";
+
+  OK(sf_set_linked_pod(ex, "pkl", uid, "video", 2, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "pkl", uid, "\xe8\x81\x8a\xe5\xa4\xa9", 1, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "pkl", uid, "audio", 0, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "pkl", uid, "temp", 8, 60, &pod, &err)); /* not listed */
+
+  scribble_packed(&p);
+  OK(sf_get_link_services_packed(ex, "pkl", uid, buffer, sizeof buffer, &p, &err));
+  CHECK(p.count == 3 && p.data == buffer);
+  OK(sf_get_link_services(ex, "pkl", uid, &l, &err));
+  n = packed_walk(&p, keys, texts, lengths, 8);
+  CHECK(n == 3 && n == sf_service_links_len(l));
+  for (i = 0; i < n && i < sf_service_links_len(l); i++) {
+    CHECK(keys[i] == sf_service_links_pod(l, i));
+    CHECK(strcmp(texts[i], sf_service_links_service(l, i)) == 0);
+  }
+  sf_service_links_free(l);
+  CHECK(strcmp(texts[0], "audio") == 0 && keys[0] == 0);
+  CHECK(strcmp(texts[2], "\xe8\x81\x8a\xe5\xa4\xa9") == 0 && keys[2] == 1);
+  sf_packed_free(&p);
+
+  OK(sf_get_link_services_packed(ex, "pkl", uid, buffer, 8, &p, &err));
+  CHECK(p.allocated != NULL && p.count == 3);
+  n = packed_walk(&p, keys, texts, lengths, 8);
+  CHECK(n == 3 && strcmp(texts[1], "video") == 0 && keys[1] == 2);
+  sf_packed_free(&p);
+
+  OK(sf_get_link_services_packed(ex, "pkl", "nobody", NULL, 0, &p, &err));
+  CHECK(p.count == 0 && p.size == 0);
+  sf_packed_free(&p);
+
+  scribble_packed(&p);
+  INVALID(sf_get_link_services_packed(NULL, "pkl", uid, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  scribble_packed(&p);
+  INVALID(sf_get_link_services_packed(ex, NULL, uid, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  scribble_packed(&p);
+  INVALID(sf_get_link_services_packed(ex, "pkl", NULL, buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+  INVALID(sf_get_link_services_packed(ex, "pkl", uid, buffer, sizeof buffer, NULL, &err));
+  INVALID(sf_get_link_services_packed(ex, "pkl", uid, NULL, 4, &p, &err));
+  INVALID(sf_get_link_services_packed(ex, "pkl", "u{1}", buffer, sizeof buffer, &p, &err));
+  CHECK(packed_is_zeroed(&p));
+
+  raw(&main_server, reply, sizeof reply, "HSET", "sf:{pkl:lk:bad}", "chat", "x1", NULL);
+  scribble_packed(&p);
+  FAILS(sf_get_link_services_packed(ex, "pkl", "bad", buffer, sizeof buffer, &p, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(packed_is_zeroed(&p));
+  CHECK(strstr(err.message, "x1") != NULL);
+}
+
+/* sf_packed_next on odd input: NULLs, the end, a cursor past it, bytes that are not an entry. */
+static void test_packed_next_edges(void) {
+  sf_error err;
+  sf_packed p;
+  unsigned char buffer[64];
+  size_t cursor = 0, length = 99;
+  int32_t key = 42;
+  const char *text = DUMMY_PTR;
+
+  OK(sf_set_service_state(ex, "pkn", "chat", 3, "abc", &err));
+  OK(sf_get_service_state_packed(ex, "pkn", "chat", buffer, sizeof buffer, &p, &err));
+  CHECK(p.size == 12 && p.count == 1);
+
+  CHECK(!sf_packed_next(NULL, &cursor, &key, &text, &length));
+  CHECK(key == SF_NO_POD && text == NULL && length == 0);
+  CHECK(!sf_packed_next(&p, NULL, &key, &text, &length));
+  /* Outputs not wanted may be NULL. */
+  CHECK(sf_packed_next(&p, &cursor, NULL, NULL, NULL) && cursor == 12);
+  key = 42;
+  text = DUMMY_PTR;
+  length = 99;
+  CHECK(!sf_packed_next(&p, &cursor, &key, &text, &length)); /* the end */
+  CHECK(key == SF_NO_POD && text == NULL && length == 0 && cursor == 12);
+  cursor = 1000;
+  CHECK(!sf_packed_next(&p, &cursor, &key, &text, &length) && cursor == 1000);
+  cursor = (size_t)-1;
+  CHECK(!sf_packed_next(&p, &cursor, &key, &text, &length));
+  /* A length running past the end, or a missing NUL: not an entry. */
+  cursor = 0;
+  buffer[4] = 200;
+  CHECK(!sf_packed_next(&p, &cursor, &key, &text, &length) && cursor == 0);
+  buffer[4] = 3;
+  buffer[11] = 'x';
+  CHECK(!sf_packed_next(&p, &cursor, &key, &text, &length) && cursor == 0);
+  buffer[11] = '\0';
+  CHECK(sf_packed_next(&p, &cursor, &key, &text, &length));
+  CHECK(key == 3 && strcmp(text, "abc") == 0 && length == 3);
+  sf_packed_free(&p);
+  CHECK(!sf_packed_next(&p, &cursor, &key, &text, &length)); /* zeroed: no entries */
+}
+
+/* Threads sharing one executor, each with its own buffer, spilling and not. */
+static void *packed_worker(void *arg) {
+  long failures = 0;
+  int i;
+  (void)arg;
+  for (i = 0; i < 200; i++) {
+    unsigned char buffer[64];
+    sf_packed p;
+    size_t cursor = 0, n = 0;
+    const char *text;
+    size_t capacity = (i % 2) ? sizeof buffer : 0;
+    if (sf_get_service_state_packed(ex, "pkt", "chat", buffer, capacity, &p, NULL) != SF_OK) {
+      failures++;
+      continue;
+    }
+    while (sf_packed_next(&p, &cursor, NULL, &text, NULL)) {
+      if (strcmp(text, "Running") != 0) failures++;
+      n++;
+    }
+    if (n != 8) failures++;
+    sf_packed_free(&p);
+  }
+  return (void *)failures;
+}
+
+static void test_packed_threads(void) {
+  sf_error err;
+  pthread_t threads[4];
+  int i;
+  for (i = 0; i < 8; i++) OK(sf_set_service_state(ex, "pkt", "chat", i, "Running", &err));
+  for (i = 0; i < 4; i++) CHECK(pthread_create(&threads[i], NULL, packed_worker, NULL) == 0);
+  for (i = 0; i < 4; i++) {
+    void *failures = NULL;
+    pthread_join(threads[i], &failures);
+    CHECK(failures == NULL);
+  }
+}
+
 /* A command that does not complete within the command timeout. */
 static void test_timeout(void) {
   sf_error err;
@@ -1595,6 +1988,11 @@ int main(void) {
   run_test("batch", test_batch);
   run_test("compute", test_compute);
   run_test("corrupt_links", test_corrupt_links);
+  run_test("packed_service_states", test_packed_service_states);
+  run_test("packed_workload_states", test_packed_workload_states);
+  run_test("packed_link_services", test_packed_link_services);
+  run_test("packed_next_edges", test_packed_next_edges);
+  run_test("packed_threads", test_packed_threads);
   run_test("timeout", test_timeout);
   run_test("pool_timeout", test_pool_timeout);
   run_test("readonly_replica", test_readonly_replica);

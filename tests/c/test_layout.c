@@ -38,6 +38,13 @@ _Static_assert(offsetof(sf_stats, connect_failures) == 48, "sf_stats layout");
 _Static_assert(offsetof(sf_stats, script_reloads) == 56, "sf_stats layout");
 _Static_assert(sizeof(sf_stats) == 64, "sf_stats size");
 
+/* sf_packed (extras of 0.2): data, size, count, allocated; pointer-sized fields, no padding. */
+_Static_assert(offsetof(sf_packed, data) == 0, "sf_packed layout");
+_Static_assert(offsetof(sf_packed, size) == sizeof(void *), "sf_packed layout");
+_Static_assert(offsetof(sf_packed, count) == 2 * sizeof(void *), "sf_packed layout");
+_Static_assert(offsetof(sf_packed, allocated) == 3 * sizeof(void *), "sf_packed layout");
+_Static_assert(sizeof(sf_packed) == 4 * sizeof(void *), "sf_packed size");
+
 /* Log levels and the version macros. */
 _Static_assert(SF_LOG_ERROR == 1 && SF_LOG_WARN == 2 && SF_LOG_INFO == 3, "log levels");
 _Static_assert(SF_LOG_DEBUG == 4 && SF_LOG_TRACE == 5, "log levels");
@@ -56,13 +63,20 @@ static const sf_log_fn callback = log_callback;
 static sf_status (*const ping)(const sf_executor *, sf_error *) = sf_ping;
 static sf_status (*const stats)(const sf_executor *, sf_stats *, sf_error *) = sf_executor_stats;
 static void (*const close_executor)(sf_executor *) = sf_executor_close;
+/* The packed readers' signatures. */
+static sf_status (*const packed_states)(const sf_executor *, const char *, const char *, uint8_t *,
+                                        size_t, sf_packed *, sf_error *) =
+    sf_get_service_state_packed;
+static bool (*const packed_next)(const sf_packed *, size_t *, int32_t *, const char **,
+                                 size_t *) = sf_packed_next;
 
 int main(void) {
   char version[32];
   snprintf(version, sizeof version, "%d.%d.%d", SF_VERSION_MAJOR, SF_VERSION_MINOR,
            SF_VERSION_PATCH);
   if (strcmp(version, SF_VERSION_STRING) != 0 || strcmp(sf_version(), SF_VERSION_STRING) != 0 ||
-      callback == NULL || ping == NULL || stats == NULL || close_executor == NULL) {
+      callback == NULL || ping == NULL || stats == NULL || close_executor == NULL ||
+      packed_states == NULL || packed_next == NULL) {
     printf("layout: 0 passed, 1 failed (version %s, header %s)\n", sf_version(),
            SF_VERSION_STRING);
     return 1;

@@ -20,6 +20,7 @@ mod lifecycle;
 mod links;
 mod logger_conflict;
 mod logging;
+mod packed;
 mod pipelining;
 mod sentinel;
 mod states;

@@ -22,6 +22,13 @@
 /* Argument buffers up to this size live on the stack. */
 #define INLINE_BYTES 1024
 #define INLINE_ITEMS 64
+/* Packed results up to this size are written into a stack buffer (32 states of 100 bytes fit). */
+#define PACKED_INLINE 4096
+
+/* Packed results are decoded in Java as little-endian (StatefulExecutor.readInt). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the packed results are decoded as little-endian in Java"
+#endif
 
 static JavaVM *g_vm;
 static jclass g_exception_class;   /* StatefulExecutorException */
@@ -138,10 +145,6 @@ static const char **split(JNIEnv *env, const packed_args *args, const char *firs
         s = nul + 1;
     }
     return items;
-}
-
-static void put_i32(unsigned char *out, int32_t value) {
-    memcpy(out, &value, sizeof value); /* little-endian on every supported platform */
 }
 
 static jsize as_jsize(size_t n) {
@@ -395,71 +398,26 @@ JNIEXPORT void FN(setServiceState)(JNIEnv *env, jclass cls, jlong handle, jbyteA
 }
 
 /*
- * Entries: int32 pod, int32 length, the string's bytes, read from a result object through its
- * accessors (sf_pod_states or sf_service_links).
+ * A packed result (sf_packed: int32 key, int32 length, the text's bytes and a NUL, per entry)
+ * as one byte[] with the same bytes, which Java decodes; the library wrote them into the
+ * caller's stack buffer, or into a block of its own when they did not fit (freed here). A
+ * failed status is thrown instead.
  */
-typedef int32_t (*pod_at_fn)(const void *result, size_t i);
-typedef const char *(*string_at_fn)(const void *result, size_t i);
-
-typedef struct {
-    const char *string;
-    size_t length;
-    int32_t pod;
-} entry;
-
-static jbyteArray pack_entries(JNIEnv *env, const void *result, size_t count, pod_at_fn pod_at,
-                               string_at_fn string_at) {
-    entry inline_entries[INLINE_ITEMS];
-    entry *entries = count <= INLINE_ITEMS ? inline_entries : malloc(count * sizeof *entries);
-    if (entries == NULL) {
-        throw_oom(env);
+static jbyteArray packed_array(JNIEnv *env, sf_status status, const sf_error *err,
+                               sf_packed *result) {
+    if (status != SF_OK) {
+        throw_error(env, status, err);
         return NULL;
     }
-    size_t total = 0;
-    for (size_t i = 0; i < count; i++) {
-        entries[i].string = string_at(result, i);
-        entries[i].length = strlen(entries[i].string);
-        entries[i].pod = pod_at(result, i);
-        total += 8 + entries[i].length;
-    }
-    jbyteArray out = as_jsize(total) < 0 ? NULL : (*env)->NewByteArray(env, (jsize)total);
-    unsigned char *start = NULL;
-    if (out != NULL && total > 0) {
-        start = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
-        if (start == NULL) {
-            out = NULL;
-        }
-    }
-    if (start != NULL) {
-        unsigned char *dst = start;
-        for (size_t i = 0; i < count; i++) {
-            put_i32(dst, entries[i].pod);
-            put_i32(dst + 4, (int32_t)entries[i].length);
-            memcpy(dst + 8, entries[i].string, entries[i].length);
-            dst += 8 + entries[i].length;
-        }
-        (*env)->ReleasePrimitiveArrayCritical(env, out, start, 0);
-    }
+    jbyteArray out =
+        as_jsize(result->size) < 0 ? NULL : (*env)->NewByteArray(env, (jsize)result->size);
     if (out == NULL) {
         throw_oom(env);
+    } else if (result->size > 0) {
+        (*env)->SetByteArrayRegion(env, out, 0, (jsize)result->size, (const jbyte *)result->data);
     }
-    if (entries != inline_entries) {
-        free(entries);
-    }
+    sf_packed_free(result);
     return out;
-}
-
-static int32_t pod_state_pod(const void *r, size_t i) {
-    return sf_pod_states_pod((const sf_pod_states *)r, i);
-}
-static const char *pod_state_state(const void *r, size_t i) {
-    return sf_pod_states_state((const sf_pod_states *)r, i);
-}
-static int32_t service_link_pod(const void *r, size_t i) {
-    return sf_service_links_pod((const sf_service_links *)r, i);
-}
-static const char *service_link_service(const void *r, size_t i) {
-    return sf_service_links_service((const sf_service_links *)r, i);
 }
 
 JNIEXPORT jbyteArray FN(getServiceState)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
@@ -470,17 +428,12 @@ JNIEXPORT jbyteArray FN(getServiceState)(JNIEnv *env, jclass cls, jlong handle, 
         return NULL;
     }
     sf_error err;
-    sf_pod_states *states = NULL;
-    sf_status status = sf_get_service_state(EXECUTOR(handle), ns, next(ns), &states, &err);
+    unsigned char buffer[PACKED_INLINE];
+    sf_packed result;
+    sf_status status = sf_get_service_state_packed(EXECUTOR(handle), ns, next(ns), buffer,
+                                                   sizeof buffer, &result, &err);
     args_close(&args);
-    if (status != SF_OK) {
-        throw_error(env, status, &err);
-        return NULL;
-    }
-    jbyteArray out = pack_entries(env, states, sf_pod_states_len(states), pod_state_pod,
-                                  pod_state_state);
-    sf_pod_states_free(states);
-    return out;
+    return packed_array(env, status, &err, &result);
 }
 
 JNIEXPORT void FN(setWorkloadState)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed) {
@@ -531,50 +484,18 @@ JNIEXPORT jbyteArray FN(getWorkloadStates)(JNIEnv *env, jclass cls, jlong handle
         return NULL;
     }
     const char *inline_services[INLINE_ITEMS];
-    char *inline_states[INLINE_ITEMS];
     const char **services = split(env, &args, next(ns), count, inline_services);
-    char **states = count <= INLINE_ITEMS ? inline_states : calloc((size_t)count, sizeof *states);
     jbyteArray out = NULL;
-    if (services == NULL || states == NULL) {
-        throw_oom(env);
-        goto done;
-    }
-    sf_error err;
-    sf_status status =
-        sf_get_workload_states(EXECUTOR(handle), ns, services, (size_t)count, states, &err);
-    if (status != SF_OK) {
-        throw_error(env, status, &err);
-        goto done;
-    }
-    size_t total = 0;
-    for (jint i = 0; i < count; i++) {
-        total += 4 + (states[i] == NULL ? 0 : strlen(states[i]));
-    }
-    out = as_jsize(total) < 0 ? NULL : (*env)->NewByteArray(env, (jsize)total);
-    if (out == NULL) {
-        throw_oom(env);
-    } else {
-        unsigned char *start = (*env)->GetPrimitiveArrayCritical(env, out, NULL);
-        if (start != NULL) {
-            unsigned char *dst = start;
-            for (jint i = 0; i < count; i++) {
-                size_t length = states[i] == NULL ? 0 : strlen(states[i]);
-                put_i32(dst, states[i] == NULL ? -1 : (int32_t)length);
-                memcpy(dst + 4, states[i] == NULL ? "" : states[i], length);
-                dst += 4 + length;
-            }
-            (*env)->ReleasePrimitiveArrayCritical(env, out, start, 0);
+    if (services != NULL) {
+        sf_error err;
+        unsigned char buffer[PACKED_INLINE];
+        sf_packed result;
+        sf_status status = sf_get_workload_states_packed(
+            EXECUTOR(handle), ns, services, (size_t)count, buffer, sizeof buffer, &result, &err);
+        out = packed_array(env, status, &err, &result);
+        if (services != inline_services) {
+            free((void *)services);
         }
-    }
-    for (jint i = 0; i < count; i++) {
-        sf_string_free(states[i]);
-    }
-done:
-    if (services != NULL && services != inline_services) {
-        free((void *)services);
-    }
-    if (states != NULL && states != inline_states) {
-        free(states);
     }
     args_close(&args);
     return out;
@@ -753,15 +674,10 @@ JNIEXPORT jbyteArray FN(getLinkServices)(JNIEnv *env, jclass cls, jlong handle, 
         return NULL;
     }
     sf_error err;
-    sf_service_links *links = NULL;
-    sf_status status = sf_get_link_services(EXECUTOR(handle), ns, next(ns), &links, &err);
+    unsigned char buffer[PACKED_INLINE];
+    sf_packed result;
+    sf_status status = sf_get_link_services_packed(EXECUTOR(handle), ns, next(ns), buffer,
+                                                   sizeof buffer, &result, &err);
     args_close(&args);
-    if (status != SF_OK) {
-        throw_error(env, status, &err);
-        return NULL;
-    }
-    jbyteArray out = pack_entries(env, links, sf_service_links_len(links), service_link_pod,
-                                  service_link_service);
-    sf_service_links_free(links);
-    return out;
+    return packed_array(env, status, &err, &result);
 }

@@ -103,7 +103,7 @@ final class Native {
 
     static native void setServiceState(long ex, byte[] nsServiceState, int pod);
 
-    /** Packed entries in pod order: int32 pod, int32 length, the state's UTF-8 bytes. */
+    /** Packed entries (sf_packed) in pod order: int32 pod, int32 length, the state's UTF-8 bytes, NUL. */
     static native byte[] getServiceState(long ex, byte[] nsService);
 
     static native void setWorkloadState(long ex, byte[] nsServiceState);
@@ -111,7 +111,10 @@ final class Native {
     /** The state's UTF-8 bytes (no NUL), or null when absent. */
     static native byte[] getWorkloadState(long ex, byte[] nsService);
 
-    /** Packed per service in input order: int32 length (-1 absent), the bytes. */
+    /**
+     * Packed entries (sf_packed) in input order: int32 index, int32 length (-1 absent), then the
+     * state's UTF-8 bytes and a NUL unless absent.
+     */
     static native byte[] getWorkloadStates(long ex, byte[] nsServices, int count);
 
     static native int setLinkedPod(long ex, byte[] nsUidService, int pod, int persistSeconds);
@@ -132,7 +135,7 @@ final class Native {
 
     static native boolean removeLinkedPodWithId(long ex, byte[] nsUidService, int keepSeconds, int pod);
 
-    /** Packed entries in service order: int32 pod, int32 length, the service's UTF-8 bytes. */
+    /** Packed entries (sf_packed) in service order: int32 pod, int32 length, the service's UTF-8 bytes, NUL. */
     static native byte[] getLinkServices(long ex, byte[] nsUid);
 
     static native int computeLinkedPod(

@@ -200,14 +200,13 @@ public final class StatefulExecutor implements AutoCloseable {
             handle.release();
         }
         Map<String, String> states = new LinkedHashMap<>(capacity(count));
-        int pos = 0;
-        for (int i = 0; i < count; i++) {
-            int length = readInt(packed, pos);
-            pos += 4;
+        for (int pos = 0; pos < packed.length; ) {
+            int index = readInt(packed, pos);
+            int length = readInt(packed, pos + 4);
             if (length >= 0) {
-                states.put(services[i], Utf8.decode(packed, pos, length));
-                pos += length;
+                states.put(services[index], Utf8.decode(packed, pos + 8, length));
             }
+            pos = next(pos, length);
         }
         return states;
     }
@@ -348,7 +347,7 @@ public final class StatefulExecutor implements AutoCloseable {
             int pod = readInt(packed, pos);
             int length = readInt(packed, pos + 4);
             links.put(Utf8.decode(packed, pos + 8, length), pod);
-            pos += 8 + length;
+            pos = next(pos, length);
         }
         return links;
     }
@@ -377,7 +376,12 @@ public final class StatefulExecutor implements AutoCloseable {
 
     // ---- packed results ----
 
-    /** Entries of int32 pod, int32 length, UTF-8 bytes (native byte order is little-endian x86/arm). */
+    /*
+     * The C API's packed results (sf_packed), byte for byte: per entry an int32 key (a pod, or
+     * an input index), an int32 length (-1: absent), then that many UTF-8 bytes and a NUL.
+     * Integers in the machine's byte order, little-endian on every platform the jar supports.
+     */
+
     private static Map<Integer, String> decodePodKeyed(byte[] packed) {
         int count = entryCount(packed);
         Map<Integer, String> states = new LinkedHashMap<>(capacity(count));
@@ -385,16 +389,21 @@ public final class StatefulExecutor implements AutoCloseable {
             int pod = readInt(packed, pos);
             int length = readInt(packed, pos + 4);
             states.put(pod, Utf8.decode(packed, pos + 8, length));
-            pos += 8 + length;
+            pos = next(pos, length);
         }
         return states;
     }
 
-    /** The packed arrays start with nothing but entries; count them without decoding. */
+    /** The offset of the entry after the one at {@code pos} whose text has {@code length} bytes. */
+    private static int next(int pos, int length) {
+        return length < 0 ? pos + 8 : pos + 8 + length + 1;
+    }
+
+    /** The packed arrays hold nothing but entries; count them without decoding. */
     private static int entryCount(byte[] packed) {
         int count = 0;
         for (int pos = 0; pos < packed.length; count++) {
-            pos += 8 + readInt(packed, pos + 4);
+            pos = next(pos, readInt(packed, pos + 4));
         }
         return count;
     }

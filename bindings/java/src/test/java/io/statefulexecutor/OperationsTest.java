@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -85,6 +86,37 @@ class OperationsTest {
         for (int pod = 0; pod < 32; pod++) {
             assertEquals("state-" + pod + "-" + "x".repeat(pod), states.get(pod));
         }
+    }
+
+    @Test
+    void resultsLargerThanTheGluesStackBufferComeBackWhole() {
+        // Over the glue's 4 KiB packed-result buffer: the library hands back its own block.
+        String ns = freshNs();
+        Map<Integer, String> podStates = new HashMap<>();
+        for (int pod = 0; pod < 3; pod++) {
+            podStates.put(pod, pod + "🚀".repeat(1000));
+            executor.setServiceState(ns, "big", pod, podStates.get(pod));
+        }
+        assertEquals(podStates, executor.getServiceState(ns, "big"));
+
+        List<String> services = new ArrayList<>();
+        Map<String, String> workloads = new HashMap<>();
+        for (int i = 0; i < 40; i++) {
+            services.add("svc-" + i);
+            if (i % 3 != 0) {
+                workloads.put("svc-" + i, i + "中".repeat(100));
+                executor.setWorkloadState(ns, "svc-" + i, workloads.get("svc-" + i));
+            }
+        }
+        assertEquals(workloads, executor.getWorkloadStateBatch(ns, services));
+
+        Map<String, Integer> links = new HashMap<>();
+        for (int i = 0; i < 30; i++) {
+            String service = i + "-" + "s".repeat(200);
+            links.put(service, i);
+            executor.setLinkedPod(ns, "u", service, i, -1);
+        }
+        assertEquals(links, executor.getLinkService(ns, "u"));
     }
 
     @Test
