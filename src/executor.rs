@@ -44,7 +44,7 @@ pub struct Executor {
     generation: Arc<Generation>,
     /// The shared connections when auto-pipelining is on.
     pipeline: Option<Pipeline>,
-    counters: Arc<Counters>,
+    pub(crate) counters: Arc<Counters>,
     config: Config,
 }
 
@@ -68,15 +68,15 @@ impl Drop for Executor {
 
 /// The arguments of a link script: the uid's two keys plus the service, as key pieces (no
 /// allocation on the hot path).
-struct LinkKeys<'a> {
-    uid_hash: KeyPieces<'a, 5>,
-    link: KeyPieces<'a, 6>,
-    service: &'a str,
+pub(crate) struct LinkKeys<'a> {
+    pub(crate) uid_hash: KeyPieces<'a, 5>,
+    pub(crate) link: KeyPieces<'a, 6>,
+    pub(crate) service: &'a str,
 }
 
 impl<'a> LinkKeys<'a> {
     /// Validates the identifiers; nothing is sent yet.
-    fn new(ns: &'a str, uid: &'a str, service: &'a str) -> Result<Self> {
+    pub(crate) fn new(ns: &'a str, uid: &'a str, service: &'a str) -> Result<Self> {
         check_namespace(ns)?;
         check_uid(uid)?;
         check_service(service)?;
@@ -148,12 +148,15 @@ impl Executor {
         &self.config
     }
 
-    fn checkout(&self) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
+    pub(crate) fn checkout(&self) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         self.checkout_within(self.config.pool_wait_timeout)
     }
 
     /// Waits at most `wait` for a pooled connection.
-    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
+    pub(crate) fn checkout_within(
+        &self,
+        wait: Duration,
+    ) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         let started = Instant::now();
         self.pool.get_timeout(wait).map_err(|_| {
             // While the pool is below its size, a timeout means connecting failed, not that
@@ -236,7 +239,7 @@ impl Executor {
     /// failover demoted it: READONLY, MASTERDOWN), connections opened before the one that
     /// carried it (of `generation`) may point at the wrong node too: retire them all, so
     /// checkout opens new ones (no I/O here).
-    fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
+    pub(crate) fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
         if let Err(err) = &outcome {
             if err.topology_changed {
                 log::warn!(
@@ -321,13 +324,9 @@ impl Executor {
             self.run("get service state", Repeat::Safe, |conn| {
                 states.clear();
                 hgetall_each(conn, key.pieces(), |field, value| {
-                    let Some(pod) = keys::parse_pod(field) else {
-                        return Ok(());
-                    };
-                    let state = std::str::from_utf8(value).map_err(|_| {
-                        Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8"))
-                    })?;
-                    states.insert(pod, reply::owned_text(state));
+                    if let Some((pod, state)) = pod_state_entry(&key, field, value)? {
+                        states.insert(pod, state);
+                    }
                     Ok(())
                 })
             })?;
@@ -481,14 +480,7 @@ impl Executor {
                 pod,
                 persistence,
             )?;
-            let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
-                .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
-            let pod = reply::script_pod(&current, script.name)?
-                .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
-            Ok(TrySet {
-                linked: reply::script_flag(&linked, script.name)?,
-                pod,
-            })
+            try_set_outcome(outcome)
         })
     }
 
@@ -658,31 +650,19 @@ impl Executor {
     /// The persistent links of the uid: service -> pod.
     pub fn get_link_services(&self, ns: &str, uid: &str) -> Result<BTreeMap<String, Pod>> {
         self.counters.call(|| {
-        check_namespace(ns)?;
-        check_uid(uid)?;
-        let key = keys::uid_links_key_pieces(ns, uid);
-        let mut links = BTreeMap::new();
-        self.run("get link services", Repeat::Safe, |conn| {
-            links.clear();
-            hgetall_each(
-                conn,
-                key.pieces(),
-                |service, pod| {
-                    let service = std::str::from_utf8(service).map_err(|_| {
-                        Error::unexpected(format!("hash {key}: a service name is not UTF-8"))
-                    })?;
-                    let pod = keys::parse_pod(pod).ok_or_else(|| {
-                        Error::unexpected(format!(
-                            "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
-                            String::from_utf8_lossy(&pod[..pod.len().min(64)])
-                        ))
-                    })?;
-                    links.insert(reply::owned_text(service), pod);
+            check_namespace(ns)?;
+            check_uid(uid)?;
+            let key = keys::uid_links_key_pieces(ns, uid);
+            let mut links = BTreeMap::new();
+            self.run("get link services", Repeat::Safe, |conn| {
+                links.clear();
+                hgetall_each(conn, key.pieces(), |service, pod| {
+                    let (service, pod) = link_entry(&key, service, pod)?;
+                    links.insert(service, pod);
                     Ok(())
-                },
-            )
-        })?;
-        Ok(links)
+                })
+            })?;
+            Ok(links)
         })
     }
 
@@ -756,7 +736,13 @@ fn load_scripts(conn: &mut Via) -> Result<()> {
 }
 
 /// `EVALSHA sha 2 uid_hash link service args...` (or `EVAL source ...`).
-fn script_command(a: &mut dyn Args, head: &[u8], body: &str, keys: &LinkKeys, args: &[i32]) {
+pub(crate) fn script_command(
+    a: &mut dyn Args,
+    head: &[u8],
+    body: &str,
+    keys: &LinkKeys,
+    args: &[i32],
+) {
     a.bytes(head);
     a.bytes(body.as_bytes());
     a.int(2);
@@ -780,7 +766,7 @@ fn ping(conn: &mut Via) -> Result<()> {
 }
 
 /// Reader of a reply that must be `+OK` (SET).
-fn expect_ok(mut reply: Reply<'_>) -> Result<()> {
+pub(crate) fn expect_ok(mut reply: Reply<'_>) -> Result<()> {
     match reply.next()? {
         Frame::Status(b"OK") => Ok(()),
         other => Err(Error::unexpected(format!("expected OK, got {other:?}"))),
@@ -788,13 +774,58 @@ fn expect_ok(mut reply: Reply<'_>) -> Result<()> {
 }
 
 /// Reader of a reply that must be an integer (HSET).
-fn expect_int(mut reply: Reply<'_>) -> Result<i64> {
+pub(crate) fn expect_int(mut reply: Reply<'_>) -> Result<i64> {
     match reply.next()? {
         Frame::Int(n) => Ok(n),
         other => Err(Error::unexpected(format!(
             "expected an integer, got {other:?}"
         ))),
     }
+}
+
+/// A field of a service's state hash: `None` for a field that is not a pod ordinal (skipped,
+/// as the data model says).
+pub(crate) fn pod_state_entry(
+    key: &dyn std::fmt::Display,
+    field: &[u8],
+    value: &[u8],
+) -> Result<Option<(Pod, String)>> {
+    let Some(pod) = keys::parse_pod(field) else {
+        return Ok(None);
+    };
+    let state = std::str::from_utf8(value)
+        .map_err(|_| Error::unexpected(format!("hash {key}: state of pod {pod} is not UTF-8")))?;
+    Ok(Some((pod, reply::owned_text(state))))
+}
+
+/// A field of a uid's hash of persistent links: (service, pod).
+pub(crate) fn link_entry(
+    key: &dyn std::fmt::Display,
+    service: &[u8],
+    pod: &[u8],
+) -> Result<(String, Pod)> {
+    let service = std::str::from_utf8(service)
+        .map_err(|_| Error::unexpected(format!("hash {key}: a service name is not UTF-8")))?;
+    let pod = keys::parse_pod(pod).ok_or_else(|| {
+        Error::unexpected(format!(
+            "hash {key}: service {service} maps to {:?}, which is not a pod ordinal",
+            String::from_utf8_lossy(&pod[..pod.len().min(64)])
+        ))
+    })?;
+    Ok((reply::owned_text(service), pod))
+}
+
+/// The outcome of the try-set script: (linked, current pod).
+pub(crate) fn try_set_outcome(outcome: Value) -> Result<TrySet> {
+    let script = &scripts::TRY_SET_LINKED_POD;
+    let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
+        .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
+    let pod = reply::script_pod(&current, script.name)?
+        .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
+    Ok(TrySet {
+        linked: reply::script_flag(&linked, script.name)?,
+        pod,
+    })
 }
 
 /// `GET key`, the value (or `None` when absent) decoded in place by `decode`.
@@ -805,13 +836,21 @@ fn get<T>(conn: &mut Via, key: &[&[u8]], decode: impl Fn(Option<&[u8]>) -> Resul
             a.bytes(b"GET");
             a.pieces(key);
         },
-        |mut reply| match reply.next()? {
-            Frame::Bulk(value) => decode(value),
-            other => Err(Error::unexpected(format!(
-                "expected a string, got {other:?}"
-            ))),
-        },
+        |reply| read_get(reply, &decode),
     )
+}
+
+/// Reader of a `GET` reply: the value (or `None` when absent) decoded in place by `decode`.
+pub(crate) fn read_get<T>(
+    mut reply: Reply<'_>,
+    decode: impl Fn(Option<&[u8]>) -> Result<T>,
+) -> Result<T> {
+    match reply.next()? {
+        Frame::Bulk(value) => decode(value),
+        other => Err(Error::unexpected(format!(
+            "expected a string, got {other:?}"
+        ))),
+    }
 }
 
 /// `HGETALL key`, each (field, value) pair handed to `each` in place.
@@ -826,22 +865,28 @@ fn hgetall_each(
             a.bytes(b"HGETALL");
             a.pieces(key);
         },
-        |mut reply| {
-            let pairs = match reply.next()? {
-                Frame::Array(Some(n)) if n % 2 == 0 => n / 2,
-                other => return Err(Error::unexpected(format!("HGETALL answered {other:?}"))),
-            };
-            for _ in 0..pairs {
-                match (reply.next()?, reply.next()?) {
-                    (Frame::Bulk(Some(field)), Frame::Bulk(Some(value))) => each(field, value)?,
-                    other => {
-                        return Err(Error::unexpected(format!(
-                            "HGETALL entry: expected two strings, got {other:?}"
-                        )))
-                    }
-                }
-            }
-            Ok(())
-        },
+        |reply| read_hgetall(reply, &mut each),
     )
+}
+
+/// Reader of an `HGETALL` reply: each (field, value) pair handed to `each` in place.
+pub(crate) fn read_hgetall(
+    mut reply: Reply<'_>,
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
+) -> Result<()> {
+    let pairs = match reply.next()? {
+        Frame::Array(Some(n)) if n % 2 == 0 => n / 2,
+        other => return Err(Error::unexpected(format!("HGETALL answered {other:?}"))),
+    };
+    for _ in 0..pairs {
+        match (reply.next()?, reply.next()?) {
+            (Frame::Bulk(Some(field)), Frame::Bulk(Some(value))) => each(field, value)?,
+            other => {
+                return Err(Error::unexpected(format!(
+                    "HGETALL entry: expected two strings, got {other:?}"
+                )))
+            }
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,8 @@ pub mod links;
 
 pub mod results;
 
+pub mod batch;
+
 use status::{sf_error, sf_status};
 
 /// Runs `body` inside a panic boundary and reports its outcome: the status it returns, and the

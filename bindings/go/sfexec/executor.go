@@ -29,6 +29,7 @@ type Executor struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	closeMu   sync.RWMutex // Stats reads ex under it; Close takes it to free ex
+	batch     *batcher     // nil on a cluster: its calls are not batched
 }
 
 // Open connects to one Redis server and loads the library's scripts. url is
@@ -64,7 +65,9 @@ func OpenCluster(seedURLs []string, opts ...Option) (*Executor, error) {
 	if st := Status(C.sf_config_new_cluster(urls.ptr, C.size_t(len(seedURLs)), &cfg, &cerr)); st != 0 {
 		return nil, cError(st, &cerr, op)
 	}
-	return open(cfg, collect(opts))
+	o := collect(opts)
+	o.cluster = true
+	return open(cfg, o)
 }
 
 // OpenSentinel connects to the primary that the sentinels monitor under masterName, and
@@ -123,6 +126,9 @@ func open(cfg *C.sf_config, o options) (*Executor, error) {
 	for i := range e.all {
 		e.all[i] = &slot{}
 		e.slots <- e.all[i]
+	}
+	if !o.cluster {
+		e.startBatching()
 	}
 	return e, nil
 }
@@ -301,6 +307,7 @@ func (e *Executor) Close() error {
 		first = true
 		e.closed.Store(true)
 		close(e.closing)
+		e.closeBatcher()
 		for range e.all {
 			<-e.slots
 		}

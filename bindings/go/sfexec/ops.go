@@ -103,6 +103,15 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 	if err := check2(ctx, op, namespace, serviceName); err != nil {
 		return nil, err
 	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_GET_SERVICE_STATE, op, namespace, "", serviceName)
+		if err := e.submit(ctx, r); err != nil {
+			return nil, err
+		}
+		states, err := r.outStates, r.err
+		e.recycle(r)
+		return states, err
+	}
 	s, err := e.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -263,6 +272,16 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err != nil {
 		return NoPod, err
 	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_SET_LINKED_POD, op, namespace, uid, serviceName)
+		r.pod, r.seconds = int32(pod), int32(persist)
+		if err := e.submit(ctx, r); err != nil {
+			return NoPod, err
+		}
+		previous, err := r.outPod, r.err
+		e.recycle(r)
+		return previous, err
+	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
 		return NoPod, err
@@ -345,6 +364,15 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	const op = opGetLinkedPod
 	if err := check3(ctx, op, namespace, uid, serviceName); err != nil {
 		return NoPod, err
+	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_GET_LINKED_POD, op, namespace, uid, serviceName)
+		if err := e.submit(ctx, r); err != nil {
+			return NoPod, err
+		}
+		pod, err := r.outPod, r.err
+		e.recycle(r)
+		return pod, err
 	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
