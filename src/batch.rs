@@ -565,7 +565,10 @@ impl Executor {
             }
         }
         if !pending.is_empty() {
-            log::debug!("batch of {} operations", pending.len());
+            // The same record as each single call's.
+            for &i in &pending {
+                log::debug!("{}", ops[i].name());
+            }
             self.run_batch(ops, &plans, &mut results, pending);
         }
         let counters = &self.counters;

@@ -55,12 +55,13 @@ type request struct {
 }
 
 type batcher struct {
-	mu     sync.Mutex
-	queue  []*request
-	idle   int           // runners waiting for work
-	wake   chan struct{} // one token per idle runner woken
-	closed bool
-	pool   sync.Pool
+	batches atomic.Int64 // batches run (for the tests)
+	mu      sync.Mutex
+	queue   []*request
+	idle    int           // runners waiting for work
+	wake    chan struct{} // one token per idle runner woken
+	closed  bool
+	pool    sync.Pool
 }
 
 // startBatching sets up the queue and starts the runners.
@@ -76,7 +77,7 @@ func (e *Executor) startBatching() {
 // shouldBatch says whether a single-key call should queue rather than enter C itself: only
 // when another call is inside the library now.
 func (e *Executor) shouldBatch() bool {
-	return e.batch != nil && len(e.slots) < cap(e.slots)
+	return e.batch != nil && (len(e.slots) < cap(e.slots) || e.batchAll)
 }
 
 func (e *Executor) request(kind C.sf_batch_kind, op, ns, uid, svc string) *request {
@@ -249,6 +250,7 @@ func (e *Executor) runBatch(batch []*request, last *string) {
 		}
 		op.pod, op.seconds = C.int32_t(r.pod), C.int32_t(r.seconds)
 	}
+	e.batch.batches.Add(1)
 	st := Status(C.sf_execute_batch(e.ex, &ops[0], C.size_t(len(live)), &s.hdr.err))
 	for i, r := range live {
 		op := &ops[i]

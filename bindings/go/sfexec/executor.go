@@ -30,6 +30,7 @@ type Executor struct {
 	closeOnce sync.Once
 	closeMu   sync.RWMutex // Stats reads ex under it; Close takes it to free ex
 	batch     *batcher     // nil on a cluster: its calls are not batched
+	batchAll  bool         // tests: batch lone calls too
 }
 
 // Open connects to one Redis server and loads the library's scripts. url is
