@@ -282,11 +282,6 @@ func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
 				sfCPU, grCPU = append(sfCPU, a.cpuPer), append(grCPU, b.cpuPer)
 				ratios = append(ratios, a.rate/b.rate)
 			}
-			if os.Getenv("SFEXEC_DEBUG") != "" {
-				fmt.Printf("batches %d ops %d\n", sfexec.DebugBatches.Load(), sfexec.DebugOps.Load())
-				sfexec.DebugBatches.Store(0)
-				sfexec.DebugOps.Store(0)
-			}
 			ratio := median(ratios)
 			all = append(all, ratio)
 			fmt.Printf("| %s | %d | %s | %s | **%.2f** | %.1f | %.1f |\n", o.name, n,

@@ -228,7 +228,8 @@ func (e *Executor) runBatch(batch []*request, last *string) {
 		e.release(s)
 		return
 	}
-	size := uintptr(len(live))*C.sizeof_sf_batch_op + 8
+	// Room for the entries, their strings, and the pods and states of one map result.
+	size := uintptr(len(live))*C.sizeof_sf_batch_op + 16 + 64*entrySize
 	for _, r := range live {
 		size += uintptr(len(r.ns)+len(r.uid)+len(r.svc)+len(r.state)) + 4
 	}
@@ -273,9 +274,9 @@ func (e *Executor) runBatch(batch []*request, last *string) {
 				r.outText, r.outFlag = *last, true
 			}
 		case C.SF_BATCH_GET_SERVICE_STATE:
-			r.outStates = e.podStates(s, op.out_states)
+			r.outStates = podStates(b, op.out_states)
 		case C.SF_BATCH_GET_LINK_SERVICES:
-			r.outLinks = e.serviceLinks(s, op.out_links)
+			r.outLinks = serviceLinks(b, op.out_links)
 		}
 	}
 	C.sfgo_batch_free(&ops[0], C.size_t(len(live)))
@@ -295,12 +296,23 @@ func isLinkKind(k C.sf_batch_kind) bool {
 	return true
 }
 
+// entriesFor lays out n entries in what is left of b (b itself is not advanced: each result
+// reuses the same room), or in a one-off allocation when they do not fit.
+func entriesFor(b cbuf, n int) (entries, cbuf) {
+	arr := entriesIn(&b)
+	if n <= arr.n {
+		return arr, cbuf{}
+	}
+	big := cbuf{base: C.malloc(C.size_t(uintptr(n)*entrySize + 16)), size: uintptr(n)*entrySize + 16, owned: true}
+	cAllocations.Add(1)
+	return entriesIn(&big), big
+}
+
 // podStates reads a pod states object into a map (the object stays the caller's to free).
-func (e *Executor) podStates(s *slot, obj *C.sf_pod_states) map[int]string {
+func podStates(b cbuf, obj *C.sf_pod_states) map[int]string {
 	n := int(C.sf_pod_states_len(obj))
-	big := s.bigEntries(n)
+	arr, big := entriesFor(b, n)
 	defer big.done()
-	arr := entriesIn(&big)
 	C.sfgo_pod_states_fill(obj, C.size_t(n), arr.pods, arr.lens, arr.ptrs)
 	out := make(map[int]string, n)
 	var seen interner
@@ -311,11 +323,10 @@ func (e *Executor) podStates(s *slot, obj *C.sf_pod_states) map[int]string {
 	return out
 }
 
-func (e *Executor) serviceLinks(s *slot, obj *C.sf_service_links) map[string]int {
+func serviceLinks(b cbuf, obj *C.sf_service_links) map[string]int {
 	n := int(C.sf_service_links_len(obj))
-	big := s.bigEntries(n)
+	arr, big := entriesFor(b, n)
 	defer big.done()
-	arr := entriesIn(&big)
 	C.sfgo_service_links_fill(obj, C.size_t(n), arr.pods, arr.lens, arr.ptrs)
 	out := make(map[string]int, n)
 	for i := 0; i < n; i++ {
