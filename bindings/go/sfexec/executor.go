@@ -16,11 +16,13 @@ import (
 // Executor keeps the routing state of stateful services in Redis through the native library.
 // It is safe for concurrent use by any number of goroutines; share one per process.
 //
-// Each call runs inside the library on the calling goroutine's OS thread. At most as many calls
-// as the pool has connections are inside the library at once; the others wait for a slot
+// A lone call runs inside the library on the calling goroutine's OS thread; a single-key call
+// that arrives while others are inside is batched (batch.go): it waits on a channel and a
+// runner goroutine hands it to the library together with the others queued. At most as many
+// calls or batches as the pool has connections are inside the library at once; the others wait
 // without holding a thread, and give up when their context ends. A call that is already inside
-// the library cannot be interrupted by its context: it finishes within the configured bounds
-// (pool wait + connect + command timeout, 3 s with the defaults).
+// the library, alone or in a batch, cannot be interrupted by its context: it finishes within the
+// configured bounds (pool wait + connect + command timeout, 3 s with the defaults).
 type Executor struct {
 	ex        *C.sf_executor // read only while holding a slot or closeMu
 	slots     chan *slot
