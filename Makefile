@@ -22,6 +22,7 @@
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
 #   make go-test               the Go package (bindings/go): gofmt, go vet, go test ./... against
 #                              throwaway redis-servers, the README's Go quickstart built shared and static
+#                              (the sfexec tests twice: as they come, then with every single-key call batched)
 #   make go-bench              the Go package beside go-redis v9 (same scripts, EVALSHA), 1 and 16 goroutines
 #   make java-test             the Java binding (bindings/java): its JNI library, then mvn test
 #                              (part of make test); installs a JDK and Maven when run as root
@@ -348,6 +349,7 @@ go-lint:
 
 go-test: deps lib go-lint
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 ./...
+	cd $(GO_DIR) && SFEXEC_TEST_BATCH=1 $(GO_ENV) $(GO) test -count=1 ./sfexec/
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -tags sfexec_static -run 'TestLinks|TestStates|TestContext' ./sfexec/
 	$(GO_ENV) GO=$(GO) $(GO_DIR)/scripts/quickstart-check.sh
 

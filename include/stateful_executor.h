@@ -275,6 +275,139 @@ typedef struct sf_packed {
   uint8_t *allocated;
 } sf_packed;
 
+/**
+ * What one entry of `sf_execute_batch` does: one of the `SF_BATCH_*` values.
+ */
+typedef int32_t sf_batch_kind;
+
+/**
+ * One operation of `sf_execute_batch`: its arguments (set by the caller) and its outcome
+ * (written by the call). The arguments are those of the single function the kind names;
+ * fields the kind does not use are ignored (they may hold anything, NULL included).
+ */
+typedef struct sf_batch_op {
+  /**
+   * Which operation: one of the `SF_BATCH_*` values.
+   */
+  sf_batch_kind kind;
+  /**
+   * The namespace (every kind).
+   */
+  const char *ns;
+  /**
+   * The uid (the link kinds).
+   */
+  const char *uid;
+  /**
+   * The service (every kind but `SF_BATCH_GET_LINK_SERVICES`).
+   */
+  const char *service;
+  /**
+   * The state (`SF_BATCH_SET_SERVICE_STATE`, `SF_BATCH_SET_WORKLOAD_STATE`).
+   */
+  const char *state;
+  /**
+   * The pod (the set kinds, `SF_BATCH_REMOVE_LINKED_POD_WITH_ID`).
+   */
+  int32_t pod;
+  /**
+   * `persist_seconds` of the three link setters, `keep_seconds` of the two removes.
+   */
+  int32_t seconds;
+  /**
+   * Out: this operation's status (`SF_OK`, or why it failed).
+   */
+  sf_status status;
+  /**
+   * Out: the pod result; `SF_NO_POD` when none or on failure.
+   */
+  int32_t out_pod;
+  /**
+   * Out: the flag result (linked, removed); false on failure.
+   */
+  bool out_flag;
+  /**
+   * Out: the workload state, a new string the caller owns (`sf_string_free`); NULL when
+   * absent, on failure and for the other kinds.
+   */
+  char *out_text;
+  /**
+   * Out: the pod states, owned by the caller (`sf_pod_states_free`); NULL on failure and for
+   * the other kinds.
+   */
+  struct sf_pod_states *out_states;
+  /**
+   * Out: the service links, owned by the caller (`sf_service_links_free`); NULL on failure
+   * and for the other kinds.
+   */
+  struct sf_service_links *out_links;
+  /**
+   * Out: this operation's error detail, as an `err` argument receives it.
+   */
+  struct sf_error error;
+} sf_batch_op;
+
+/**
+ * `sf_set_service_state(ns, service, pod, state)`.
+ */
+#define SF_BATCH_SET_SERVICE_STATE 1
+
+/**
+ * `sf_get_service_state(ns, service)`: the result in `out_states`.
+ */
+#define SF_BATCH_GET_SERVICE_STATE 2
+
+/**
+ * `sf_set_workload_state(ns, service, state)`.
+ */
+#define SF_BATCH_SET_WORKLOAD_STATE 3
+
+/**
+ * `sf_get_workload_state(ns, service)`: the result in `out_text`.
+ */
+#define SF_BATCH_GET_WORKLOAD_STATE 4
+
+/**
+ * `sf_set_linked_pod(ns, uid, service, pod, seconds)`: the previous pod in `out_pod`.
+ */
+#define SF_BATCH_SET_LINKED_POD 5
+
+/**
+ * `sf_try_set_linked_pod(ns, uid, service, pod, seconds)`: linked in `out_flag`, the current
+ * pod in `out_pod`.
+ */
+#define SF_BATCH_TRY_SET_LINKED_POD 6
+
+/**
+ * `sf_set_linked_pod_if_absent(ns, uid, service, pod, seconds)`: the current pod in `out_pod`.
+ */
+#define SF_BATCH_SET_LINKED_POD_IF_ABSENT 7
+
+/**
+ * `sf_get_linked_pod(ns, uid, service)`: the pod in `out_pod`.
+ */
+#define SF_BATCH_GET_LINKED_POD 8
+
+/**
+ * `sf_get_linked_pod_if_persist(ns, uid, service)`: the pod in `out_pod`.
+ */
+#define SF_BATCH_GET_LINKED_POD_IF_PERSIST 9
+
+/**
+ * `sf_remove_linked_pod(ns, uid, service, seconds)`: removed in `out_flag`.
+ */
+#define SF_BATCH_REMOVE_LINKED_POD 10
+
+/**
+ * `sf_remove_linked_pod_with_id(ns, uid, service, seconds, pod)`: removed in `out_flag`.
+ */
+#define SF_BATCH_REMOVE_LINKED_POD_WITH_ID 11
+
+/**
+ * `sf_get_link_services(ns, uid)`: the result in `out_links`.
+ */
+#define SF_BATCH_GET_LINK_SERVICES 12
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1052,6 +1185,39 @@ void sf_service_links_free(struct sf_service_links *l);
  * `s` is NULL or a string returned by the library as caller-owned, not yet freed.
  */
 void sf_string_free(char *s);
+
+/**
+ * Runs `count` independent operations together and gives each its own outcome, exactly as its
+ * single function would (same argument rules, same results, same errors), in input order.
+ *
+ * On one server (standalone, unix socket, TLS, Sentinel) the operations share one pooled
+ * connection: every command is written at once and the replies are read back in order, so a
+ * batch costs about one round trip (one more when the server lost a script; see below). On a
+ * Redis Cluster they run one after another, each as its single call. Bounds and retries are a
+ * single call's, applied to the batch: the whole batch ends within pool wait + connect +
+ * command timeout; after a failure the operations the server refused before running them and
+ * the reads whose reply was lost are sent once more, on a new connection, while a write whose
+ * reply was lost fails with `SF_CONNECTION` (it may have run). An entry with an unknown
+ * `kind`, a NULL or invalid argument fails alone with `SF_INVALID_ARGUMENT`, and nothing is
+ * sent for it. Each operation counts as one call in `sf_executor_stats`.
+ *
+ * `ops`: a caller-provided array of `count` entries (NULL only with `count == 0`). Every
+ * entry's outputs are written, failures included; the result objects and strings it receives
+ * are the caller's to free, and the call never reads the old values of the outputs (fill them
+ * with anything). Returns `SF_OK` when the operations ran (each entry's `status` then tells its
+ * own outcome), and fails only when the batch itself is unusable (`ex` NULL or closed, `ops`
+ * NULL with `count > 0`): then every entry, when there is an array, gets that status and
+ * error. The strings the entries point to must stay valid during the call. Thread-safe; the
+ * entries of one call must not be shared with another call running at the same time.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; `ops` is NULL or points to `count` writable entries whose
+ * string fields are NULL or NUL-terminated; `err` is NULL or points to a writable `sf_error`.
+ */
+sf_status sf_execute_batch(const struct sf_executor *ex,
+                           struct sf_batch_op *ops,
+                           size_t count,
+                           struct sf_error *err);
 
 /**
  * Reads the entry at `*cursor` of a packed result and moves `*cursor` past it; start with

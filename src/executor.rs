@@ -45,7 +45,7 @@ pub struct Executor {
     generation: Arc<Generation>,
     /// The shared connections when auto-pipelining is on.
     pipeline: Option<Pipeline>,
-    counters: Arc<Counters>,
+    pub(crate) counters: Arc<Counters>,
     config: Config,
 }
 
@@ -69,15 +69,15 @@ impl Drop for Executor {
 
 /// The arguments of a link script: the uid's two keys plus the service, as key pieces (no
 /// allocation on the hot path).
-struct LinkKeys<'a> {
-    uid_hash: KeyPieces<'a, 5>,
-    link: KeyPieces<'a, 6>,
-    service: &'a str,
+pub(crate) struct LinkKeys<'a> {
+    pub(crate) uid_hash: KeyPieces<'a, 5>,
+    pub(crate) link: KeyPieces<'a, 6>,
+    pub(crate) service: &'a str,
 }
 
 impl<'a> LinkKeys<'a> {
     /// Validates the identifiers; nothing is sent yet.
-    fn new(ns: &'a str, uid: &'a str, service: &'a str) -> Result<Self> {
+    pub(crate) fn new(ns: &'a str, uid: &'a str, service: &'a str) -> Result<Self> {
         check_namespace(ns)?;
         check_uid(uid)?;
         check_service(service)?;
@@ -149,12 +149,15 @@ impl Executor {
         &self.config
     }
 
-    fn checkout(&self) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
+    pub(crate) fn checkout(&self) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         self.checkout_within(self.config.pool_wait_timeout)
     }
 
     /// Waits at most `wait` for a pooled connection.
-    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
+    pub(crate) fn checkout_within(
+        &self,
+        wait: Duration,
+    ) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
         let started = Instant::now();
         self.pool.get_timeout(wait).map_err(|_| {
             // While the pool is below its size, a timeout means connecting failed, not that
@@ -237,7 +240,7 @@ impl Executor {
     /// failover demoted it: READONLY, MASTERDOWN), connections opened before the one that
     /// carried it (of `generation`) may point at the wrong node too: retire them all, so
     /// checkout opens new ones (no I/O here).
-    fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
+    pub(crate) fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
         if let Err(err) = &outcome {
             if err.topology_changed {
                 log::warn!(
@@ -567,14 +570,7 @@ impl Executor {
                 pod,
                 persistence,
             )?;
-            let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
-                .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
-            let pod = reply::script_pod(&current, script.name)?
-                .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
-            Ok(TrySet {
-                linked: reply::script_flag(&linked, script.name)?,
-                pod,
-            })
+            try_set_outcome(outcome)
         })
     }
 
@@ -867,7 +863,13 @@ fn load_scripts(conn: &mut Via) -> Result<()> {
 }
 
 /// `EVALSHA sha 2 uid_hash link service args...` (or `EVAL source ...`).
-fn script_command(a: &mut dyn Args, head: &[u8], body: &str, keys: &LinkKeys, args: &[i32]) {
+pub(crate) fn script_command(
+    a: &mut dyn Args,
+    head: &[u8],
+    body: &str,
+    keys: &LinkKeys,
+    args: &[i32],
+) {
     a.bytes(head);
     a.bytes(body.as_bytes());
     a.int(2);
@@ -891,7 +893,7 @@ fn ping(conn: &mut Via) -> Result<()> {
 }
 
 /// Reader of a reply that must be `+OK` (SET).
-fn expect_ok(mut reply: Reply<'_>) -> Result<()> {
+pub(crate) fn expect_ok(mut reply: Reply<'_>) -> Result<()> {
     match reply.next()? {
         Frame::Status(b"OK") => Ok(()),
         other => Err(Error::unexpected(format!("expected OK, got {other:?}"))),
@@ -899,13 +901,26 @@ fn expect_ok(mut reply: Reply<'_>) -> Result<()> {
 }
 
 /// Reader of a reply that must be an integer (HSET).
-fn expect_int(mut reply: Reply<'_>) -> Result<i64> {
+pub(crate) fn expect_int(mut reply: Reply<'_>) -> Result<i64> {
     match reply.next()? {
         Frame::Int(n) => Ok(n),
         other => Err(Error::unexpected(format!(
             "expected an integer, got {other:?}"
         ))),
     }
+}
+
+/// The outcome of the try-set script: (linked, current pod).
+pub(crate) fn try_set_outcome(outcome: Value) -> Result<TrySet> {
+    let script = &scripts::TRY_SET_LINKED_POD;
+    let [linked, current] = <[Value; 2]>::try_from(reply::array(outcome, 2, script.name)?)
+        .map_err(|_| Error::unexpected("try set linked pod: reply of the wrong length"))?;
+    let pod = reply::script_pod(&current, script.name)?
+        .ok_or_else(|| Error::unexpected("try set linked pod: script returned no pod"))?;
+    Ok(TrySet {
+        linked: reply::script_flag(&linked, script.name)?,
+        pod,
+    })
 }
 
 /// `GET key`, the value (or `None` when absent) decoded in place by `decode`.
@@ -916,13 +931,21 @@ fn get<T>(conn: &mut Via, key: &[&[u8]], decode: impl Fn(Option<&[u8]>) -> Resul
             a.bytes(b"GET");
             a.pieces(key);
         },
-        |mut reply| match reply.next()? {
-            Frame::Bulk(value) => decode(value),
-            other => Err(Error::unexpected(format!(
-                "expected a string, got {other:?}"
-            ))),
-        },
+        |reply| read_get(reply, &decode),
     )
+}
+
+/// Reader of a `GET` reply: the value (or `None` when absent) decoded in place by `decode`.
+pub(crate) fn read_get<T>(
+    mut reply: Reply<'_>,
+    decode: impl Fn(Option<&[u8]>) -> Result<T>,
+) -> Result<T> {
+    match reply.next()? {
+        Frame::Bulk(value) => decode(value),
+        other => Err(Error::unexpected(format!(
+            "expected a string, got {other:?}"
+        ))),
+    }
 }
 
 /// `HGETALL key`, each (field, value) pair handed to `each` in place.
@@ -953,14 +976,20 @@ fn hgetall<T>(
             a.bytes(b"HGETALL");
             a.pieces(key);
         },
-        |mut reply| {
-            let left = match reply.next()? {
-                Frame::Array(Some(n)) if n % 2 == 0 => n / 2,
-                other => return Err(Error::unexpected(format!("HGETALL answered {other:?}"))),
-            };
-            read(HashPairs { reply, left })
-        },
+        |reply| read(HashPairs::of(reply)?),
     )
+}
+
+/// Reader of an `HGETALL` reply: each (field, value) pair handed to `each` in place.
+pub(crate) fn read_hgetall(
+    reply: Reply<'_>,
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<()>,
+) -> Result<()> {
+    for pair in HashPairs::of(reply)? {
+        let (field, value) = pair?;
+        each(field, value)?;
+    }
+    Ok(())
 }
 
 /// The (field, value) pairs of an HGETALL reply.
@@ -969,7 +998,16 @@ struct HashPairs<'r> {
     left: usize,
 }
 
-impl HashPairs<'_> {
+impl<'r> HashPairs<'r> {
+    /// The pairs of an `HGETALL` reply, once its header says it is a map.
+    fn of(mut reply: Reply<'r>) -> Result<Self> {
+        let left = match reply.next()? {
+            Frame::Array(Some(n)) if n % 2 == 0 => n / 2,
+            other => return Err(Error::unexpected(format!("HGETALL answered {other:?}"))),
+        };
+        Ok(HashPairs { reply, left })
+    }
+
     /// The number of pairs not read yet.
     fn len(&self) -> usize {
         self.left
@@ -1000,7 +1038,7 @@ impl<'r> Iterator for HashPairs<'r> {
 
 /// A (field, value) pair of a service's state hash as (pod, state); `None` for a field that is
 /// not a pod ordinal (skipped, as the data model says). `key` names the hash in messages.
-fn pod_state_entry<'r>(
+pub(crate) fn pod_state_entry<'r>(
     key: &dyn std::fmt::Display,
     field: &[u8],
     value: &'r [u8],
@@ -1015,7 +1053,7 @@ fn pod_state_entry<'r>(
 
 /// A (field, value) pair of a uid's hash of persistent links as (service, pod). `key` names the
 /// hash in messages.
-fn link_service_entry<'r>(
+pub(crate) fn link_service_entry<'r>(
     key: &dyn std::fmt::Display,
     service: &'r [u8],
     pod: &[u8],

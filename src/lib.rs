@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+mod batch;
 mod config;
 mod error;
 mod executor;
@@ -33,6 +34,7 @@ mod stats;
 mod transport;
 mod types;
 
+pub use batch::{BatchOp, BatchOutcome};
 pub use config::{
     Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,
 };

@@ -31,6 +31,7 @@ pub mod links;
 
 pub mod results;
 
+pub mod batch;
 pub mod packed;
 
 use status::{sf_error, sf_status};

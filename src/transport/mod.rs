@@ -17,6 +17,7 @@
 //! cluster's multi-node batch, a redirect to follow); with it off, a pooled connection is held
 //! for the whole operation.
 
+mod batch;
 mod cluster;
 mod node;
 mod pipeline;

@@ -1201,6 +1201,105 @@ static void test_batch(void) {
   CHECK(pods[0] == 42);
 }
 
+/* sf_execute_batch: every kind in one call, each entry with its own outcome; bad entries fail
+ * alone; the batch's own arguments. */
+static void test_execute_batch(void) {
+  sf_error err;
+  sf_batch_op ops[14];
+  int32_t pod;
+  size_t i;
+  OK(sf_set_service_state(ex, "xb", "chat", 4, "Running", &err));
+  OK(sf_set_workload_state(ex, "xb", "chat", "Available", &err));
+  OK(sf_set_linked_pod(ex, "xb", "u1", "chat", 3, -1, &pod, &err));
+  OK(sf_set_linked_pod(ex, "xb", "u2", "chat", 5, 60, &pod, &err));
+  memset(ops, 'x', sizeof ops); /* every output must be written */
+  for (i = 0; i < 14; i++) {
+    ops[i].ns = "xb";
+    ops[i].uid = "u1";
+    ops[i].service = "chat";
+    ops[i].state = NULL;
+    ops[i].pod = 0;
+    ops[i].seconds = -1;
+  }
+  ops[0].kind = SF_BATCH_SET_SERVICE_STATE;
+  ops[0].service = "game";
+  ops[0].pod = 1;
+  ops[0].state = "Up";
+  ops[1].kind = SF_BATCH_GET_SERVICE_STATE;
+  ops[2].kind = SF_BATCH_SET_WORKLOAD_STATE;
+  ops[2].service = "game";
+  ops[2].state = "Draining";
+  ops[3].kind = SF_BATCH_GET_WORKLOAD_STATE;
+  ops[4].kind = SF_BATCH_SET_LINKED_POD;
+  ops[4].uid = "u3";
+  ops[4].pod = 7;
+  ops[5].kind = SF_BATCH_TRY_SET_LINKED_POD;
+  ops[5].pod = 9;
+  ops[6].kind = SF_BATCH_SET_LINKED_POD_IF_ABSENT;
+  ops[6].uid = "u2";
+  ops[6].pod = 8;
+  ops[7].kind = SF_BATCH_GET_LINKED_POD;
+  ops[7].uid = "u2";
+  ops[8].kind = SF_BATCH_GET_LINKED_POD_IF_PERSIST;
+  ops[8].uid = "u2";
+  ops[9].kind = SF_BATCH_GET_LINK_SERVICES;
+  ops[9].service = NULL; /* unused by this kind */
+  ops[10].kind = SF_BATCH_REMOVE_LINKED_POD_WITH_ID;
+  ops[10].pod = 4; /* u1 is linked to 3: nothing removed */
+  ops[11].kind = 99; /* unknown */
+  ops[12].kind = SF_BATCH_GET_LINKED_POD;
+  ops[12].uid = "a{b"; /* invalid */
+  ops[13].kind = SF_BATCH_REMOVE_LINKED_POD;
+  ops[13].uid = "u3"; /* linked by ops[4], earlier in the same batch */
+  scribble(&err);
+  OK(sf_execute_batch(ex, ops, 14, &err));
+  for (i = 0; i < 14; i++) {
+    if (i == 11 || i == 12) continue;
+    CHECK(ops[i].status == SF_OK && ops[i].error.code == SF_OK && ops[i].error.message[0] == 0);
+  }
+  CHECK(ops[1].out_states != NULL && sf_pod_states_len(ops[1].out_states) == 1 &&
+        sf_pod_states_pod(ops[1].out_states, 0) == 4 &&
+        strcmp(sf_pod_states_state(ops[1].out_states, 0), "Running") == 0);
+  CHECK(ops[3].out_text != NULL && strcmp(ops[3].out_text, "Available") == 0);
+  CHECK(ops[4].out_pod == SF_NO_POD);
+  CHECK(ops[5].out_flag == false && ops[5].out_pod == 3);
+  CHECK(ops[6].out_pod == 5);
+  CHECK(ops[7].out_pod == 5 && ops[8].out_pod == SF_NO_POD);
+  CHECK(ops[9].out_links != NULL && sf_service_links_len(ops[9].out_links) == 1 &&
+        strcmp(sf_service_links_service(ops[9].out_links, 0), "chat") == 0 &&
+        sf_service_links_pod(ops[9].out_links, 0) == 3);
+  CHECK(ops[10].out_flag == false && ops[13].out_flag == true);
+  /* Outputs a kind does not fill are NULL. */
+  CHECK(ops[0].out_text == NULL && ops[0].out_states == NULL && ops[0].out_links == NULL);
+  CHECK(ops[11].status == SF_INVALID_ARGUMENT && ops[11].error.code == SF_INVALID_ARGUMENT &&
+        strstr(ops[11].error.message, "kind 99") != NULL);
+  CHECK(ops[12].status == SF_INVALID_ARGUMENT && ops[12].out_pod == SF_NO_POD);
+  for (i = 0; i < 14; i++) {
+    sf_string_free(ops[i].out_text);
+    sf_pod_states_free(ops[i].out_states);
+    sf_service_links_free(ops[i].out_links);
+  }
+  /* The writes are there. */
+  CHECK(get_pod("xb", "u3", "chat") == SF_NO_POD);
+  CHECK(get_pod("xb", "u1", "chat") == 3);
+  {
+    char *state = NULL;
+    OK(sf_get_workload_state(ex, "xb", "game", &state, &err));
+    CHECK(state != NULL && strcmp(state, "Draining") == 0);
+    sf_string_free(state);
+  }
+
+  /* The batch's own arguments: an empty batch, a NULL array, a NULL executor. */
+  OK(sf_execute_batch(ex, NULL, 0, &err));
+  INVALID(sf_execute_batch(ex, NULL, 2, &err));
+  ops[0].kind = SF_BATCH_GET_LINKED_POD;
+  ops[0].out_pod = 42;
+  INVALID(sf_execute_batch(NULL, ops, 1, &err));
+  CHECK(ops[0].status == SF_INVALID_ARGUMENT && ops[0].out_pod == SF_NO_POD &&
+        strstr(ops[0].error.message, "ex is NULL") != NULL);
+  CHECK(sf_execute_batch(ex, ops, 1, NULL) == SF_OK && ops[0].status == SF_OK);
+}
+
 static void test_compute(void) {
   sf_error err;
   int32_t cpods[3] = {0, 2, 1};
@@ -1986,6 +2085,7 @@ int main(void) {
   run_test("link_services", test_link_services);
   run_test("link_invalid_arguments", test_link_invalid_arguments);
   run_test("batch", test_batch);
+  run_test("execute_batch", test_execute_batch);
   run_test("compute", test_compute);
   run_test("corrupt_links", test_corrupt_links);
   run_test("packed_service_states", test_packed_service_states);

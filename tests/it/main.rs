@@ -8,6 +8,7 @@
 mod harness;
 
 mod acl;
+mod batch;
 mod cluster;
 mod concurrency;
 mod eviction;

@@ -163,7 +163,10 @@ func TestCloseUnderLoad(t *testing.T) {
 	if ok.Load() == 0 || closed.Load() != 200 {
 		t.Fatalf("%d calls succeeded, %d goroutines saw ErrClosed", ok.Load(), closed.Load())
 	}
-	t.Logf("%d calls before Close", ok.Load())
+	t.Logf("%d calls before Close, %d batches", ok.Load(), sfexec.Batches(ex))
+	if sfexec.Batches(ex) == 0 {
+		t.Fatal("200 goroutines and not one batch")
+	}
 	if _, err := ex.GetLinkedPod(bg, "close", "u1", "chat"); !errors.Is(err, sfexec.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}

@@ -11,7 +11,9 @@
 //
 // Failures are *Error values matching one sentinel each (errors.Is(err, ErrTimeout), ...).
 // At most pool-size calls of an Executor run inside the library at once; the others wait for a
-// slot without holding an OS thread, and give up when their context ends. The library's log
+// slot without holding an OS thread, and give up when their context ends. Single-key calls that
+// arrive while others are inside the library are batched: several go to the library in one
+// call and one round trip (sf_execute_batch), each with its own result and error. The library's log
 // records go to one process-wide *slog.Logger (SetLogger, WithLogger; slog.Default() unless
 // told otherwise).
 //

@@ -16,11 +16,13 @@ import (
 // Executor keeps the routing state of stateful services in Redis through the native library.
 // It is safe for concurrent use by any number of goroutines; share one per process.
 //
-// Each call runs inside the library on the calling goroutine's OS thread. At most as many calls
-// as the pool has connections are inside the library at once; the others wait for a slot
+// A lone call runs inside the library on the calling goroutine's OS thread; a single-key call
+// that arrives while others are inside is batched (batch.go): it waits on a channel and a
+// runner goroutine hands it to the library together with the others queued. At most as many
+// calls or batches as the pool has connections are inside the library at once; the others wait
 // without holding a thread, and give up when their context ends. A call that is already inside
-// the library cannot be interrupted by its context: it finishes within the configured bounds
-// (pool wait + connect + command timeout, 3 s with the defaults).
+// the library, alone or in a batch, cannot be interrupted by its context: it finishes within the
+// configured bounds (pool wait + connect + command timeout, 3 s with the defaults).
 type Executor struct {
 	ex        *C.sf_executor // read only while holding a slot or closeMu
 	slots     chan *slot
@@ -29,6 +31,8 @@ type Executor struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	closeMu   sync.RWMutex // Stats reads ex under it; Close takes it to free ex
+	batch     *batcher     // nil on a cluster: its calls are not batched
+	batchAll  bool         // tests: batch lone calls too
 }
 
 // Open connects to one Redis server and loads the library's scripts. url is
@@ -64,7 +68,9 @@ func OpenCluster(seedURLs []string, opts ...Option) (*Executor, error) {
 	if st := Status(C.sf_config_new_cluster(urls.ptr, C.size_t(len(seedURLs)), &cfg, &cerr)); st != 0 {
 		return nil, cError(st, &cerr, op)
 	}
-	return open(cfg, collect(opts))
+	o := collect(opts)
+	o.cluster = true
+	return open(cfg, o)
 }
 
 // OpenSentinel connects to the primary that the sentinels monitor under masterName, and
@@ -123,6 +129,9 @@ func open(cfg *C.sf_config, o options) (*Executor, error) {
 	for i := range e.all {
 		e.all[i] = &slot{}
 		e.slots <- e.all[i]
+	}
+	if !o.cluster {
+		e.startBatching()
 	}
 	return e, nil
 }
@@ -301,6 +310,7 @@ func (e *Executor) Close() error {
 		first = true
 		e.closed.Store(true)
 		close(e.closing)
+		e.closeBatcher()
 		for range e.all {
 			<-e.slots
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -31,8 +32,15 @@ func open(t *testing.T, server *redistest.Server, opts ...sfexec.Option) *sfexec
 		t.Fatalf("open %s: %v", server.URL, err)
 	}
 	t.Cleanup(func() { _ = ex.Close() })
+	if batchEveryCall {
+		sfexec.BatchEveryCall(ex)
+	}
 	return ex
 }
+
+// batchEveryCall (SFEXEC_TEST_BATCH=1, the second run of make go-test) sends every single-key
+// call of the executors the tests open through the batch path, lone callers too.
+var batchEveryCall = os.Getenv("SFEXEC_TEST_BATCH") == "1"
 
 func must(t *testing.T, err error) {
 	t.Helper()

@@ -85,6 +85,11 @@ func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName s
 	if err != nil {
 		return err
 	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_SET_SERVICE_STATE, op, namespace, "", serviceName)
+		r.pod, r.state = int32(pod), state
+		return e.submitWrite(ctx, r)
+	}
 	s, err := e.acquire(ctx)
 	if err != nil {
 		return err
@@ -102,6 +107,18 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 	const op = opGetServiceState
 	if err := check2(ctx, op, namespace, serviceName); err != nil {
 		return nil, err
+	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_GET_SERVICE_STATE, op, namespace, "", serviceName)
+		if err := e.submit(ctx, r); err != nil {
+			return nil, err
+		}
+		states, err := r.outStates, r.err
+		e.recycle(r)
+		if err != nil {
+			return nil, err
+		}
+		return states, nil
 	}
 	s, err := e.acquire(ctx)
 	if err != nil {
@@ -140,6 +157,11 @@ func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName,
 	if err := check3(ctx, op, namespace, serviceName, state); err != nil {
 		return err
 	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_SET_WORKLOAD_STATE, op, namespace, "", serviceName)
+		r.state = state
+		return e.submitWrite(ctx, r)
+	}
 	s, err := e.acquire(ctx)
 	if err != nil {
 		return err
@@ -157,6 +179,18 @@ func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName 
 	const op = opGetWorkloadState
 	if err := check2(ctx, op, namespace, serviceName); err != nil {
 		return "", err
+	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_GET_WORKLOAD_STATE, op, namespace, "", serviceName)
+		if err := e.submit(ctx, r); err != nil {
+			return "", err
+		}
+		state, err := r.outText, r.err
+		e.recycle(r)
+		if err != nil {
+			return "", err
+		}
+		return state, nil
 	}
 	s, err := e.acquire(ctx)
 	if err != nil {
@@ -263,6 +297,11 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err != nil {
 		return NoPod, err
 	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_SET_LINKED_POD, op, namespace, uid, serviceName)
+		r.pod, r.seconds = int32(pod), int32(persist)
+		return e.submitPod(ctx, r)
+	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
 		return NoPod, err
@@ -292,6 +331,19 @@ func (e *Executor) TrySetLinkedPod(ctx context.Context, namespace, uid, serviceN
 	persist, err := toInt32(op, "persist seconds", persistSeconds)
 	if err != nil {
 		return false, NoPod, err
+	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_TRY_SET_LINKED_POD, op, namespace, uid, serviceName)
+		r.pod, r.seconds = int32(pod), int32(persist)
+		if err := e.submit(ctx, r); err != nil {
+			return false, NoPod, err
+		}
+		linked, current, err := r.outFlag, r.outPod, r.err
+		e.recycle(r)
+		if err != nil {
+			return false, NoPod, err
+		}
+		return linked, current, nil
 	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
@@ -324,6 +376,11 @@ func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, ser
 	if err != nil {
 		return NoPod, err
 	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_SET_LINKED_POD_IF_ABSENT, op, namespace, uid, serviceName)
+		r.pod, r.seconds = int32(pod), int32(persist)
+		return e.submitPod(ctx, r)
+	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
 		return NoPod, err
@@ -346,6 +403,9 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err := check3(ctx, op, namespace, uid, serviceName); err != nil {
 		return NoPod, err
 	}
+	if e.shouldBatch() {
+		return e.submitPod(ctx, e.request(C.SF_BATCH_GET_LINKED_POD, op, namespace, uid, serviceName))
+	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
 		return NoPod, err
@@ -367,6 +427,9 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 	const op = opGetLinkedPodIfPersist
 	if err := check3(ctx, op, namespace, uid, serviceName); err != nil {
 		return NoPod, err
+	}
+	if e.shouldBatch() {
+		return e.submitPod(ctx, e.request(C.SF_BATCH_GET_LINKED_POD_IF_PERSIST, op, namespace, uid, serviceName))
 	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
@@ -394,6 +457,11 @@ func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceN
 	keep, err := toInt32(op, "persist seconds", persistSeconds)
 	if err != nil {
 		return false, err
+	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_REMOVE_LINKED_POD, op, namespace, uid, serviceName)
+		r.seconds = int32(keep)
+		return e.submitFlag(ctx, r)
 	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
@@ -425,6 +493,11 @@ func (e *Executor) RemoveLinkedPodWithId(ctx context.Context, namespace, uid, se
 	if err != nil {
 		return false, err
 	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_REMOVE_LINKED_POD_WITH_ID, op, namespace, uid, serviceName)
+		r.seconds, r.pod = int32(keep), int32(pod)
+		return e.submitFlag(ctx, r)
+	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
 	if err != nil {
 		return false, err
@@ -451,6 +524,18 @@ func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (m
 	}
 	if err := checkText(op, "uid", uid); err != nil {
 		return nil, err
+	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_GET_LINK_SERVICES, op, namespace, uid, "")
+		if err := e.submit(ctx, r); err != nil {
+			return nil, err
+		}
+		links, err := r.outLinks, r.err
+		e.recycle(r)
+		if err != nil {
+			return nil, err
+		}
+		return links, nil
 	}
 	s, err := e.acquire(ctx)
 	if err != nil {

@@ -12,6 +12,7 @@ const DefaultPoolSize = 16
 type Option func(*options)
 
 type options struct {
+	cluster         bool // set by OpenCluster
 	poolSize        int
 	minIdle         int
 	minIdleSet      bool

@@ -107,6 +107,19 @@ static sf_status sfgo_get_link_services(sf_executor *ex, const char *ns, const c
 static void sfgo_pod_states_free(void *s) { sf_pod_states_free((sf_pod_states *)s); }
 static void sfgo_service_links_free(void *l) { sf_service_links_free((sf_service_links *)l); }
 
+// Frees what a batch's entries received, once Go has copied it.
+static void sfgo_batch_free(sf_batch_op *ops, size_t count) {
+  size_t i;
+  for (i = 0; i < count; i++) {
+    sf_string_free(ops[i].out_text);
+    sf_pod_states_free(ops[i].out_states);
+    sf_service_links_free(ops[i].out_links);
+    ops[i].out_text = NULL;
+    ops[i].out_states = NULL;
+    ops[i].out_links = NULL;
+  }
+}
+
 // The Go function that receives the library's log records (logger.go).
 extern void sfgoLogRecord(void *user_data, int32_t level, char *target, char *message);
 
