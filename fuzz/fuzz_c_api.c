@@ -348,11 +348,12 @@ static bool model_lost; /* too much to track this input: stop comparing */
 /* Whether the current call touches keys that op_corrupt filled with foreign data: then it may
  * also fail with SF_UNEXPECTED_REPLY, and its results are not compared with the model. */
 static bool call_tainted;
-/* Whether a SCRIPT FLUSH ran during this input: a batch then sends the entries whose script
- * the server lost once more, after the others (one more round trip), so an entry placed after
- * a script entry of the same uid in one batch may run before it (the entries are meant to be
+/* Whether the server may lack one of the library's scripts (at start, and after SCRIPT FLUSH
+ * until the next input reloads them all): a batch then sends the entries whose script the
+ * server lost once more, after the others (one more round trip), so an entry placed after a
+ * script entry of the same uid in one batch may run before it (the entries are meant to be
  * independent): such pairs are not compared with the model. */
-static bool scripts_flushed;
+static bool scripts_flushed = true;
 
 static char *dup_string(const char *s) {
   char *d = strdup(s);
@@ -420,7 +421,6 @@ static void model_reset(void) {
   }
   n_pod_states = n_workloads = n_links = n_taints = 0;
   model_lost = false;
-  scripts_flushed = false;
 }
 
 static struct workload *find_workload(const char *ns, const char *svc, bool create) {
@@ -556,8 +556,13 @@ static void count_outcome(sf_status status) {
   }
 }
 
+/* Where the packed results landed: the caller's buffer, the library's block. */
+static unsigned long packed_in_buffer, packed_in_block;
+
 static void print_outcomes(void) {
   int i;
+  fprintf(stderr, "packed results: %lu in the caller's buffer, %lu in the library's block\n",
+          packed_in_buffer, packed_in_block);
   fprintf(stderr, "%-42s %10s %10s %10s\n", "calls", "SF_OK", "INVALID", "other");
   for (i = 0; i < MAX_NAMED && named[i] != NULL; i++) {
     unsigned long other = 0;
@@ -1681,6 +1686,10 @@ static size_t walk_packed(const sf_packed *p, const uint8_t *buffer, size_t capa
     REQUIRE(p->data != NULL && p->allocated == p->data,
             "%zu bytes do not fit in %zu, yet data %p, allocated %p", p->size, capacity,
             (const void *)p->data, (void *)p->allocated);
+  if (p->allocated != NULL)
+    packed_in_block++;
+  else
+    packed_in_buffer++;
   REQUIRE(p->count <= MAX_PACKED && p->count <= p->size / 8, "count %zu in %zu bytes", p->count,
           p->size);
   for (;;) {
@@ -2239,6 +2248,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   input in = {data, size, 0};
   char reply[64];
   int ops = 0;
+  if (scripts_flushed) { /* every script the batches use, loaded again by its single call */
+    int32_t pod;
+    bool flag;
+    current_op = "loading the scripts";
+    REQUIRE(sf_set_linked_pod(ex, "warm", "u", "s", 1, -1, &pod, NULL) == SF_OK &&
+                sf_try_set_linked_pod(ex, "warm", "u", "s", 1, -1, &flag, &pod, NULL) == SF_OK &&
+                sf_set_linked_pod_if_absent(ex, "warm", "u", "s", 1, -1, &pod, NULL) == SF_OK &&
+                sf_get_linked_pod_if_persist(ex, "warm", "u", "s", &pod, NULL) == SF_OK &&
+                sf_remove_linked_pod(ex, "warm", "u", "s", 0, &flag, NULL) == SF_OK,
+            "a single call failed");
+    scripts_flushed = false;
+  }
   current_op = "FLUSHDB";
   REQUIRE(raw_command(reply, sizeof reply, "FLUSHDB", NULL) == '+', "FLUSHDB: %s", reply);
   baseline = -1;
