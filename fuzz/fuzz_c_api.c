@@ -1610,6 +1610,29 @@ static void op_open(input *in) {
   status = sf_ping(e2, &err);
   check_error(status, &err);
   REQUIRE(status == SF_INVALID_ARGUMENT, "ping after close: %s", sf_status_name(status));
+  {
+    sf_batch_op op;
+    sf_packed p = {(const uint8_t *)&err_storage, 1, 1, NULL};
+    memset(&op, 0x5A, sizeof op);
+    op.kind = SF_BATCH_GET_LINKED_POD;
+    op.ns = "a";
+    op.uid = "u1";
+    op.service = "chat";
+    current_op = "sf_execute_batch (closed executor)";
+    status = sf_execute_batch(e2, &op, 1, &err);
+    check_error(status, &err);
+    current_op = "sf_execute_batch entry (closed executor)";
+    check_error(op.status, &op.error);
+    REQUIRE(status == SF_INVALID_ARGUMENT && op.status == SF_INVALID_ARGUMENT &&
+                op.out_pod == SF_NO_POD && op.out_text == NULL && op.out_states == NULL &&
+                op.out_links == NULL,
+            "batch after close: %s, entry %s", sf_status_name(status), sf_status_name(op.status));
+    current_op = "sf_get_link_services_packed (closed executor)";
+    status = sf_get_link_services_packed(e2, "a", "u1", NULL, 0, &p, &err);
+    check_error(status, &err);
+    REQUIRE(status == SF_INVALID_ARGUMENT && p.data == NULL && p.size == 0 && p.count == 0,
+            "packed read after close: %s", sf_status_name(status));
+  }
 }
 
 /* ---- packed reads (extras of 0.2) ------------------------------------------------------- */
