@@ -109,6 +109,30 @@ def corrupt(ns, uid, svc, kind, sel, field=0):
     return bytes([20, ns, uid, svc, kind, sel, field])
 
 
+def buf(how, capacity=None):  # gen_packed_buffer: 0 NULL, 1 NULL with capacity, 2 empty, 3..7 sized
+    return bytes([how]) + (b"" if capacity is None else bytes([capacity]))
+
+
+def svc_states_packed(ns, svc, buffer):
+    return b"\x16" + EX + ns + svc + OUT_PTR + buffer + ERR
+
+
+def workloads_packed(ns, svcs, buffer):
+    return b"\x17" + EX + ns + bytes([len(svcs), 1]) + b"".join(svcs) + OUT_PTR + buffer + ERR
+
+
+def link_services_packed(ns, uid, buffer):
+    return b"\x18" + EX + ns + uid + OUT_PTR + buffer + ERR
+
+
+def batch_op(kind, ns, uid, svc, state, pod, seconds):  # kind byte: 1 + k % 12 below 240
+    return bytes([kind]) + ns + uid + svc + state + pod + seconds
+
+
+def execute_batch(entries):
+    return b"\x19" + EX + bytes([len(entries), 1]) + b"".join(entries) + ERR
+
+
 SEEDS = {
     # op 21: a second executor from fuzzed pool sizes and timeouts (then ping, close)
     "open-configs": bytes([21, 3, 0, 3, 4, 1, 3, 2, 3, 2, 5])
@@ -165,6 +189,42 @@ SEEDS = {
     + batch(word(0), word(0), [])
     + b"\x0b" + EX + word(0) + word(0) + b"\x00\x20" + b"\x01" + ERR  # NULL uids, count SIZE_MAX
     + compute(word(0), word(0), word(0), persistent(), []),
+    # ops 22-24: the packed reads, into no buffer, a too small one and a roomy one
+    "packed-reads": set_pod_state(word(0), word(0), small(1), word(0))
+    + set_pod_state(word(0), word(0), small(3), word(3))
+    + svc_states_packed(word(0), word(0), buf(0))
+    + svc_states_packed(word(0), word(0), buf(3, 9))
+    + svc_states_packed(word(0), word(0), buf(5, 200))
+    + svc_states_packed(word(0), word(0), buf(1))
+    + set_workload(word(0), word(1), word(2))
+    + workloads_packed(word(0), [word(1), word(2)], buf(5, 30))
+    + workloads_packed(word(0), [], buf(2))
+    + set_link(word(0), word(0), word(0), small(2), persistent())
+    + set_link(word(0), word(0), word(1), small(4), persistent())
+    + link_services_packed(word(0), word(0), buf(3, 20))
+    + link_services_packed(word(0), word(0), buf(4, 4)),
+    # op 25: sf_execute_batch with every kind, a bad one and an unknown kind
+    "execute-batch": execute_batch([
+        batch_op(0, word(0), word(0), word(0), word(0), small(1), persistent()),
+        batch_op(2, word(0), word(0), word(1), word(2), small(0), persistent()),
+        batch_op(4, word(0), word(0), word(0), word(0), small(3), persistent()),
+        batch_op(11, word(0), word(1), word(2), word(0), small(5), persistent()),
+        batch_op(5, word(0), word(2), word(0), word(0), small(6), small(1)),
+        batch_op(6, word(0), word(3), word(0), word(0), small(7), persistent()),
+        batch_op(9, word(0), word(0), word(0), null(), small(0), small(0)),
+        batch_op(240, word(0), word(0), word(0), word(0), small(1), persistent()),
+    ])
+    + execute_batch([
+        batch_op(1, word(0), null(), word(0), null(), small(0), persistent()),
+        batch_op(3, word(0), null(), word(1), null(), small(0), persistent()),
+        batch_op(7, word(0), word(0), word(0), null(), small(0), persistent()),
+        batch_op(8, word(0), word(1), word(2), null(), small(0), persistent()),
+        batch_op(10, word(0), word(0), word(0), null(), small(2), small(0)),
+        batch_op(4, raw(b"a{b"), word(0), word(0), word(0), i32(-5), persistent()),
+        batch_op(244, word(0), word(0), word(0), word(0), small(1), persistent())[:1]
+        + struct.pack(">I", 0x7FFFFFFF) + word(0) + word(0) + word(0) + word(0) + small(1) + small(1),
+    ])
+    + b"\x19" + EX + b"\x00\x50" + ERR,  # NULL ops, count 0
     "config": config(word(0), [(0, 4), (1, 2), (2, 0), (6, 0)])
     + config(raw(b"redis://127.0.0.1:99999"), [])
     + bytes([17, 1, 1]) + word(0) + bytes([2, 1]) + word(0) + word(1) + ERR
