@@ -1188,7 +1188,10 @@ void sf_string_free(char *s);
 
 /**
  * Runs `count` independent operations together and gives each its own outcome, exactly as its
- * single function would (same argument rules, same results, same errors), in input order.
+ * single function would (same argument rules, same results, same errors); outcome `i` is
+ * written to `ops[i]`. The entries are concurrent, not a sequence: they usually run in input
+ * order, but an entry the server refused (a lost script, a retry) runs again after the others,
+ * so do not put an entry in the batch that must see the effect of another one.
  *
  * On one server (standalone, unix socket, TLS, Sentinel) the operations share one pooled
  * connection: every command is written at once and the replies are read back in order, so a

@@ -532,7 +532,9 @@ enum Plan<'a> {
 
 impl Executor {
     /// Runs independent single-key operations together and returns each one's result, in input
-    /// order: exactly what each single call would return. On one server (standalone, unix,
+    /// order: exactly what each single call would return. The operations are concurrent, not a
+    /// sequence: one the server refused (a lost script, a retry) runs again after the others, so
+    /// none may depend on the effect of another of the same batch. On one server (standalone, unix,
     /// TLS, Sentinel) they share one pooled connection and one round trip (one more when the
     /// server lost a script, and a retry as below); on a cluster each runs as its single call,
     /// one after another.
