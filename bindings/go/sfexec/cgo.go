@@ -32,6 +32,9 @@ type slot struct {
 	arena     unsafe.Pointer
 	size      uintptr
 	lastState string // the last workload state returned, reused when the next one is equal
+	// packedHint is the size of the largest packed result that did not fit in the arena: the
+	// room later packed reads leave for theirs.
+	packedHint uintptr
 }
 
 func (s *slot) init() {

@@ -125,28 +125,23 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 		return nil, err
 	}
 	defer e.release(s)
-	b := s.buffer(uintptr(len(namespace)+len(serviceName)+2) + 64*entrySize)
+	b := s.buffer(uintptr(len(namespace)+len(serviceName)+2) + s.packedRoom(packedRoomMin))
 	defer b.done()
 	ns, svc := b.str(namespace), b.str(serviceName)
-	arr := entriesIn(&b)
-	st := Status(C.sfgo_get_service_state(e.ex, ns, svc, s.hdr, arr.pods, arr.lens, arr.ptrs, C.size_t(arr.n)))
+	buf, capacity := b.rest8()
+	st := Status(C.sf_get_service_state_packed(e.ex, ns, svc, buf, capacity, &s.hdr.packed, &s.hdr.err))
 	if err := s.status(st, op); err != nil {
 		return nil, err
 	}
-	obj := s.hdr.obj
-	defer C.sfgo_pod_states_free(obj)
-	n := int(s.hdr.count)
-	if n > arr.n {
-		big := s.bigEntries(n)
-		defer big.done()
-		arr = entriesIn(&big)
-		C.sfgo_pod_states_fill((*C.sf_pod_states)(obj), C.size_t(n), arr.pods, arr.lens, arr.ptrs)
-	}
-	out := make(map[int]string, n)
+	defer s.packedDone()
+	r := s.packed()
+	out := make(map[int]string, r.count)
 	var seen interner
-	for i := 0; i < n; i++ {
-		pod, text := arr.entry(i)
-		out[pod] = seen.get(text)
+	for r.next() {
+		out[int(r.key)] = seen.get(r.text)
+	}
+	if err := r.err(op); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -234,7 +229,7 @@ func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, 
 	if err := checkText(op, "namespace", namespace); err != nil {
 		return nil, err
 	}
-	size, err := batchSize(op, "service name", serviceNames, 3*ptrSize)
+	size, err := batchSize(op, "service name", serviceNames, ptrSize+packedEntry)
 	if err != nil {
 		return nil, err
 	}
@@ -243,29 +238,31 @@ func (e *Executor) GetWorkloadStateBatch(ctx context.Context, namespace string, 
 		return nil, err
 	}
 	defer e.release(s)
-	b := s.buffer(uintptr(len(namespace)+1) + size)
+	b := s.buffer(uintptr(len(namespace)+1) + size + s.packedRoom(0))
 	defer b.done()
 	ns := b.str(namespace)
 	count := len(serviceNames)
 	in := unsafe.Slice((**C.char)(b.take(uintptr(count)*ptrSize)), count)
-	out := (**C.char)(b.take(uintptr(count) * ptrSize))
-	lens := (*C.size_t)(b.take(uintptr(count) * ptrSize))
 	for i, name := range serviceNames {
 		in[i] = b.str(name)
 	}
-	st := Status(C.sfgo_get_workload_states(e.ex, ns, unsafe.SliceData(in), C.size_t(count), out, lens, &s.hdr.err))
+	buf, capacity := b.rest8()
+	st := Status(C.sf_get_workload_states_packed(e.ex, ns, unsafe.SliceData(in), C.size_t(count), buf, capacity,
+		&s.hdr.packed, &s.hdr.err))
 	if err := s.status(st, op); err != nil {
 		return nil, err
 	}
-	defer C.sfgo_free_strings(out, C.size_t(count))
-	states := unsafe.Slice(out, count)
-	lengths := unsafe.Slice(lens, count)
+	defer s.packedDone()
+	r := s.packed()
 	result := make(map[string]string, count)
 	var seen interner
-	for i, name := range serviceNames {
-		if states[i] != nil {
-			result[name] = seen.get(unsafe.Slice((*byte)(unsafe.Pointer(states[i])), uintptr(lengths[i])))
+	for r.next() {
+		if r.text != nil && r.key >= 0 && int(r.key) < count {
+			result[serviceNames[r.key]] = seen.get(r.text)
 		}
+	}
+	if err := r.err(op); err != nil {
+		return nil, err
 	}
 	return result, nil
 }
@@ -542,27 +539,22 @@ func (e *Executor) GetLinkService(ctx context.Context, namespace, uid string) (m
 		return nil, err
 	}
 	defer e.release(s)
-	b := s.buffer(uintptr(len(namespace)+len(uid)+2) + 32*entrySize)
+	b := s.buffer(uintptr(len(namespace)+len(uid)+2) + s.packedRoom(packedRoomMin))
 	defer b.done()
 	ns, u := b.str(namespace), b.str(uid)
-	arr := entriesIn(&b)
-	st := Status(C.sfgo_get_link_services(e.ex, ns, u, s.hdr, arr.pods, arr.lens, arr.ptrs, C.size_t(arr.n)))
+	buf, capacity := b.rest8()
+	st := Status(C.sf_get_link_services_packed(e.ex, ns, u, buf, capacity, &s.hdr.packed, &s.hdr.err))
 	if err := s.status(st, op); err != nil {
 		return nil, err
 	}
-	obj := s.hdr.obj
-	defer C.sfgo_service_links_free(obj)
-	n := int(s.hdr.count)
-	if n > arr.n {
-		big := s.bigEntries(n)
-		defer big.done()
-		arr = entriesIn(&big)
-		C.sfgo_service_links_fill((*C.sf_service_links)(obj), C.size_t(n), arr.pods, arr.lens, arr.ptrs)
+	defer s.packedDone()
+	r := s.packed()
+	out := make(map[string]int, r.count)
+	for r.next() {
+		out[string(r.text)] = int(r.key)
 	}
-	out := make(map[string]int, n)
-	for i := 0; i < n; i++ {
-		pod, name := arr.entry(i)
-		out[string(name)] = pod
+	if err := r.err(op); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -722,14 +714,6 @@ func (a entries) entry(i int) (int, []byte) {
 		return int(pod), nil
 	}
 	return int(pod), unsafe.Slice((*byte)(unsafe.Pointer(ptr)), int(n))
-}
-
-// bigEntries is C memory for n entries when they do not fit in the slot's arena: the one
-// allocation of a large result.
-func (s *slot) bigEntries(n int) cbuf {
-	size := uintptr(n)*entrySize + 16
-	cAllocations.Add(1)
-	return cbuf{base: C.malloc(C.size_t(size)), size: size, owned: true}
 }
 
 // interner turns the bytes of repeated values (pod states, workload states) into one shared

@@ -15,7 +15,7 @@ typedef struct sfgo_scratch {
   bool flag;
   size_t count;
   char *str;
-  void *obj;
+  sf_packed packed;  // a packed read's result, in the slot's arena or a library block
 } sfgo_scratch;
 
 // The helpers below do in one cgo call what would otherwise take one per accessor.
@@ -41,21 +41,6 @@ static sf_status sfgo_get_workload_state(sf_executor *ex, const char *ns, const 
   return st;
 }
 
-static sf_status sfgo_get_workload_states(sf_executor *ex, const char *ns,
-                                          const char *const *services, size_t count,
-                                          char **out, size_t *lens, sf_error *err) {
-  sf_status st = sf_get_workload_states(ex, ns, services, count, out, err);
-  size_t i;
-  if (st == SF_OK)
-    for (i = 0; i < count; i++) lens[i] = out[i] ? strlen(out[i]) : 0;
-  return st;
-}
-
-static void sfgo_free_strings(char **strings, size_t count) {
-  size_t i;
-  for (i = 0; i < count; i++) sf_string_free(strings[i]);
-}
-
 static void sfgo_pod_states_fill(const sf_pod_states *s, size_t n, int32_t *pods, size_t *lens,
                                  const char **ptrs) {
   size_t i;
@@ -64,21 +49,6 @@ static void sfgo_pod_states_fill(const sf_pod_states *s, size_t n, int32_t *pods
     ptrs[i] = sf_pod_states_state(s, i);
     lens[i] = ptrs[i] ? strlen(ptrs[i]) : 0;
   }
-}
-
-// Reads the pod states into s->obj (freed by the caller) and, when at most cap entries, fills
-// the arrays too. s->count receives the number of entries.
-static sf_status sfgo_get_service_state(sf_executor *ex, const char *ns, const char *svc,
-                                        sfgo_scratch *s, int32_t *pods, size_t *lens,
-                                        const char **ptrs, size_t cap) {
-  sf_pod_states *states = NULL;
-  sf_status st = sf_get_service_state(ex, ns, svc, &states, &s->err);
-  s->obj = states;
-  s->count = 0;
-  if (st != SF_OK) return st;
-  s->count = sf_pod_states_len(states);
-  if (s->count <= cap) sfgo_pod_states_fill(states, s->count, pods, lens, ptrs);
-  return st;
 }
 
 static void sfgo_service_links_fill(const sf_service_links *l, size_t n, int32_t *pods,
@@ -90,22 +60,6 @@ static void sfgo_service_links_fill(const sf_service_links *l, size_t n, int32_t
     lens[i] = ptrs[i] ? strlen(ptrs[i]) : 0;
   }
 }
-
-static sf_status sfgo_get_link_services(sf_executor *ex, const char *ns, const char *uid,
-                                        sfgo_scratch *s, int32_t *pods, size_t *lens,
-                                        const char **ptrs, size_t cap) {
-  sf_service_links *links = NULL;
-  sf_status st = sf_get_link_services(ex, ns, uid, &links, &s->err);
-  s->obj = links;
-  s->count = 0;
-  if (st != SF_OK) return st;
-  s->count = sf_service_links_len(links);
-  if (s->count <= cap) sfgo_service_links_fill(links, s->count, pods, lens, ptrs);
-  return st;
-}
-
-static void sfgo_pod_states_free(void *s) { sf_pod_states_free((sf_pod_states *)s); }
-static void sfgo_service_links_free(void *l) { sf_service_links_free((sf_service_links *)l); }
 
 // Frees what a batch's entries received, once Go has copied it.
 static void sfgo_batch_free(sf_batch_op *ops, size_t count) {
