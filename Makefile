@@ -113,15 +113,16 @@ unit-test:
 TEST_THREADS ?= 4
 TIMED_TESTS := faults:: hostile_server:: pipelining::
 
-# The Rust suites run with auto-pipelining off (the default) and again with it on.
+# The Rust suites run with the default and again with SF_PIPELINING=always (auto-pipelining
+# on for every call, even a lone caller's: the shared connection under every test).
 rust-test:
 	$(CARGO) test $(CARGO_FLAGS) --all-targets -- --test-threads=$(TEST_THREADS) \
 		$(addprefix --skip ,$(TIMED_TESTS))
 	$(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) $(TIMED_TESTS)
 	$(CARGO) test $(CARGO_FLAGS) --doc
-	SF_PIPELINING=on $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+	SF_PIPELINING=always $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
 		$(addprefix --skip ,$(TIMED_TESTS))
-	SF_PIPELINING=on $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+	SF_PIPELINING=always $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
 		$(TIMED_TESTS)
 
 lint:
