@@ -4,7 +4,8 @@
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
 #   make test                  the whole test suite: lint, header check, Rust tests (twice: with
-#                              auto-pipelining off, the default, and on), C tests (also
+#                              the default, adaptive auto-pipelining, and with every call
+#                              through the shared connection), C tests (also
 #                              under valgrind and sanitizers), a short fuzz run; installs
 #                              redis-server, valgrind, clang-14, ... when run as root
 #   make install PREFIX=/usr/local

@@ -564,7 +564,7 @@ sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
                                            struct sf_error *err);
 
 /**
- * Turns auto-pipelining on or off (default off, or as the environment variable `SF_PIPELINING`
+ * Turns auto-pipelining on or off (default on, or as the environment variable `SF_PIPELINING`
  * says when set to `on`, `off` or `always`). On: while enough calls of the executor are in
  * flight at once (see `sf_config_set_pipelining_min_in_flight`), commands that threads issue
  * at the same moment to the same Redis node share one connection, one write and one read, and

@@ -75,13 +75,14 @@ pub const MAX_POOL_MAX_SIZE: u32 = 10_000;
 pub const DEFAULT_POOL_MIN_IDLE: u32 = 0;
 /// Default connect, command and pool wait timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Whether auto-pipelining is on by default: off, because `make bench` showed it winning at 16
-/// threads and tying at one, but losing at 4 and 8 threads, where a command queued while
-/// another thread reads waits for that read before it is written (see the README's
-/// Performance section). The
-/// environment variable `SF_PIPELINING` (`on` or `off`) replaces this default for the
-/// configurations a process creates.
-pub const DEFAULT_PIPELINING: bool = false;
+/// Whether auto-pipelining is on by default: on, because with the adaptive routing
+/// ([`DEFAULT_PIPELINING_MIN_IN_FLIGHT`]) `make bench` showed it tying with pipelining off at
+/// 1, 4 and 8 threads (where calls hold pooled connections, as with it off) and winning at 16
+/// (see the README's Performance section). Pipelining for every call lost at 4 and 8 threads,
+/// where a command queued while another thread reads waits for that read before it is
+/// written. The environment variable `SF_PIPELINING` (`on`, `off` or `always`) replaces this
+/// default for the configurations a process creates.
+pub const DEFAULT_PIPELINING: bool = true;
 
 /// With auto-pipelining on, a call goes through the shared connection only while at least
 /// this many calls of the executor (itself included) are in flight, and through a pooled
@@ -464,7 +465,7 @@ impl Config {
         Ok(self)
     }
 
-    /// Auto-pipelining (default off, or as the `SF_PIPELINING` environment variable says:
+    /// Auto-pipelining (default on, or as the `SF_PIPELINING` environment variable says:
     /// `on`, `off` or `always`): while enough calls are in flight at once
     /// ([`Config::set_pipelining_min_in_flight`]), commands that threads issue at the same
     /// moment to the same node share one connection, one write and one read, and each thread
