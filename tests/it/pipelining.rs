@@ -567,12 +567,18 @@ fn large_batches_use_a_pooled_connection() {
 fn a_lone_caller_uses_a_pooled_connection() {
     let server = RedisServer::start();
     let mut config = Config::new(&server.admin_url()).unwrap();
-    config.set_pipelining(true);
+    // (Set explicitly: `SF_PIPELINING=always` makes 1 the default of the process.)
+    config
+        .set_pipelining(true)
+        .set_pipelining_min_in_flight(stateful_executor::DEFAULT_PIPELINING_MIN_IN_FLIGHT)
+        .unwrap();
+    let refused = config.set_pipelining_min_in_flight(0).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         config.pipelining_min_in_flight(),
-        stateful_executor::DEFAULT_PIPELINING_MIN_IN_FLIGHT
+        stateful_executor::DEFAULT_PIPELINING_MIN_IN_FLIGHT,
+        "a refused value changes nothing"
     );
-    assert!(config.set_pipelining_min_in_flight(0).is_err());
     let ex = Executor::open(&config).unwrap();
     for i in 0..50 {
         ex.set_linked_pod("ns", &format!("u{i}"), "chat", i, Persistence::Persistent)
