@@ -583,7 +583,7 @@ sf_status sf_config_set_pipelining(struct sf_config *cfg,
  * With auto-pipelining on: the least number of calls of the executor in flight at once (the
  * call itself included) for a call to go through the shared connection (default 12; 1: every
  * call, even a lone caller's). Below it a call holds a pooled connection, as with pipelining
- * off. Capped at one more than the pool's max size. Fails with `SF_INVALID_ARGUMENT` when
+ * off (keep the pool's max size at least this minus one, as the defaults are). Fails with `SF_INVALID_ARGUMENT` when
  * `calls` is 0 or `cfg` is NULL; the config is then unchanged. Not thread-safe for the same
  * `cfg`.
  *

@@ -484,8 +484,8 @@ impl Config {
     /// With auto-pipelining on: the least number of calls of the executor in flight at once
     /// (the call itself included) for a call to go through the shared connection (default
     /// [`DEFAULT_PIPELINING_MIN_IN_FLIGHT`]; 1: every call). Below it a call holds a pooled
-    /// connection, as with pipelining off. Capped at one more than the pool's max size: calls
-    /// beyond what the pool holds go through the shared connection rather than wait for it.
+    /// connection, as with pipelining off (and, as then, waits for the pool when it is busy:
+    /// keep the pool's max size at least this minus one, as the defaults are, 16 and 12).
     pub fn set_pipelining_min_in_flight(&mut self, calls: u32) -> Result<&mut Self> {
         if calls == 0 {
             return Err(Error::invalid(

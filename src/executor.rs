@@ -56,13 +56,11 @@ pub struct Executor {
     /// The shared connections when auto-pipelining is on.
     pipeline: Option<Pipeline>,
     /// Calls in flight now, counted only with pipelining on: a call takes the shared
-    /// connection only while at least `pipelining_min_in_flight` are.
+    /// connection only while at least `config.pipelining_min_in_flight` are. Fewer than that
+    /// many calls on pooled connections are in flight at once (the last of them to start
+    /// counted them all), so with a pool of at least the threshold minus one they never wait
+    /// for the pool.
     in_flight: AtomicU32,
-    /// `pipelining_min_in_flight`, capped at one more than the pool's max size: calls below it
-    /// hold pooled connections, and fewer than this many of those can be in flight at once
-    /// (the last of them to start counted them all), so the direct path never waits for the
-    /// pool; more calls at once than the pool holds go through the shared connection.
-    min_in_flight: u32,
     pub(crate) counters: Arc<Counters>,
     config: Config,
 }
@@ -147,9 +145,6 @@ impl Executor {
             generation,
             pipeline,
             in_flight: AtomicU32::new(0),
-            min_in_flight: config
-                .pipelining_min_in_flight
-                .min(config.pool_max_size.saturating_add(1)),
             counters,
             config: config.clone(),
         })
@@ -266,7 +261,7 @@ impl Executor {
         };
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         let guard = InFlight(&self.in_flight);
-        if now >= self.min_in_flight {
+        if now >= self.config.pipelining_min_in_flight {
             bump(&self.counters.pipelined_calls);
             (Some(pipeline), Some(guard))
         } else {

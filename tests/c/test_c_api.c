@@ -1828,17 +1828,8 @@ static void test_pool_timeout(void) {
   pthread_t threads[2];
   long long started;
   int i, ok = 0, pool_timeouts = 0;
-  sf_config *cfg = NULL;
-  /* One connection; a command timeout longer than the pause; a short pool wait. Pipelining
-     off: with it on, a second call in flight beyond the pool's size would take the shared
-     connection instead of waiting for the pool. */
-  OK(sf_config_new(main_url, &cfg, &err));
-  OK(sf_config_set_command_timeout_ms(cfg, 5000, &err));
-  OK(sf_config_set_pool_wait_timeout_ms(cfg, 300, &err));
-  OK(sf_config_set_pool_max_size(cfg, 1, &err));
-  OK(sf_config_set_pipelining(cfg, false, &err));
-  OK(sf_executor_open(cfg, &e2, &err));
-  sf_config_free(cfg);
+  /* One connection; a command timeout longer than the pause; a short pool wait. */
+  OK(open_executor(main_url, 0, 5000, 300, 1, &e2, &err));
   OK(sf_ping(e2, &err));
   CHECK(raw(&main_server, reply, sizeof reply, "CLIENT", "PAUSE", "2000", "ALL", NULL) == '+');
   started = now_ms();
