@@ -4,7 +4,8 @@
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
 #   make test                  the whole test suite: lint, header check, Rust tests (twice: with
-#                              auto-pipelining off, the default, and on), C tests (also
+#                              the default, adaptive auto-pipelining, and with every call
+#                              through the shared connection), C tests (also
 #                              under valgrind and sanitizers), a short fuzz run; installs
 #                              redis-server, valgrind, clang-14, ... when run as root
 #   make install PREFIX=/usr/local
@@ -113,15 +114,16 @@ unit-test:
 TEST_THREADS ?= 4
 TIMED_TESTS := faults:: hostile_server:: pipelining::
 
-# The Rust suites run with auto-pipelining off (the default) and again with it on.
+# The Rust suites run with the default and again with SF_PIPELINING=always (auto-pipelining
+# on for every call, even a lone caller's: the shared connection under every test).
 rust-test:
 	$(CARGO) test $(CARGO_FLAGS) --all-targets -- --test-threads=$(TEST_THREADS) \
 		$(addprefix --skip ,$(TIMED_TESTS))
 	$(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) $(TIMED_TESTS)
 	$(CARGO) test $(CARGO_FLAGS) --doc
-	SF_PIPELINING=on $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+	SF_PIPELINING=always $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
 		$(addprefix --skip ,$(TIMED_TESTS))
-	SF_PIPELINING=on $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+	SF_PIPELINING=always $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
 		$(TIMED_TESTS)
 
 lint:

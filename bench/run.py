@@ -4,7 +4,9 @@ the equivalent raw command (or EVALSHA of the same Lua script) to the same serve
 concurrency and key spread. Each figure is the median of several runs (the machine is noisy).
 Prints a table and writes target/bench/results.json.
 
-The Rust driver runs with pipelining on and off, the C driver with it on; every round runs each
+The Rust driver runs with pipelining on (adaptive, the library's default threshold;
+SF_BENCH_MIN_IN_FLIGHT=1 in the environment: every call through the shared connection) and off,
+the C driver with it on; every round runs each
 contender once (order rotating), and ratios are medians of the per-round ratios. The server's
 CPU per call comes from INFO cpu before and after each run.
 

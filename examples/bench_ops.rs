@@ -5,6 +5,7 @@
 //! ops: get set set_if_absent try_set remove compute8 service_state32 batch1000 batch10000
 //!      workload100 setup
 //! environment: SF_BENCH_PIPELINING=on|off (auto-pipelining; default: the library's),
+//!      SF_BENCH_MIN_IN_FLIGHT (calls in flight for the shared connection, with pipelining on),
 //!      SF_BENCH_TIMEOUT_MS (command timeout). The first error of each thread goes to stderr.
 
 use std::process::ExitCode;
@@ -136,6 +137,13 @@ fn main() -> ExitCode {
             config.set_pipelining(true);
         }
         _ => {}
+    }
+    // SF_BENCH_MIN_IN_FLIGHT: calls in flight for the shared connection (with pipelining on).
+    if let Some(calls) = std::env::var("SF_BENCH_MIN_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.set_pipelining_min_in_flight(calls).unwrap();
     }
     let executor = Arc::new(Executor::open(&config).expect("open"));
     let plan = Arc::new(Plan {

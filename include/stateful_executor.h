@@ -104,6 +104,15 @@
 #define SF_INTERNAL 9
 
 /**
+ * With auto-pipelining on, a call goes through the shared connection only while at least
+ * this many calls of the executor (itself included) are in flight, and through a pooled
+ * connection otherwise, exactly as with pipelining off: fewer concurrent callers rarely
+ * fill a batch, and then waiting for another thread's read costs more than the shared write
+ * saves (see the README's Performance section).
+ */
+#define DEFAULT_PIPELINING_MIN_IN_FLIGHT 12
+
+/**
  * Size of `sf_error.message`, including its terminating NUL.
  */
 #define SF_ERROR_MESSAGE_SIZE 256
@@ -555,17 +564,35 @@ sf_status sf_config_set_command_timeout_ms(struct sf_config *cfg,
                                            struct sf_error *err);
 
 /**
- * Turns auto-pipelining on or off (default off, or as the environment variable `SF_PIPELINING`
- * says when set to `on` or `off`). On: commands that threads issue at the same
- * moment to the same Redis node share one connection, one write and one read, and each
- * thread gets its own reply; a lone caller writes and reads itself. Off: each call holds a
- * pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
+ * Turns auto-pipelining on or off (default on, or as the environment variable `SF_PIPELINING`
+ * says when set to `on`, `off` or `always`). On: while enough calls of the executor are in
+ * flight at once (see `sf_config_set_pipelining_min_in_flight`), commands that threads issue
+ * at the same moment to the same Redis node share one connection, one write and one read, and
+ * each thread gets its own reply; fewer calls at once each hold a pooled connection, as with
+ * it off. Off: each call holds a pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
  * `cfg` is NULL. Not thread-safe for the same `cfg`.
  *
  * # Safety
  * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
  */
-sf_status sf_config_set_pipelining(struct sf_config *cfg, bool enabled, struct sf_error *err);
+sf_status sf_config_set_pipelining(struct sf_config *cfg,
+                                   bool enabled,
+                                   struct sf_error *err);
+
+/**
+ * With auto-pipelining on: the least number of calls of the executor in flight at once (the
+ * call itself included) for a call to go through the shared connection (default 12; 1: every
+ * call, even a lone caller's). Below it a call holds a pooled connection, as with pipelining
+ * off (keep the pool's max size at least this minus one, as the defaults are). Fails with `SF_INVALID_ARGUMENT` when
+ * `calls` is 0 or `cfg` is NULL; the config is then unchanged. Not thread-safe for the same
+ * `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+sf_status sf_config_set_pipelining_min_in_flight(struct sf_config *cfg,
+                                                 uint32_t calls,
+                                                 struct sf_error *err);
 
 /**
  * Sets the longest wait, in milliseconds, for a pooled connection to become free (default

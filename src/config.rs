@@ -62,6 +62,7 @@ pub struct Config {
     pub(crate) pool_wait_timeout: Duration,
     pub(crate) tls: TlsFiles,
     pub(crate) pipelining: bool,
+    pub(crate) pipelining_min_in_flight: u32,
 }
 
 /// Default largest number of pooled connections.
@@ -74,22 +75,36 @@ pub const MAX_POOL_MAX_SIZE: u32 = 10_000;
 pub const DEFAULT_POOL_MIN_IDLE: u32 = 0;
 /// Default connect, command and pool wait timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
-/// Whether auto-pipelining is on by default: off, because `make bench` showed it winning at 16
-/// threads and tying at one, but losing at 4 and 8 threads, where a command queued while
-/// another thread reads waits for that read before it is written (see the README's
-/// Performance section). The
-/// environment variable `SF_PIPELINING` (`on` or `off`) replaces this default for the
-/// configurations a process creates.
-pub const DEFAULT_PIPELINING: bool = false;
+/// Whether auto-pipelining is on by default: on, because with the adaptive routing
+/// ([`DEFAULT_PIPELINING_MIN_IN_FLIGHT`]) `make bench` showed it tying with pipelining off at
+/// 1, 4 and 8 threads (where calls hold pooled connections, as with it off) and winning at 16
+/// (see the README's Performance section). Pipelining for every call lost at 4 and 8 threads,
+/// where a command queued while another thread reads waits for that read before it is
+/// written. The environment variable `SF_PIPELINING` (`on`, `off` or `always`) replaces this
+/// default for the configurations a process creates.
+pub const DEFAULT_PIPELINING: bool = true;
 
-/// The default for new configurations: `SF_PIPELINING` when it says `on` or `off`, else
-/// [`DEFAULT_PIPELINING`]. Read once per process.
-fn default_pipelining() -> bool {
-    static DEFAULT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DEFAULT.get_or_init(|| match std::env::var("SF_PIPELINING").as_deref() {
-        Ok("on") => true,
-        Ok("off") => false,
-        _ => DEFAULT_PIPELINING,
+/// With auto-pipelining on, a call goes through the shared connection only while at least
+/// this many calls of the executor (itself included) are in flight, and through a pooled
+/// connection otherwise, exactly as with pipelining off: fewer concurrent callers rarely
+/// fill a batch, and then waiting for another thread's read costs more than the shared write
+/// saves (see the README's Performance section).
+pub const DEFAULT_PIPELINING_MIN_IN_FLIGHT: u32 = 12;
+
+/// The defaults for new configurations (pipelining, its least number of calls in flight):
+/// `SF_PIPELINING` when it says `on`, `off` or `always` (on, for every call: the shared
+/// connection even for a lone caller), else [`DEFAULT_PIPELINING`] and
+/// [`DEFAULT_PIPELINING_MIN_IN_FLIGHT`]. Read once per process.
+fn default_pipelining() -> (bool, u32) {
+    static DEFAULT: std::sync::OnceLock<(bool, u32)> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        let adaptive = DEFAULT_PIPELINING_MIN_IN_FLIGHT;
+        match std::env::var("SF_PIPELINING").as_deref() {
+            Ok("on") => (true, adaptive),
+            Ok("always") => (true, 1),
+            Ok("off") => (false, adaptive),
+            _ => (DEFAULT_PIPELINING, adaptive),
+        }
     })
 }
 
@@ -336,7 +351,8 @@ impl Config {
             command_timeout: DEFAULT_TIMEOUT,
             pool_wait_timeout: DEFAULT_TIMEOUT,
             tls: TlsFiles::default(),
-            pipelining: default_pipelining(),
+            pipelining: default_pipelining().0,
+            pipelining_min_in_flight: default_pipelining().1,
         }
     }
 
@@ -449,10 +465,12 @@ impl Config {
         Ok(self)
     }
 
-    /// Auto-pipelining (default off, or as the `SF_PIPELINING` environment variable says:
-    /// `on` or `off`): commands that threads issue at the same moment to the
-    /// same node share one connection, one write and one read, and each thread gets its own
-    /// reply. Off: each call holds a pooled connection for one command per round trip.
+    /// Auto-pipelining (default on, or as the `SF_PIPELINING` environment variable says:
+    /// `on`, `off` or `always`): while enough calls are in flight at once
+    /// ([`Config::set_pipelining_min_in_flight`]), commands that threads issue at the same
+    /// moment to the same node share one connection, one write and one read, and each thread
+    /// gets its own reply; fewer calls at once each hold a pooled connection, as with it off.
+    /// Off: each call holds a pooled connection for one command per round trip.
     pub fn set_pipelining(&mut self, enabled: bool) -> &mut Self {
         self.pipelining = enabled;
         self
@@ -461,6 +479,26 @@ impl Config {
     /// Whether auto-pipelining is on.
     pub fn pipelining(&self) -> bool {
         self.pipelining
+    }
+
+    /// With auto-pipelining on: the least number of calls of the executor in flight at once
+    /// (the call itself included) for a call to go through the shared connection (default
+    /// [`DEFAULT_PIPELINING_MIN_IN_FLIGHT`]; 1: every call). Below it a call holds a pooled
+    /// connection, as with pipelining off (and, as then, waits for the pool when it is busy:
+    /// keep the pool's max size at least this minus one, as the defaults are, 16 and 12).
+    pub fn set_pipelining_min_in_flight(&mut self, calls: u32) -> Result<&mut Self> {
+        if calls == 0 {
+            return Err(Error::invalid(
+                "pipelining min in flight must be at least 1",
+            ));
+        }
+        self.pipelining_min_in_flight = calls;
+        Ok(self)
+    }
+
+    /// The least number of calls in flight for a call to use the shared connection.
+    pub fn pipelining_min_in_flight(&self) -> u32 {
+        self.pipelining_min_in_flight
     }
 
     /// Largest number of pooled connections.
@@ -506,6 +544,7 @@ impl fmt::Debug for Config {
             .field("command_timeout", &self.command_timeout)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
             .field("pipelining", &self.pipelining)
+            .field("pipelining_min_in_flight", &self.pipelining_min_in_flight)
             .field("tls_ca_file", &self.tls.ca_file)
             .field("tls_client_cert_file", &self.tls.client_cert_file)
             .finish()

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,15 @@ enum Repeat {
     Unsafe,
 }
 
+/// Counts one call in flight until dropped.
+struct InFlight<'a>(&'a AtomicU32);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Keeps the routing state of stateful services in Redis. Thread-safe: share one per process
 /// (behind an `Arc` or a `static`) and call it from any number of threads.
 pub struct Executor {
@@ -45,6 +55,12 @@ pub struct Executor {
     generation: Arc<Generation>,
     /// The shared connections when auto-pipelining is on.
     pipeline: Option<Pipeline>,
+    /// Calls in flight now, counted only with pipelining on: a call takes the shared
+    /// connection only while at least `config.pipelining_min_in_flight` are. Fewer than that
+    /// many calls on pooled connections are in flight at once (the last of them to start
+    /// counted them all), so with a pool of at least the threshold minus one they never wait
+    /// for the pool.
+    in_flight: AtomicU32,
     pub(crate) counters: Arc<Counters>,
     config: Config,
 }
@@ -128,6 +144,7 @@ impl Executor {
             last_connect_error,
             generation,
             pipeline,
+            in_flight: AtomicU32::new(0),
             counters,
             config: config.clone(),
         })
@@ -205,8 +222,8 @@ impl Executor {
             + self.config.command_timeout;
         let checkout = || self.checkout();
         let timeout = self.config.command_timeout;
-        let mut via =
-            Via::new(self.pipeline.as_ref(), &checkout, timeout).map_err(|err| err.context(op))?;
+        let (pipeline, _in_flight) = self.route();
+        let mut via = Via::new(pipeline, &checkout, timeout).map_err(|err| err.context(op))?;
         let outcome = call(&mut via);
         match self.watch(via.generation(), outcome) {
             Err(err)
@@ -226,14 +243,30 @@ impl Executor {
                 bump(&self.counters.retries);
                 let wait = left.min(self.config.pool_wait_timeout);
                 let checkout = || self.checkout_within(wait);
-                let mut via = Via::new(self.pipeline.as_ref(), &checkout, timeout)
-                    .map_err(|err| err.context(op))?;
+                let mut via =
+                    Via::new(pipeline, &checkout, timeout).map_err(|err| err.context(op))?;
                 let outcome = call(&mut via);
                 self.watch(via.generation(), outcome)
             }
             outcome => outcome,
         }
         .map_err(|err| err.context(op))
+    }
+
+    /// The shared connections for a call when enough calls are in flight to fill batches, else
+    /// `None` (a pooled connection); with the guard that counts the call until it returns.
+    fn route(&self) -> (Option<&Pipeline>, Option<InFlight<'_>>) {
+        let Some(pipeline) = &self.pipeline else {
+            return (None, None);
+        };
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let guard = InFlight(&self.in_flight);
+        if now >= self.config.pipelining_min_in_flight {
+            bump(&self.counters.pipelined_calls);
+            (Some(pipeline), Some(guard))
+        } else {
+            (None, Some(guard))
+        }
     }
 
     /// When an outcome shows that the server side changed (the server died or dropped us, or a

@@ -36,7 +36,8 @@ mod types;
 
 pub use batch::{BatchOp, BatchOutcome};
 pub use config::{
-    Config, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE, DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,
+    Config, DEFAULT_PIPELINING_MIN_IN_FLIGHT, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE,
+    DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;

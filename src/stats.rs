@@ -27,6 +27,9 @@ pub struct Stats {
     pub connect_failures: u64,
     /// Scripts sent again because the server answered NOSCRIPT.
     pub script_reloads: u64,
+    /// Operations routed through the shared connections of auto-pipelining (enough calls were
+    /// in flight at once); the others held a pooled connection.
+    pub pipelined_calls: u64,
 }
 
 /// The live counters of one executor, shared with its pool's connection manager.
@@ -39,6 +42,7 @@ pub(crate) struct Counters {
     pub(crate) connects: AtomicU64,
     pub(crate) connect_failures: AtomicU64,
     pub(crate) script_reloads: AtomicU64,
+    pub(crate) pipelined_calls: AtomicU64,
 }
 
 /// Adds one to a counter. Relaxed: each counter is independent and only ever read as a figure.
@@ -60,6 +64,7 @@ impl Counters {
             connects: read(&self.connects),
             connect_failures: read(&self.connect_failures),
             script_reloads: read(&self.script_reloads),
+            pipelined_calls: read(&self.pipelined_calls),
         }
     }
 }

@@ -208,11 +208,12 @@ pub unsafe extern "C" fn sf_config_set_command_timeout_ms(
     unsafe { set(cfg, err, |c| c.set_command_timeout(timeout).map(drop)) }
 }
 
-/// Turns auto-pipelining on or off (default off, or as the environment variable `SF_PIPELINING`
-/// says when set to `on` or `off`). On: commands that threads issue at the same
-/// moment to the same Redis node share one connection, one write and one read, and each
-/// thread gets its own reply; a lone caller writes and reads itself. Off: each call holds a
-/// pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
+/// Turns auto-pipelining on or off (default on, or as the environment variable `SF_PIPELINING`
+/// says when set to `on`, `off` or `always`). On: while enough calls of the executor are in
+/// flight at once (see `sf_config_set_pipelining_min_in_flight`), commands that threads issue
+/// at the same moment to the same Redis node share one connection, one write and one read, and
+/// each thread gets its own reply; fewer calls at once each hold a pooled connection, as with
+/// it off. Off: each call holds a pooled connection for one command per round trip. Fails with `SF_INVALID_ARGUMENT` when
 /// `cfg` is NULL. Not thread-safe for the same `cfg`.
 ///
 /// # Safety
@@ -228,6 +229,29 @@ pub unsafe extern "C" fn sf_config_set_pipelining(
         set(cfg, err, |c| {
             c.set_pipelining(enabled);
             Ok(())
+        })
+    }
+}
+
+/// With auto-pipelining on: the least number of calls of the executor in flight at once (the
+/// call itself included) for a call to go through the shared connection (default 12; 1: every
+/// call, even a lone caller's). Below it a call holds a pooled connection, as with pipelining
+/// off (keep the pool's max size at least this minus one, as the defaults are). Fails with `SF_INVALID_ARGUMENT` when
+/// `calls` is 0 or `cfg` is NULL; the config is then unchanged. Not thread-safe for the same
+/// `cfg`.
+///
+/// # Safety
+/// `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sf_config_set_pipelining_min_in_flight(
+    cfg: *mut sf_config,
+    calls: u32,
+    err: *mut sf_error,
+) -> sf_status {
+    // SAFETY: per this function's contract.
+    unsafe {
+        set(cfg, err, |c| {
+            c.set_pipelining_min_in_flight(calls).map(drop)
         })
     }
 }

@@ -158,6 +158,8 @@ static void test_config(void) {
   INVALID(sf_config_set_command_timeout_ms(NULL, 10, &err));
   INVALID(sf_config_set_pool_wait_timeout_ms(NULL, 10, &err));
   INVALID(sf_config_set_pipelining(NULL, false, &err));
+  INVALID(sf_config_set_pipelining_min_in_flight(NULL, 1, &err));
+  INVALID(sf_config_set_pipelining_min_in_flight(cfg, 0, &err));
   INVALID(sf_config_set_pool_max_size(cfg, 0, &err));
   INVALID(sf_config_set_pool_min_idle(cfg, 17, &err)); /* above the default max of 16 */
   OK(sf_config_set_pool_min_idle(cfg, 2, &err));
@@ -188,6 +190,12 @@ static void test_config(void) {
     CHECK(pod == 4);
     sf_executor_close(e2);
     OK(sf_config_set_pipelining(cfg, true, &err));
+    OK(sf_executor_open(cfg, &e2, &err));
+    OK(sf_get_linked_pod(e2, "cfg", "u", "chat", &pod, &err));
+    CHECK(pod == 4);
+    sf_executor_close(e2);
+    /* Every call through the shared connection, even this lone one. */
+    OK(sf_config_set_pipelining_min_in_flight(cfg, 1, &err));
     OK(sf_executor_open(cfg, &e2, &err));
     OK(sf_get_linked_pod(e2, "cfg", "u", "chat", &pod, &err));
     CHECK(pod == 4);

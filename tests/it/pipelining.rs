@@ -1,7 +1,9 @@
 //! Auto-pipelining: calls of many threads in flight together on one shared connection, each
 //! getting its own reply; one caller timing out while others wait; a connection that ends (or
 //! breaks the protocol) with several calls in flight; and the same operations against a real
-//! redis-server with pipelining on and off.
+//! redis-server with pipelining on and off; and the adaptive routing (a call takes the shared
+//! connection only while enough calls are in flight). The tests of the shared connection's
+//! own behaviour send every call through it (`set_pipelining_min_in_flight(1)`).
 //!
 //! A scripted fake Redis on loopback (here, in Rust) answers GET and SET by key, and misbehaves
 //! for keys that ask it to: `slow-<ms>` delays that reply (and so every later one on the
@@ -67,7 +69,9 @@ impl FakeServer {
         config
             .set_command_timeout(T)
             .unwrap()
-            .set_pipelining(pipelining);
+            .set_pipelining(pipelining)
+            .set_pipelining_min_in_flight(1)
+            .unwrap();
         Executor::open(&config).expect("open on the fake server")
     }
 }
@@ -390,7 +394,10 @@ fn operations_agree_with_pipelining_on_and_off() {
     for pipelining in [true, false] {
         let ns = if pipelining { "on" } else { "off" };
         let mut config = Config::new(&server.admin_url()).unwrap();
-        config.set_pipelining(pipelining);
+        config
+            .set_pipelining(pipelining)
+            .set_pipelining_min_in_flight(1)
+            .unwrap();
         assert_eq!(config.pipelining(), pipelining);
         let ex = Arc::new(Executor::open(&config).unwrap());
         ex.ping().unwrap();
@@ -456,7 +463,10 @@ fn a_unix_socket_carries_concurrent_calls() {
     let socket_arg = socket.display().to_string();
     let server = RedisServer::start_with(&["--unixsocket", &socket_arg, "--unixsocketperm", "700"]);
     let mut config = Config::new(&format!("unix://{socket_arg}")).unwrap();
-    config.set_pipelining(true);
+    config
+        .set_pipelining(true)
+        .set_pipelining_min_in_flight(1)
+        .unwrap();
     let ex = Arc::new(Executor::open(&config).unwrap());
     let workers: Vec<_> = (0..8)
         .map(|t| {
@@ -487,7 +497,10 @@ fn a_unix_socket_carries_concurrent_calls() {
 fn statistics_count_the_shared_connection() {
     let server = RedisServer::start();
     let mut config = Config::new(&server.admin_url()).unwrap();
-    config.set_pipelining(true);
+    config
+        .set_pipelining(true)
+        .set_pipelining_min_in_flight(1)
+        .unwrap();
     let ex = Executor::open(&config).unwrap();
     let opened = ex.stats();
     assert_eq!(opened.connects, 1, "the first connection only: {opened:?}");
@@ -515,7 +528,10 @@ fn statistics_count_the_shared_connection() {
 fn large_batches_use_a_pooled_connection() {
     let server = RedisServer::start();
     let mut config = Config::new(&server.admin_url()).unwrap();
-    config.set_pipelining(true);
+    config
+        .set_pipelining(true)
+        .set_pipelining_min_in_flight(1)
+        .unwrap();
     let ex = Executor::open(&config).unwrap();
     for i in 0..10 {
         ex.set_linked_pod("ns", &format!("u{i}"), "chat", i, Persistence::Persistent)
@@ -543,6 +559,87 @@ fn large_batches_use_a_pooled_connection() {
         shared + 1,
         "257 keys: a pooled connection"
     );
+}
+
+/// Adaptive routing (the default threshold): a lone caller holds a pooled connection, as with
+/// pipelining off, and never opens the shared one.
+#[test]
+fn a_lone_caller_uses_a_pooled_connection() {
+    let server = RedisServer::start();
+    let mut config = Config::new(&server.admin_url()).unwrap();
+    // (Set explicitly: `SF_PIPELINING=always` makes 1 the default of the process.)
+    config
+        .set_pipelining(true)
+        .set_pipelining_min_in_flight(stateful_executor::DEFAULT_PIPELINING_MIN_IN_FLIGHT)
+        .unwrap();
+    let refused = config.set_pipelining_min_in_flight(0).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        config.pipelining_min_in_flight(),
+        stateful_executor::DEFAULT_PIPELINING_MIN_IN_FLIGHT,
+        "a refused value changes nothing"
+    );
+    let ex = Executor::open(&config).unwrap();
+    for i in 0..50 {
+        ex.set_linked_pod("ns", &format!("u{i}"), "chat", i, Persistence::Persistent)
+            .unwrap();
+        assert_eq!(
+            ex.get_linked_pod("ns", &format!("u{i}"), "chat").unwrap(),
+            Some(i)
+        );
+    }
+    let stats = ex.stats();
+    assert_eq!(stats.calls, 100, "{stats:?}");
+    assert_eq!(stats.pipelined_calls, 0, "{stats:?}");
+    // The first connection, then one pooled connection reused for every call.
+    assert_eq!(stats.connects, 2, "{stats:?}");
+    assert_eq!(
+        (stats.connections, stats.idle_connections),
+        (1, 1),
+        "{stats:?}"
+    );
+}
+
+/// Adaptive routing: with 16 callers in flight at once (held up by a paused server at first)
+/// the shared connection carries calls, every caller gets its own answer, and the calls on
+/// pooled connections (fewer than the threshold at once) never wait for the pool.
+#[test]
+fn many_callers_in_flight_share_the_connection() {
+    let server = RedisServer::start();
+    let mut config = Config::new(&server.admin_url()).unwrap();
+    config
+        .set_pipelining(true)
+        .set_pipelining_min_in_flight(4)
+        .unwrap()
+        .set_pool_max_size(4)
+        .unwrap();
+    let ex = Arc::new(Executor::open(&config).unwrap());
+    let mut raw = server.raw();
+    crate::harness::raw_cmd(&mut raw, &["CLIENT", "PAUSE", "300", "ALL"]);
+    let workers: Vec<_> = (0..16)
+        .map(|t| {
+            let ex = Arc::clone(&ex);
+            thread::spawn(move || {
+                for round in 0..20 {
+                    let uid = format!("u{t}-{round}");
+                    let pod = t * 100 + round;
+                    ex.set_linked_pod("ns", &uid, "chat", pod, Persistence::Persistent)
+                        .unwrap();
+                    assert_eq!(ex.get_linked_pod("ns", &uid, "chat").unwrap(), Some(pod));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let stats = ex.stats();
+    assert_eq!(stats.calls, 16 * 20 * 2, "{stats:?}");
+    assert_eq!(stats.failed_calls, 0, "{stats:?}");
+    assert_eq!(stats.pool_timeouts, 0, "{stats:?}");
+    assert!(stats.pipelined_calls >= 12, "{stats:?}");
+    assert!(stats.pipelined_calls < stats.calls, "{stats:?}");
+    assert_eq!(crate::harness::dbsize(&mut raw), 16 * 20 * 2);
 }
 
 fn raw_kill(server: &RedisServer) {
