@@ -279,6 +279,31 @@ func (e *Executor) linkCall(ctx context.Context, namespace, uid, serviceName str
 	return s, b, names, nil
 }
 
+// finishPod ends a direct call whose result is a pod: it reads the pod the library wrote into
+// the slot, then gives back the names' buffer and the slot.
+func (e *Executor) finishPod(s *slot, b cbuf, st Status, op string) (int, error) {
+	pod := int(s.hdr.pod)
+	b.done()
+	err := s.status(st, op)
+	e.release(s)
+	if err != nil {
+		return NoPod, err
+	}
+	return pod, nil
+}
+
+// finishFlag ends a direct call whose result is a flag (removed), like finishPod.
+func (e *Executor) finishFlag(s *slot, b cbuf, st Status, op string) (bool, error) {
+	flag := bool(s.hdr.flag)
+	b.done()
+	err := s.status(st, op)
+	e.release(s)
+	if err != nil {
+		return false, err
+	}
+	return flag, nil
+}
+
 // SetLinkedPod links uid to podID for serviceName (persistSeconds -1: persistent; N > 0: a
 // temporary link expiring in N seconds) and returns the previous pod, or -1.
 func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (int, error) {
@@ -303,15 +328,7 @@ func (e *Executor) SetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err != nil {
 		return NoPod, err
 	}
-	st := Status(C.sf_set_linked_pod(e.ex, n[0], n[1], n[2], pod, persist, &s.hdr.pod, &s.hdr.err))
-	previous := int(s.hdr.pod)
-	b.done()
-	err = s.status(st, op)
-	e.release(s)
-	if err != nil {
-		return NoPod, err
-	}
-	return previous, nil
+	return e.finishPod(s, b, Status(C.sf_set_linked_pod(e.ex, n[0], n[1], n[2], pod, persist, &s.hdr.pod, &s.hdr.err)), op)
 }
 
 // TrySetLinkedPod links like SetLinkedPod unless a persistent link to another pod exists.
@@ -382,15 +399,7 @@ func (e *Executor) SetLinkedPodIfAbsent(ctx context.Context, namespace, uid, ser
 	if err != nil {
 		return NoPod, err
 	}
-	st := Status(C.sf_set_linked_pod_if_absent(e.ex, n[0], n[1], n[2], pod, persist, &s.hdr.pod, &s.hdr.err))
-	current := int(s.hdr.pod)
-	b.done()
-	err = s.status(st, op)
-	e.release(s)
-	if err != nil {
-		return NoPod, err
-	}
-	return current, nil
+	return e.finishPod(s, b, Status(C.sf_set_linked_pod_if_absent(e.ex, n[0], n[1], n[2], pod, persist, &s.hdr.pod, &s.hdr.err)), op)
 }
 
 // GetLinkedPod returns the pod uid is linked to for serviceName (persistent or temporary), or
@@ -407,15 +416,7 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err != nil {
 		return NoPod, err
 	}
-	st := Status(C.sf_get_linked_pod(e.ex, n[0], n[1], n[2], &s.hdr.pod, &s.hdr.err))
-	pod := int(s.hdr.pod)
-	b.done()
-	err = s.status(st, op)
-	e.release(s)
-	if err != nil {
-		return NoPod, err
-	}
-	return pod, nil
+	return e.finishPod(s, b, Status(C.sf_get_linked_pod(e.ex, n[0], n[1], n[2], &s.hdr.pod, &s.hdr.err)), op)
 }
 
 // GetLinkedPodIfPersist returns the pod uid is linked to for serviceName when the link is
@@ -432,15 +433,7 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 	if err != nil {
 		return NoPod, err
 	}
-	st := Status(C.sf_get_linked_pod_if_persist(e.ex, n[0], n[1], n[2], &s.hdr.pod, &s.hdr.err))
-	pod := int(s.hdr.pod)
-	b.done()
-	err = s.status(st, op)
-	e.release(s)
-	if err != nil {
-		return NoPod, err
-	}
-	return pod, nil
+	return e.finishPod(s, b, Status(C.sf_get_linked_pod_if_persist(e.ex, n[0], n[1], n[2], &s.hdr.pod, &s.hdr.err)), op)
 }
 
 // RemoveLinkedPod removes uid's link for serviceName and reports whether one existed.
@@ -464,15 +457,7 @@ func (e *Executor) RemoveLinkedPod(ctx context.Context, namespace, uid, serviceN
 	if err != nil {
 		return false, err
 	}
-	st := Status(C.sf_remove_linked_pod(e.ex, n[0], n[1], n[2], keep, &s.hdr.flag, &s.hdr.err))
-	removed := bool(s.hdr.flag)
-	b.done()
-	err = s.status(st, op)
-	e.release(s)
-	if err != nil {
-		return false, err
-	}
-	return removed, nil
+	return e.finishFlag(s, b, Status(C.sf_remove_linked_pod(e.ex, n[0], n[1], n[2], keep, &s.hdr.flag, &s.hdr.err)), op)
 }
 
 // RemoveLinkedPodWithId removes uid's link like RemoveLinkedPod, but only when it points to
@@ -499,15 +484,7 @@ func (e *Executor) RemoveLinkedPodWithId(ctx context.Context, namespace, uid, se
 	if err != nil {
 		return false, err
 	}
-	st := Status(C.sf_remove_linked_pod_with_id(e.ex, n[0], n[1], n[2], keep, pod, &s.hdr.flag, &s.hdr.err))
-	removed := bool(s.hdr.flag)
-	b.done()
-	err = s.status(st, op)
-	e.release(s)
-	if err != nil {
-		return false, err
-	}
-	return removed, nil
+	return e.finishFlag(s, b, Status(C.sf_remove_linked_pod_with_id(e.ex, n[0], n[1], n[2], keep, pod, &s.hdr.flag, &s.hdr.err)), op)
 }
 
 // GetLinkService returns the persistent links of uid: service name -> pod.
