@@ -468,23 +468,7 @@ fn a_unix_socket_carries_concurrent_calls() {
         .set_pipelining_min_in_flight(1)
         .unwrap();
     let ex = Arc::new(Executor::open(&config).unwrap());
-    let workers: Vec<_> = (0..8)
-        .map(|t| {
-            let ex = Arc::clone(&ex);
-            thread::spawn(move || {
-                for i in 0..200 {
-                    let uid = format!("u{t}-{i}");
-                    let pod = t * 1000 + i;
-                    ex.set_linked_pod("ns", &uid, "chat", pod, Persistence::Persistent)
-                        .unwrap();
-                    assert_eq!(ex.get_linked_pod("ns", &uid, "chat").unwrap(), Some(pod));
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
-    }
+    link_and_read_back(&ex, 8, 200);
     // Every write landed, each on its own key.
     let mut raw = server.raw();
     assert_eq!(crate::harness::dbsize(&mut raw), 8 * 200 * 2);
@@ -616,23 +600,7 @@ fn many_callers_in_flight_share_the_connection() {
     let ex = Arc::new(Executor::open(&config).unwrap());
     let mut raw = server.raw();
     crate::harness::raw_cmd(&mut raw, &["CLIENT", "PAUSE", "300", "ALL"]);
-    let workers: Vec<_> = (0..16)
-        .map(|t| {
-            let ex = Arc::clone(&ex);
-            thread::spawn(move || {
-                for round in 0..20 {
-                    let uid = format!("u{t}-{round}");
-                    let pod = t * 100 + round;
-                    ex.set_linked_pod("ns", &uid, "chat", pod, Persistence::Persistent)
-                        .unwrap();
-                    assert_eq!(ex.get_linked_pod("ns", &uid, "chat").unwrap(), Some(pod));
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
-    }
+    link_and_read_back(&ex, 16, 20);
     let stats = ex.stats();
     assert_eq!(stats.calls, 16 * 20 * 2, "{stats:?}");
     assert_eq!(stats.failed_calls, 0, "{stats:?}");
@@ -648,4 +616,26 @@ fn raw_kill(server: &RedisServer) {
         &mut raw,
         &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
     );
+}
+
+/// `threads` threads each link `rounds` uids of their own (`u{thread}-{round}`) and read each
+/// link back at once: every caller must get its own answer.
+fn link_and_read_back(ex: &Arc<Executor>, threads: i32, rounds: i32) {
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let ex = Arc::clone(ex);
+            thread::spawn(move || {
+                for round in 0..rounds {
+                    let uid = format!("u{t}-{round}");
+                    let pod = t * 1000 + round;
+                    ex.set_linked_pod("ns", &uid, "chat", pod, Persistence::Persistent)
+                        .unwrap();
+                    assert_eq!(ex.get_linked_pod("ns", &uid, "chat").unwrap(), Some(pod));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
 }
