@@ -17,8 +17,9 @@ use std::time::Instant;
 use crate::config::Topology;
 use crate::error::{Error, ErrorKind, Result};
 use crate::executor::{
-    expect_int, expect_ok, link_service_entry, pod_state_entry, read_get, read_hgetall,
-    script_command, try_set_outcome, LinkKeys,
+    expect_int, expect_ok, get_command, hgetall_command, hset_command, link_service_entry,
+    pod_state_entry, read_get, read_hgetall, script_command, set_command, try_set_outcome,
+    LinkKeys,
 };
 use crate::keys::{self, check_namespace, check_pod, check_service, check_state, check_uid};
 use crate::reply;
@@ -412,32 +413,26 @@ impl BatchOp<'_> {
                 service,
                 pod,
                 state,
-            } => {
-                a.bytes(b"HSET");
-                a.pieces(keys::service_state_key_pieces(ns, service).pieces());
-                a.int(pod.into());
-                a.bytes(state.as_bytes());
-            }
+            } => hset_command(
+                a,
+                keys::service_state_key_pieces(ns, service).pieces(),
+                pod,
+                state,
+            ),
             BatchOp::GetServiceState { ns, service } => {
-                a.bytes(b"HGETALL");
-                a.pieces(keys::service_state_key_pieces(ns, service).pieces());
+                hgetall_command(a, keys::service_state_key_pieces(ns, service).pieces())
             }
             BatchOp::SetWorkloadState { ns, service, state } => {
-                a.bytes(b"SET");
-                a.pieces(keys::workload_key_pieces(ns, service).pieces());
-                a.bytes(state.as_bytes());
+                set_command(a, keys::workload_key_pieces(ns, service).pieces(), state)
             }
             BatchOp::GetWorkloadState { ns, service } => {
-                a.bytes(b"GET");
-                a.pieces(keys::workload_key_pieces(ns, service).pieces());
+                get_command(a, keys::workload_key_pieces(ns, service).pieces())
             }
             BatchOp::GetLinkedPod { ns, uid, service } => {
-                a.bytes(b"GET");
-                a.pieces(keys::link_key_pieces(ns, uid, service).pieces());
+                get_command(a, keys::link_key_pieces(ns, uid, service).pieces())
             }
             BatchOp::GetLinkServices { ns, uid } => {
-                a.bytes(b"HGETALL");
-                a.pieces(keys::uid_links_key_pieces(ns, uid).pieces());
+                hgetall_command(a, keys::uid_links_key_pieces(ns, uid).pieces())
             }
             // The link scripts are planned as Plan::Script above.
             _ => unreachable!("a script operation planned as a plain command"),

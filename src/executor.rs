@@ -334,12 +334,7 @@ impl Executor {
             self.run("set service state", Repeat::Unsafe, |conn| {
                 conn.call(
                     Route::Key(key.pieces()),
-                    |a| {
-                        a.bytes(b"HSET");
-                        a.pieces(key.pieces());
-                        a.int(pod.into());
-                        a.bytes(state.as_bytes());
-                    },
+                    |a| hset_command(a, key.pieces(), pod, state),
                     expect_int,
                 )
                 .map(drop)
@@ -420,11 +415,7 @@ impl Executor {
             self.run("set workload state", Repeat::Unsafe, |conn| {
                 conn.call(
                     Route::Key(key.pieces()),
-                    |a| {
-                        a.bytes(b"SET");
-                        a.pieces(key.pieces());
-                        a.bytes(state.as_bytes());
-                    },
+                    |a| set_command(a, key.pieces(), state),
                     expect_ok,
                 )
             })
@@ -956,14 +947,38 @@ pub(crate) fn try_set_outcome(outcome: Value) -> Result<TrySet> {
     })
 }
 
+/// `HSET key pod state`: one pod's state in its service's hash.
+pub(crate) fn hset_command(a: &mut dyn Args, key: &[&[u8]], pod: Pod, state: &str) {
+    a.bytes(b"HSET");
+    a.pieces(key);
+    a.int(pod.into());
+    a.bytes(state.as_bytes());
+}
+
+/// `SET key value`: a workload state.
+pub(crate) fn set_command(a: &mut dyn Args, key: &[&[u8]], value: &str) {
+    a.bytes(b"SET");
+    a.pieces(key);
+    a.bytes(value.as_bytes());
+}
+
+/// `GET key`.
+pub(crate) fn get_command(a: &mut dyn Args, key: &[&[u8]]) {
+    a.bytes(b"GET");
+    a.pieces(key);
+}
+
+/// `HGETALL key`.
+pub(crate) fn hgetall_command(a: &mut dyn Args, key: &[&[u8]]) {
+    a.bytes(b"HGETALL");
+    a.pieces(key);
+}
+
 /// `GET key`, the value (or `None` when absent) decoded in place by `decode`.
 fn get<T>(conn: &mut Via, key: &[&[u8]], decode: impl Fn(Option<&[u8]>) -> Result<T>) -> Result<T> {
     conn.call(
         Route::Key(key),
-        |a| {
-            a.bytes(b"GET");
-            a.pieces(key);
-        },
+        |a| get_command(a, key),
         |reply| read_get(reply, &decode),
     )
 }
@@ -1005,10 +1020,7 @@ fn hgetall<T>(
 ) -> Result<T> {
     conn.call(
         Route::Key(key),
-        |a| {
-            a.bytes(b"HGETALL");
-            a.pieces(key);
-        },
+        |a| hgetall_command(a, key),
         |reply| read(HashPairs::of(reply)?),
     )
 }
