@@ -29,11 +29,14 @@
 #                              (part of make test); installs a JDK and Maven when run as root
 #   make java-bench            the Java binding beside Jedis (EVALSHA of the same scripts)
 #   make java-install          mvn install of the Java binding into the local Maven repository
+#   make update-deps           the one way versions move: cargo update, then the whole make test
+#   make check-latest          clippy and unit tests on the newest compatible versions (a scratch
+#                              copy without Cargo.lock): what a Rust user of the crate builds
 
 CARGO ?= cargo
-# Extra flags for every cargo command (e.g. --locked once a Cargo.lock is in place). Cargo.lock is
-# not committed: the lock file names the package registry, which this repository's files never do.
-CARGO_FLAGS ?=
+# Flags for every cargo build and test: the committed Cargo.lock, never a newer resolution (a
+# version moves only through `make update-deps`).
+CARGO_FLAGS ?= --locked
 CC ?= cc
 CXX ?= g++
 export CARGO_TERM_COLOR ?= never
@@ -125,6 +128,26 @@ rust-test:
 		$(addprefix --skip ,$(TIMED_TESTS))
 	SF_PIPELINING=always $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
 		$(TIMED_TESTS)
+
+# Moves every dependency to its newest compatible version in Cargo.lock, then runs the whole
+# suite on it; commit Cargo.lock only when it passes.
+.PHONY: update-deps check-latest
+update-deps:
+	$(CARGO) update
+	$(MAKE) test
+
+# A Rust user of the crate does not get our Cargo.lock: in a scratch copy without it, resolve the
+# newest compatible versions, then clippy -D warnings and the unit tests. The copy keeps its
+# own target directory (target/check-latest) so the locked builds stay warm.
+LATEST_DIR := $(abspath $(TARGET_DIR))/check-latest
+check-latest:
+	rm -rf $(LATEST_DIR)/src-copy && mkdir -p $(LATEST_DIR)/src-copy
+	git ls-files -z | xargs -0 cp --parents -t $(LATEST_DIR)/src-copy
+	rm -f $(LATEST_DIR)/src-copy/Cargo.lock
+	cd $(LATEST_DIR)/src-copy && $(CARGO) update && \
+		CARGO_TARGET_DIR=$(LATEST_DIR)/target $(CARGO) clippy --all-targets -- -D warnings && \
+		CARGO_TARGET_DIR=$(LATEST_DIR)/target $(CARGO) test --lib
+	@echo "check-latest: clippy and unit tests pass on the newest compatible versions"
 
 lint:
 	$(CARGO) fmt --check

@@ -272,6 +272,19 @@ fn connect_unix(path: &std::path::Path, deadline: Deadline) -> Result<UnixStream
     Ok(UnixStream::from(std::os::fd::OwnedFd::from(socket)))
 }
 
+/// The application's process-wide rustls provider when it installed one (a FIPS build, say),
+/// else aws-lc-rs, rustls's default, which offers the post-quantum hybrid key exchange
+/// (X25519MLKEM768) first. The library never installs a process-wide provider itself.
+fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    static OURS: std::sync::OnceLock<Arc<rustls::crypto::CryptoProvider>> =
+        std::sync::OnceLock::new();
+    OURS.get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
+}
+
 /// rustls's settings for `rediss://`: the CA file's certificates when one is set (only those),
 /// else the system's trust store; the client certificate when one is set.
 fn tls_client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>> {
@@ -299,9 +312,7 @@ fn tls_client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>> {
             }
         }
     }
-    let provider = rustls::crypto::CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let provider = crypto_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| bad("settings", &e))?

@@ -114,15 +114,6 @@ pub struct Manager {
     pub(crate) generation: Arc<Generation>,
 }
 
-/// Makes sure rustls has a process-wide crypto provider: ours (ring) unless the application
-/// installed one first, which is then kept.
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race with another installer is fine: a provider is installed either way.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
 fn tcp_addr(endpoint: &Endpoint) -> Option<NodeAddr> {
     match &endpoint.address {
         super::node::Address::Tcp(addr) => Some(addr.clone()),
@@ -143,9 +134,6 @@ impl Manager {
                 "TLS certificates are set but {} does not use TLS; use rediss:// URLs",
                 config.display
             )));
-        }
-        if any_tls {
-            ensure_crypto_provider();
         }
         let endpoint = |info: &redis::ConnectionInfo| Endpoint::from_info(info, &config.tls);
         let connector = match &config.topology {

@@ -158,8 +158,8 @@ func buildC(t *testing.T) string {
 	return bin
 }
 
-// buildRust builds the Rust program with the repository's Cargo.lock and target directory, so
-// that the library's compiled dependencies are reused.
+// buildRust builds the Rust program, a member of the repository's Cargo workspace, with its
+// Cargo.lock and target directory, so that the library's compiled dependencies are reused.
 func buildRust(t *testing.T) string {
 	t.Helper()
 	cargo := os.Getenv("CARGO")
@@ -173,15 +173,10 @@ func buildRust(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := os.ReadFile(filepath.Join(root, "Cargo.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join("rust", "Cargo.lock"), lock, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	target := targetDir(root)
-	cmd := exec.Command(cargo, "build", "--release", "--quiet", "--manifest-path", filepath.Join("rust", "Cargo.toml"))
+	// A workspace member: built with the repository's Cargo.lock, never a newer resolution.
+	cmd := exec.Command(cargo, "build", "--locked", "--release", "--quiet",
+		"--manifest-path", filepath.Join(root, "Cargo.toml"), "-p", "sfexec-interop")
 	cmd.Env = append(os.Environ(), "CARGO_TARGET_DIR="+target)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", cmd, err, out)
