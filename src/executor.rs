@@ -114,7 +114,7 @@ impl Executor {
         let counters = Arc::new(Counters::default());
         let pipeline = config
             .pipelining
-            .then(|| manager.pipeline(Arc::clone(&counters)));
+            .then(|| Pipeline::new(&manager, Arc::clone(&counters)));
         let no_pool = || Err(Error::new(ErrorKind::Internal, "no pool while opening"));
         let mut first = Via::own(manager.open()?, &no_pool);
         bump(&counters.connects);

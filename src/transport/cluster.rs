@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::node::{combine_failures, connect_error, Deadline, Endpoint, NodeAddr};
+use super::deadline::Deadline;
+use super::node::{combine_failures, connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
 use super::resp::{self, answer, Args, Frame, Reply};
 use crate::error::{Error, Result};
