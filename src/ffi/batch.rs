@@ -7,8 +7,8 @@ use super::executor::{executor, sf_executor};
 use super::results::{sf_pod_states, sf_service_links};
 use super::status::{self, sf_error, sf_status, SF_NO_POD, SF_OK};
 use super::{c_string, call, text};
-use crate::batch::{BatchOp, BatchOutcome};
 use crate::error::{Error, Result};
+use crate::ops::{BatchOp, BatchOutcome};
 use crate::types::{Grace, Persistence};
 
 /// What one entry of `sf_execute_batch` does: one of the `SF_BATCH_*` values.

@@ -18,7 +18,7 @@ use redis::Value;
 use super::deadline::Deadline;
 use super::node::{combine_failures, connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
-use super::resp::{self, answer, Args, Frame, Reply};
+use super::resp::{self, answer, Args, Reply};
 use crate::error::{Error, Result};
 
 /// Number of hash slots of a Redis Cluster.
@@ -387,17 +387,20 @@ impl ClusterLink {
         }
     }
 
-    /// Reads many string keys: one `MGET` per slot, pipelined per node, every node's pipeline
-    /// written before any reply is read, so the batch costs one round trip per node. The keys
-    /// of slots whose reply was a redirect (resharding, failover) are then read one by one
-    /// through [`call`](Self::call), which follows it. Values go to `each` in input order.
-    pub(crate) fn get_each(
+    /// Sends a command over many keys (a multi-key read) in one round trip per node: one
+    /// command per slot (never CROSSSLOT), every node's commands written before any reply is
+    /// read. `build(keys, args)` encodes the command of the keys whose indexes it is given and
+    /// `read(keys, reply)` reads its reply. The keys of slots whose reply was a redirect
+    /// (resharding, failover) are then sent one by one through [`call`](Self::call), which
+    /// follows it (a command over several keys of a slot being migrated would get TRYAGAIN
+    /// until the migration ends).
+    pub(crate) fn call_keys(
         &mut self,
         count: usize,
         deadline: Deadline,
-        key: impl Fn(usize, &mut dyn Args),
         slot_of: impl Fn(usize) -> u16,
-        mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+        build: impl Fn(&[usize], &mut dyn Args),
+        mut read: impl FnMut(&[usize], Reply<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut by_slot: HashMap<u16, Vec<usize>> = HashMap::new();
         for index in 0..count {
@@ -414,26 +417,20 @@ impl ClusterLink {
         for (node, groups) in by_node {
             let conn = self.conn(&node, deadline)?;
             for (_, indexes) in &groups {
-                conn.queue(|a| {
-                    a.bytes(b"MGET");
-                    for &index in indexes {
-                        key(index, a);
-                    }
-                });
+                conn.queue(|a| build(indexes, a));
             }
             conn.flush(deadline)?;
             sent.push((node, groups));
         }
 
         // ...then read every reply, so that no connection is left mid-stream.
-        let mut values: Vec<Option<Vec<u8>>> = vec![None; count];
         let mut to_redo: Vec<(u16, Vec<usize>)> = Vec::new();
         let mut first_error: Option<Error> = None;
         for (node, groups) in sent {
             let conn = self.conn(&node, deadline)?;
             let replies = groups.len();
             for (n, (slot, indexes)) in groups.into_iter().enumerate() {
-                let mut reply = conn.reply(deadline, n + 1 == replies)?;
+                let reply = conn.reply(deadline, n + 1 == replies)?;
                 if let Some(line) = reply.error_line() {
                     if redirect_of(line).is_some() {
                         to_redo.push((slot, indexes));
@@ -442,29 +439,7 @@ impl ClusterLink {
                     }
                     continue;
                 }
-                let outcome = (|| {
-                    match reply.next()? {
-                        Frame::Array(Some(n)) if n == indexes.len() => {}
-                        other => {
-                            return Err(Error::unexpected(format!(
-                                "MGET of {} keys answered {other:?}",
-                                indexes.len()
-                            )))
-                        }
-                    }
-                    for &index in &indexes {
-                        match reply.next()? {
-                            Frame::Bulk(value) => values[index] = value.map(<[u8]>::to_vec),
-                            other => {
-                                return Err(Error::unexpected(format!(
-                                    "MGET entry: expected a string, got {other:?}"
-                                )))
-                            }
-                        }
-                    }
-                    Ok(())
-                })();
-                if let Err(err) = outcome {
+                if let Err(err) = read(&indexes, reply) {
                     first_error.get_or_insert(err);
                 }
             }
@@ -473,32 +448,21 @@ impl ClusterLink {
             return Err(err);
         }
         if !to_redo.is_empty() {
-            // Slots that moved, or are being migrated: read their keys one by one, each
-            // following its own redirect (an MGET of a slot split between two nodes would get
-            // TRYAGAIN until the migration ends).
             log::debug!(
-                "cluster: {} slot groups redirected during a batch read; reading them key by key",
+                "cluster: {} slot groups redirected during a multi-key read; sending them key by key",
                 to_redo.len()
             );
             for (slot, indexes) in to_redo {
                 for index in indexes {
-                    values[index] = self.call(
+                    let one = [index];
+                    self.call(
                         Some(slot),
                         deadline,
-                        |a| {
-                            a.bytes(b"GET");
-                            key(index, a);
-                        },
-                        |mut reply| match reply.next()? {
-                            Frame::Bulk(value) => Ok(value.map(<[u8]>::to_vec)),
-                            other => Err(Error::unexpected(format!("GET answered {other:?}"))),
-                        },
+                        |a| build(&one, a),
+                        |reply| read(&one, reply),
                     )?;
                 }
             }
-        }
-        for (index, value) in values.iter().enumerate() {
-            each(index, value.as_deref())?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::cluster::{self, ClusterLink};
 use super::deadline::Deadline;
 use super::plain::Plain;
-use super::resp::{self, Args, Frame, Reply};
+use super::resp::{self, Args, Reply};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Where a command goes: the node serving a key (given in pieces), or any node.
@@ -103,32 +103,34 @@ impl Connection {
         })
     }
 
-    /// Reads `count` string keys in one round trip per node and hands each value (`None` when
-    /// absent) to `each`, in input order: one MGET on one server; on a cluster one MGET per
-    /// slot, pipelined per node (never CROSSSLOT). `key(i, put)` puts key `i`'s pieces.
-    pub(crate) fn get_each(
+    /// Sends a command over `count` keys (a multi-key read) in one round trip per node: one
+    /// command of every key on one server; on a cluster one per slot, pipelined per node (never
+    /// CROSSSLOT). `key(i, put)` puts key `i`'s pieces (for its slot), `build(keys, args)`
+    /// encodes the command of the keys whose indexes it is given, and `read(keys, reply)`
+    /// reads its reply (an error reply is returned as the server's error instead).
+    pub(crate) fn call_keys(
         &mut self,
         count: usize,
         key: impl Fn(usize, &mut dyn FnMut(&[&[u8]])),
-        mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+        build: impl Fn(&[usize], &mut dyn Args),
+        mut read: impl FnMut(&[usize], Reply<'_>) -> Result<()>,
     ) -> Result<()> {
         self.exchange(|link, deadline| match link {
             Link::Node(node) => {
-                node.send(deadline, |a| mget(a, count, &key))?;
-                resp::answer(node.reply(deadline, true)?, |reply| {
-                    read_mget(reply, count, &mut each)
-                })
+                let all: Vec<usize> = (0..count).collect();
+                node.send(deadline, |a| build(&all, a))?;
+                resp::answer(node.reply(deadline, true)?, |reply| read(&all, reply))
             }
-            Link::Cluster(cluster) => cluster.get_each(
+            Link::Cluster(cluster) => cluster.call_keys(
                 count,
                 deadline,
-                |i, a| key(i, &mut |pieces| a.pieces(pieces)),
                 |i| {
                     let mut slot = 0;
                     key(i, &mut |pieces| slot = cluster::pieces_slot(pieces));
                     slot
                 },
-                each,
+                build,
+                read,
             ),
         })
     }
@@ -197,41 +199,6 @@ impl Connection {
     }
 }
 
-/// `MGET` of `count` keys, `key(i, put)` putting key `i`'s pieces.
-pub(super) fn mget(a: &mut dyn Args, count: usize, key: &impl Fn(usize, &mut dyn FnMut(&[&[u8]]))) {
-    a.bytes(b"MGET");
-    for i in 0..count {
-        key(i, &mut |pieces| a.pieces(pieces));
-    }
-}
-
-/// Hands each value of an `MGET` reply of `count` keys to `each`.
-pub(super) fn read_mget(
-    mut reply: Reply<'_>,
-    count: usize,
-    each: &mut impl FnMut(usize, Option<&[u8]>) -> Result<()>,
-) -> Result<()> {
-    match reply.next()? {
-        Frame::Array(Some(n)) if n == count => {}
-        other => {
-            return Err(Error::unexpected(format!(
-                "MGET of {count} keys answered {other:?}"
-            )))
-        }
-    }
-    for i in 0..count {
-        match reply.next()? {
-            Frame::Bulk(value) => each(i, value)?,
-            other => {
-                return Err(Error::unexpected(format!(
-                    "MGET entry {i}: expected a string, got {other:?}"
-                )))
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
@@ -242,6 +209,7 @@ mod tests {
     use crate::config::Config;
     use crate::error::ErrorKind;
     use crate::transport::pool::Manager;
+    use crate::transport::resp::Frame;
 
     /// A server that answers each PING with PONG, until the client leaves.
     fn pong_server() -> u16 {

@@ -34,13 +34,13 @@ mod sentinel;
 pub(crate) use connection::{Connection, Route};
 pub(crate) use pipeline::Pipeline;
 pub(crate) use pool::{Generation, LastConnectError, Manager, QuietErrorHandler};
-pub(crate) use resp::{Args, Frame, Reply};
+pub(crate) use resp::{answer, Args, Frame, Reply};
 
 use std::time::Duration;
 
 use crate::error::Result;
 use crate::stats::Counted;
-use connection::{mget, read_mget, Link};
+use connection::Link;
 use deadline::Deadline;
 use pipeline::Routed;
 
@@ -164,23 +164,37 @@ impl<'a> Via<'a> {
         outcome
     }
 
-    /// Reads `count` string keys in one round trip per node and hands each value (`None` when
-    /// absent) to `each`, in input order (see [`Connection::get_each`]).
-    pub(crate) fn get_each(
+    /// Sends `count` commands at once on a pooled connection and hands their replies back in
+    /// order (see [`Connection::call_many`]).
+    pub(crate) fn call_many(
+        &mut self,
+        count: usize,
+        build: impl Fn(usize, &mut dyn Args),
+        read: impl FnMut(usize, Reply<'_>),
+    ) -> (usize, Result<()>) {
+        match self.lease() {
+            Ok(conn) => conn.call_many(count, build, read),
+            Err(err) => (0, Err(err)),
+        }
+    }
+
+    /// Sends a command over `count` keys in one round trip per node (see
+    /// [`Connection::call_keys`]).
+    pub(crate) fn call_keys(
         &mut self,
         count: usize,
         key: impl Fn(usize, &mut dyn FnMut(&[&[u8]])),
-        mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+        build: impl Fn(&[usize], &mut dyn Args),
+        mut read: impl FnMut(&[usize], Reply<'_>) -> Result<()>,
     ) -> Result<()> {
         if let (Some(Pipeline::Node(shared)), true) = (self.pipeline, count <= PIPELINED_KEYS_MAX) {
             let deadline = Deadline::command(self.command_timeout);
-            let (bytes, generation) = shared.call(deadline, |a| mget(a, count, &key));
+            let all: Vec<usize> = (0..count).collect();
+            let (bytes, generation) = shared.call(deadline, |a| build(&all, a));
             self.generation = generation;
-            return resp::answer(Reply::new(&bytes?), |reply| {
-                read_mget(reply, count, &mut each)
-            });
+            return resp::answer(Reply::new(&bytes?), |reply| read(&all, reply));
         }
-        self.lease()?.get_each(count, key, each)
+        self.lease()?.call_keys(count, key, build, read)
     }
 
     /// Sends one command to every primary (see [`Connection::on_all_primaries`]).

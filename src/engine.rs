@@ -1,0 +1,512 @@
+//! The engine: runs the operations of `ops/`, one alone (a single call) or many together (a
+//! batch), and is the one place that enforces the README's Guarantees:
+//!
+//! - one bound per call: pool wait + connect + command timeout, retry included;
+//! - one retry, on a new connection, only for what certainly did not run (the server refused it
+//!   up front: READONLY, LOADING, ...) or is a read whose reply was lost; a write whose reply
+//!   was lost fails with the connection error (it may have run);
+//! - a lost script (NOSCRIPT) is sent again with EVAL, in one more round trip for all of them;
+//! - a server-side change (a connection lost, READONLY, MASTERDOWN) retires every connection
+//!   opened before it;
+//! - each operation counts as one call in the statistics and logs one DEBUG record; retries,
+//!   reloads and dropped connections log a WARN.
+//!
+//! A single call takes the shared connection of auto-pipelining when enough calls are in
+//! flight, else a pooled connection; a batch holds one pooled connection and writes every
+//! command at once. A cache of reads (issue #25) would hook in at [`Engine::drive`]: every
+//! operation passes there with its [`Access`] and its keys ([`Op::keys`]).
+
+use std::cell::RefCell;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::codec;
+use crate::config::{Config, Topology};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::{Access, BatchOutcome, Op, Ping, Planned, ReadKeys};
+use crate::pool_threads::{self, Threads};
+use crate::scripts::{self, Script};
+use crate::stats::{bump, Counted, Counters, Stats};
+use crate::transport::{
+    answer, Generation, LastConnectError, Manager, Pipeline, QuietErrorHandler, Route, Via,
+};
+
+/// Counts one call in flight until dropped.
+struct InFlight<'a>(&'a AtomicU32);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The pool, the shared connections and the counters of one executor.
+pub(crate) struct Engine {
+    /// Dropped first, in `drop`, before waiting for its threads.
+    pool: ManuallyDrop<r2d2::Pool<Counted<Manager>>>,
+    threads: Arc<Threads>,
+    last_connect_error: Arc<LastConnectError>,
+    generation: Arc<Generation>,
+    /// The shared connections when auto-pipelining is on.
+    pipeline: Option<Pipeline>,
+    /// Calls in flight now, counted only with pipelining on: a call takes the shared
+    /// connection only while at least `config.pipelining_min_in_flight` are. Fewer than that
+    /// many calls on pooled connections are in flight at once (the last of them to start
+    /// counted them all), so with a pool of at least the threshold minus one they never wait
+    /// for the pool.
+    in_flight: AtomicU32,
+    counters: Arc<Counters>,
+    pub(crate) config: Config,
+}
+
+impl Drop for Engine {
+    /// Closes every connection and returns once the pool's threads have exited.
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.pool) };
+        self.threads.wait_exited();
+        log::info!("executor closed on {}", self.config.display);
+    }
+}
+
+/// Which connections a run may use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// A single call: the shared connections when enough calls are in flight, else pooled.
+    Single,
+    /// A batch: one pooled connection for all its commands.
+    Pooled,
+}
+
+/// An operation in a run: what the rules need to know of it, and its outcome once known.
+struct Task<T> {
+    name: &'static str,
+    access: Access,
+    script: Option<&'static Script>,
+    outcome: Option<Result<T>>,
+}
+
+impl<T> Task<T> {
+    fn of<O: Op + ?Sized>(op: &O) -> Task<T> {
+        Task {
+            name: op.name(),
+            access: op.access(),
+            script: op.script(),
+            outcome: None,
+        }
+    }
+
+    /// The outcome; a run always sets one.
+    fn take(&mut self) -> Result<T> {
+        self.outcome.take().unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorKind::Internal,
+                format!("{}: the operation got no result", self.name),
+            ))
+        })
+    }
+}
+
+impl Engine {
+    /// Connects, checks that the server answers, and loads the Lua scripts.
+    pub(crate) fn open(config: &Config) -> Result<Engine> {
+        let manager = Manager::new(config)?;
+        let last_connect_error = Arc::clone(&manager.last_connect_error);
+        let generation = Arc::clone(&manager.generation);
+        let counters = Arc::new(Counters::default());
+        let pipeline = config
+            .pipelining
+            .then(|| Pipeline::new(&manager, Arc::clone(&counters)));
+        let no_pool = || Err(Error::new(ErrorKind::Internal, "no pool while opening"));
+        let mut first = Via::own(manager.open()?, &no_pool);
+        bump(&counters.connects);
+        first.call(Route::Any, |a| Ping.encode(a, false), |r| Ping.decode(r))?;
+        load_scripts(&mut first)?;
+        if let Some(pipeline) = &pipeline {
+            first.teach(pipeline);
+        }
+        drop(first);
+        let (thread_pool, threads) = pool_threads::start();
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool_max_size)
+            .min_idle(Some(config.pool_min_idle))
+            .connection_timeout(config.pool_wait_timeout)
+            // Checkout compares generations only (no I/O): see transport/pool.rs.
+            .test_on_check_out(true)
+            .error_handler(Box::new(QuietErrorHandler))
+            .thread_pool(thread_pool)
+            .build_unchecked(Counted {
+                inner: manager,
+                counters: Arc::clone(&counters),
+            });
+        log::info!("executor opened on {}", config.display);
+        Ok(Engine {
+            pool: ManuallyDrop::new(pool),
+            threads,
+            last_connect_error,
+            generation,
+            pipeline,
+            in_flight: AtomicU32::new(0),
+            counters,
+            config: config.clone(),
+        })
+    }
+
+    /// The counters since open and the connections now. Sends nothing and blocks no call.
+    pub(crate) fn stats(&self) -> Stats {
+        let pool = self.pool.state();
+        let (shared, shared_idle) = self.pipeline.as_ref().map_or((0, 0), Pipeline::connections);
+        self.counters.snapshot(
+            pool.connections + shared,
+            pool.idle_connections + shared_idle,
+        )
+    }
+
+    /// Runs the operation `describe` gives, its arguments checked first, as one counted call.
+    pub(crate) fn call<O: Op>(&self, describe: impl FnOnce() -> Result<O>) -> Result<O::Output> {
+        self.counters.call(|| self.run(describe()?))
+    }
+
+    /// Runs the multi-key read `describe` gives, its arguments checked first, as one counted
+    /// call.
+    pub(crate) fn call_keys<R: ReadKeys>(
+        &self,
+        describe: impl FnOnce() -> Result<R>,
+    ) -> Result<R::Output> {
+        self.counters.call(|| self.read_keys(describe()?))
+    }
+
+    /// Runs `body`, which runs operations of its own, as one counted call (an operation built
+    /// on others, such as compute linked pod).
+    pub(crate) fn call_composed<T>(&self, body: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.counters.call(body)
+    }
+
+    /// Runs one operation: a batch of one, on the shared connection or a pooled one.
+    fn run<O: Op>(&self, op: O) -> Result<O::Output> {
+        let mut tasks = [Task::of(&op)];
+        self.drive(&mut tasks, Path::Single, |via, _, reload, tasks| {
+            let outcome = via.call(op.route(), |a| op.encode(a, reload), |r| op.decode(r));
+            tasks[0].outcome = Some(outcome);
+            true
+        });
+        tasks[0].take()
+    }
+
+    /// Runs independent operations together and returns each one's outcome, in order; each
+    /// counts as one call. `plans` holds each operation, or why its arguments were refused
+    /// (nothing is sent for it).
+    pub(crate) fn run_batch(&self, plans: Vec<Result<Planned<'_>>>) -> Vec<Result<BatchOutcome>> {
+        let mut ops = Vec::with_capacity(plans.len());
+        let mut refused = Vec::with_capacity(plans.len());
+        for plan in plans {
+            match plan {
+                Ok(op) => {
+                    ops.push(op);
+                    refused.push(None);
+                }
+                Err(err) => refused.push(Some(err)),
+            }
+        }
+        let mut outcomes = if matches!(self.config.topology, Topology::Cluster { .. }) {
+            // One after another, each as its single call.
+            ops.iter().map(|op| self.run(&**op)).collect::<Vec<_>>()
+        } else {
+            self.run_together(&ops)
+        }
+        .into_iter();
+        refused
+            .into_iter()
+            .map(|refused| {
+                let outcome = match refused {
+                    Some(err) => Err(err),
+                    None => outcomes.next().unwrap_or_else(|| {
+                        Err(Error::new(
+                            ErrorKind::Internal,
+                            "batch: an operation got no result",
+                        ))
+                    }),
+                };
+                self.counters.call(|| outcome)
+            })
+            .collect()
+    }
+
+    /// Runs `ops` on one pooled connection: every command written at once, the replies read
+    /// back in order.
+    fn run_together(&self, ops: &[Planned<'_>]) -> Vec<Result<BatchOutcome>> {
+        if ops.is_empty() {
+            return Vec::new();
+        }
+        let mut tasks: Vec<Task<BatchOutcome>> = ops.iter().map(|op| Task::of(&**op)).collect();
+        self.drive(&mut tasks, Path::Pooled, |via, which, reload, tasks| {
+            let (read, stopped) = via.call_many(
+                which.len(),
+                |k, a| ops[which[k]].encode(a, reload),
+                |k, reply| {
+                    let i = which[k];
+                    tasks[i].outcome = Some(answer(reply, |r| ops[i].decode(r)));
+                },
+            );
+            match stopped {
+                Ok(()) => true,
+                Err(err) => {
+                    for &i in &which[read..] {
+                        tasks[i].outcome = Some(Err(err.clone()));
+                    }
+                    false
+                }
+            }
+        });
+        tasks.iter_mut().map(Task::take).collect()
+    }
+
+    /// Runs a multi-key read: one command per node (see [`ReadKeys`]); nothing is sent for
+    /// no key.
+    fn read_keys<R: ReadKeys>(&self, op: R) -> Result<R::Output> {
+        let count = op.count();
+        if count == 0 {
+            return Ok(op.finish());
+        }
+        let mut tasks = [Task {
+            name: op.name(),
+            access: Access::Read,
+            script: None,
+            outcome: None,
+        }];
+        let op = RefCell::new(op);
+        self.drive(&mut tasks, Path::Single, |via, _, _, tasks| {
+            op.borrow_mut().start();
+            // Values of several groups (a cluster's slots) arrive out of order: held, then
+            // handed over in input order.
+            let mut held: Vec<Option<Vec<u8>>> = Vec::new();
+            let outcome = via
+                .call_keys(
+                    count,
+                    |i, put| op.borrow().key(i, put),
+                    |keys, a| {
+                        let op = op.borrow();
+                        codec::mget(a, |a| {
+                            for &i in keys {
+                                op.key(i, &mut |pieces| a.pieces(pieces));
+                            }
+                        })
+                    },
+                    |keys, reply| {
+                        if keys.len() == count {
+                            let mut op = op.borrow_mut();
+                            return codec::read_mget(reply, count, |k, v| op.value(k, v));
+                        }
+                        held.resize(count, None);
+                        codec::read_mget(reply, keys.len(), |k, v| {
+                            held[keys[k]] = v.map(<[u8]>::to_vec);
+                            Ok(())
+                        })
+                    },
+                )
+                .and_then(|()| {
+                    let mut op = op.borrow_mut();
+                    held.iter()
+                        .enumerate()
+                        .try_for_each(|(i, v)| op.value(i, v.as_deref()))
+                });
+            tasks[0].outcome = Some(outcome);
+            true
+        });
+        tasks[0].take().map(|()| op.into_inner().finish())
+    }
+
+    /// The one retry loop. Runs `round(via, which, reload, tasks)` for the pending tasks
+    /// (`which`, indexes into `tasks`), which sets each one's outcome and says whether the
+    /// connection is still in step (every reply read); then reloads lost scripts, retires
+    /// the connections a server-side change made suspect, and retries what may be retried,
+    /// once, within the call's bound. Every error gets the operation's name as context.
+    fn drive<T>(
+        &self,
+        tasks: &mut [Task<T>],
+        path: Path,
+        mut round: impl FnMut(&mut Via, &[usize], bool, &mut [Task<T>]) -> bool,
+    ) {
+        for task in tasks.iter() {
+            log::debug!("{}", task.name);
+        }
+        let config = &self.config;
+        // The retry must not stretch a call past pool wait + connect + command timeout.
+        let deadline = Instant::now()
+            + config.pool_wait_timeout
+            + config.connect_timeout
+            + config.command_timeout;
+        let (pipeline, _in_flight) = match path {
+            Path::Single => self.route(),
+            Path::Pooled => (None, None),
+        };
+        let mut pending: Vec<usize> = (0..tasks.len()).collect();
+        let mut wait = config.pool_wait_timeout;
+        for attempt in 0..2 {
+            let checkout = || self.checkout_within(wait);
+            let mut via = match Via::new(pipeline, &checkout, config.command_timeout) {
+                Ok(via) => via,
+                Err(err) => {
+                    for &i in &pending {
+                        tasks[i].outcome = Some(Err(err.clone()));
+                    }
+                    break;
+                }
+            };
+            let in_step = round(&mut via, &pending, false, tasks);
+            // NOSCRIPT: the server lost its script cache (SCRIPT FLUSH, restart, failover):
+            // EVAL runs the scripts and caches them again, in one more round trip for all.
+            let lost: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|&i| matches!(&tasks[i].outcome, Some(Err(err)) if err.missing_script))
+                .collect();
+            if !lost.is_empty() && in_step {
+                for &i in &lost {
+                    let script = tasks[i].script.map_or("?", |s| s.name);
+                    log::warn!("script {script} missing on the server; reloading it");
+                    bump(&self.counters.script_reloads);
+                }
+                round(&mut via, &lost, true, tasks);
+            }
+            let mut retry = Vec::new();
+            let mut retired = false;
+            for &i in &pending {
+                let Some(Err(err)) = &tasks[i].outcome else {
+                    continue;
+                };
+                if !retired && (err.topology_changed || err.kind() == ErrorKind::Connection) {
+                    // Once per round, however many operations saw the change.
+                    retired = true;
+                    self.retire(via.generation(), err);
+                }
+                let lost_reply =
+                    tasks[i].access == Access::Read && err.kind() == ErrorKind::Connection;
+                if attempt == 0 && (err.rejected_before_running || err.missing_script || lost_reply)
+                {
+                    retry.push(i);
+                }
+            }
+            if retry.is_empty() {
+                break;
+            }
+            // Time for a new connection, leaving a whole command timeout for the commands.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(config.command_timeout);
+            if left.is_zero() {
+                break;
+            }
+            via.discard();
+            drop(via);
+            for &i in &retry {
+                if let Some(Err(err)) = &tasks[i].outcome {
+                    log::warn!(
+                        "{}: {err}; retrying once on a new connection",
+                        tasks[i].name
+                    );
+                }
+                bump(&self.counters.retries);
+            }
+            wait = left.min(config.pool_wait_timeout);
+            pending = retry;
+        }
+        for task in tasks.iter_mut() {
+            if let Some(Err(err)) = &mut task.outcome {
+                *err = std::mem::replace(err, Error::invalid("")).context(task.name);
+            }
+        }
+    }
+
+    /// The shared connections for a call when enough calls are in flight to fill batches, else
+    /// `None` (a pooled connection); with the guard that counts the call until it returns.
+    fn route(&self) -> (Option<&Pipeline>, Option<InFlight<'_>>) {
+        let Some(pipeline) = &self.pipeline else {
+            return (None, None);
+        };
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let guard = InFlight(&self.in_flight);
+        if now >= self.config.pipelining_min_in_flight {
+            bump(&self.counters.pipelined_calls);
+            (Some(pipeline), Some(guard))
+        } else {
+            (None, Some(guard))
+        }
+    }
+
+    /// After an error that shows the server side changed (the server died or dropped us, or a
+    /// failover demoted it: READONLY, MASTERDOWN), connections opened before the one that
+    /// carried it (of `generation`) may point at the wrong node too: retire them all, so
+    /// checkout opens new ones (no I/O here).
+    fn retire(&self, generation: u64, err: &Error) {
+        let display = &self.config.display;
+        if err.topology_changed {
+            log::warn!("{display}: topology changed ({err}); replacing the connections");
+        } else {
+            log::warn!("{display}: connection dropped ({err}); replacing the connections");
+        }
+        self.generation.retire(generation);
+    }
+
+    /// Waits at most `wait` for a pooled connection.
+    fn checkout_within(&self, wait: Duration) -> Result<r2d2::PooledConnection<Counted<Manager>>> {
+        let started = Instant::now();
+        self.pool.get_timeout(wait).map_err(|_| {
+            // While the pool is below its size, a timeout means connecting failed, not that
+            // every connection was busy: report the connect error itself.
+            let config = &self.config;
+            let below_max = self.pool.state().connections < config.pool_max_size;
+            match self.last_connect_error.since(started) {
+                Some(err) => err,
+                None if below_max => Error::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "no connection to {} could be opened within {} ms",
+                        config.display,
+                        config.pool_wait_timeout.as_millis()
+                    ),
+                ),
+                None => Error::new(
+                    ErrorKind::PoolTimeout,
+                    format!(
+                        "all {} pooled connections stayed busy for {} ms",
+                        config.pool_max_size,
+                        config.pool_wait_timeout.as_millis()
+                    ),
+                ),
+            }
+        })
+    }
+}
+
+/// Loads every script on every primary (the one server, or each cluster primary known now), so
+/// that EVALSHA finds them. On a cluster a primary that cannot be reached now is skipped with a
+/// warning: EVALSHA falls back to EVAL (one round trip, which caches the script again) wherever
+/// a script is missing, which also covers primaries added or promoted later.
+fn load_scripts(conn: &mut Via) -> Result<()> {
+    let cluster = conn.is_cluster()?;
+    for script in scripts::ALL {
+        let outcomes = conn.on_all_primaries(
+            |a| codec::script_load(a, script),
+            |reply| codec::read_script_loaded(reply, script),
+        )?;
+        for (node, outcome) in outcomes {
+            match outcome {
+                Ok(()) => {}
+                Err(err)
+                    if cluster
+                        && matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout) =>
+                {
+                    log::warn!(
+                        "cannot load script {} on {node} now ({err}); EVAL will load it there",
+                        script.name
+                    );
+                }
+                Err(err) => return Err(err.context(&format!("loading scripts on {node}"))),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,765 @@
+//! Every operation, described once: its arguments' checks, its keys and the node that serves
+//! them, its command, the reader of its reply, whether it may be sent again, and its name in
+//! logs, errors and statistics. The engine (`engine.rs`) runs any of them, alone or many
+//! together; the public API (`executor.rs`), [`BatchOp`] and the C API only choose which.
+//!
+//! An operation is a value of one of a few shapes, each implementing [`Op`]:
+//! - [`KeyCommand`]: one command on one key (`HSET`, `SET`, `GET`, `HGETALL`);
+//! - [`LinkScript`]: one of the Lua scripts over a uid's two keys;
+//! - [`IntoPacked`]: a map read whose entries go into a caller's [`Packed`] buffer;
+//! - [`Ping`];
+//! - [`KeysRead`]: many string keys read in one round trip per node (`MGET` per slot), not a
+//!   single command, so it has a trait of its own ([`ReadKeys`]) and is never part of a batch.
+//!
+//! `links.rs` and `states.rs` hold one constructor per operation: the description proper.
+
+pub(crate) mod links;
+pub(crate) mod states;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::codec;
+use crate::error::Result;
+use crate::keys::KeyPieces;
+use crate::packed::Packed;
+use crate::scripts::Script;
+use crate::transport::{Args, Reply, Route};
+use crate::types::{Grace, Persistence, Pod, TrySet};
+
+pub(crate) use links::LinkKeys;
+
+/// Whether sending an operation again could change its outcome: the retry rule, and what a
+/// client-side cache does with it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Access {
+    /// Reads only: sending it twice changes nothing, so it is sent again when its reply was
+    /// lost. A cache may keep its answer under its keys.
+    Read,
+    /// Writes: never sent again once it may have reached the server (it could land after
+    /// another client's newer write and undo it). A cache drops (or updates) its keys.
+    Write,
+}
+
+/// One operation that is one command to the node serving its key.
+pub(crate) trait Op {
+    /// What the operation returns.
+    type Output;
+
+    /// Its name in logs, error messages and statistics ("get linked pod").
+    fn name(&self) -> &'static str;
+
+    /// Read or write (see [`Access`]).
+    fn access(&self) -> Access;
+
+    /// Where it goes: the node serving its key (all its keys share one slot).
+    fn route(&self) -> Route<'_>;
+
+    /// Hands each key it reads ([`Access::Read`]) or may change ([`Access::Write`]) to `visit`,
+    /// as the pieces of the key: the one place a client-side cache learns what an operation
+    /// touches. (Read by the tests until the cache of issue #25 reads it.)
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]]));
+
+    /// The script it runs, if any: a server that lost it (NOSCRIPT) gets it again with EVAL.
+    fn script(&self) -> Option<&'static Script> {
+        None
+    }
+
+    /// Encodes its command; `reload`: EVAL the script's source instead of EVALSHA.
+    fn encode(&self, a: &mut dyn Args, reload: bool);
+
+    /// Reads its reply (an error reply never gets here: it is the server's error).
+    fn decode(&self, reply: Reply<'_>) -> Result<Self::Output>;
+}
+
+/// An operation borrowed is the same operation (a batch runs its boxed ones alone on a cluster).
+impl<O: Op + ?Sized> Op for &O {
+    type Output = O::Output;
+
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn access(&self) -> Access {
+        (**self).access()
+    }
+
+    fn route(&self) -> Route<'_> {
+        (**self).route()
+    }
+
+    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
+        (**self).keys(visit)
+    }
+
+    fn script(&self) -> Option<&'static Script> {
+        (**self).script()
+    }
+
+    fn encode(&self, a: &mut dyn Args, reload: bool) {
+        (**self).encode(a, reload)
+    }
+
+    fn decode(&self, reply: Reply<'_>) -> Result<Self::Output> {
+        (**self).decode(reply)
+    }
+}
+
+/// A key in pieces; keys of five pieces get an empty sixth (which changes no byte sent).
+pub(crate) type Key<'a> = KeyPieces<'a, 6>;
+
+/// The command of a [`KeyCommand`] on its key.
+#[derive(Clone, Copy)]
+pub(crate) enum Verb<'a> {
+    Get,
+    HGetAll,
+    /// `SET key value`.
+    Set(&'a str),
+    /// `HSET key pod value`.
+    HSet(Pod, &'a str),
+}
+
+/// A reader of a reply, given the key the command named (for its messages).
+pub(crate) type KeyReader<T> = fn(Reply<'_>, &Key<'_>) -> Result<T>;
+
+/// One command on one key.
+pub(crate) struct KeyCommand<'a, T> {
+    pub(crate) name: &'static str,
+    pub(crate) key: Key<'a>,
+    pub(crate) verb: Verb<'a>,
+    pub(crate) read: KeyReader<T>,
+}
+
+impl<T> Op for KeyCommand<'_, T> {
+    type Output = T;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn access(&self) -> Access {
+        match self.verb {
+            Verb::Get | Verb::HGetAll => Access::Read,
+            Verb::Set(_) | Verb::HSet(..) => Access::Write,
+        }
+    }
+
+    fn route(&self) -> Route<'_> {
+        Route::Key(self.key.pieces())
+    }
+
+    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
+        visit(self.key.pieces());
+    }
+
+    fn encode(&self, a: &mut dyn Args, _reload: bool) {
+        let key = self.key.pieces();
+        match self.verb {
+            Verb::Get => codec::get(a, key),
+            Verb::HGetAll => codec::hgetall(a, key),
+            Verb::Set(value) => codec::set(a, key, value),
+            Verb::HSet(pod, value) => codec::hset(a, key, pod, value),
+        }
+    }
+
+    fn decode(&self, reply: Reply<'_>) -> Result<T> {
+        (self.read)(reply, &self.key)
+    }
+}
+
+/// A reader of a script's reply.
+pub(crate) type ScriptReader<T> = fn(Reply<'_>, &Script) -> Result<T>;
+
+/// One of the Lua scripts over a uid's two keys (`lua/`): `KEYS` the uid hash and the link,
+/// `ARGV` the service then `argv`.
+pub(crate) struct LinkScript<'a, T> {
+    pub(crate) name: &'static str,
+    pub(crate) access: Access,
+    pub(crate) script: &'static Script,
+    pub(crate) keys: LinkKeys<'a>,
+    pub(crate) argv: [i32; 2],
+    pub(crate) argc: usize,
+    pub(crate) read: ScriptReader<T>,
+}
+
+impl<T> Op for LinkScript<'_, T> {
+    type Output = T;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn access(&self) -> Access {
+        self.access
+    }
+
+    fn route(&self) -> Route<'_> {
+        Route::Key(self.keys.uid_hash.pieces())
+    }
+
+    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
+        visit(self.keys.uid_hash.pieces());
+        visit(self.keys.link.pieces());
+    }
+
+    fn script(&self) -> Option<&'static Script> {
+        Some(self.script)
+    }
+
+    fn encode(&self, a: &mut dyn Args, reload: bool) {
+        let keys = [self.keys.uid_hash.pieces(), self.keys.link.pieces()];
+        codec::script(a, self.script, reload, keys, |a| {
+            a.bytes(self.keys.service.as_bytes());
+            for arg in &self.argv[..self.argc] {
+                a.int((*arg).into());
+            }
+        });
+    }
+
+    fn decode(&self, reply: Reply<'_>) -> Result<T> {
+        (self.read)(reply, self.script)
+    }
+}
+
+/// A writer of an `HGETALL` reply's entries into a [`Packed`] buffer, given the key (for
+/// messages).
+pub(crate) type PackedFill = fn(Reply<'_>, &Key<'_>, &mut Packed) -> Result<()>;
+
+/// A map read (`HGETALL`) whose entries go into a caller's buffer (no allocation per entry);
+/// the buffer is emptied before each attempt fills it.
+pub(crate) struct IntoPacked<'a, 'p> {
+    pub(crate) name: &'static str,
+    pub(crate) key: Key<'a>,
+    pub(crate) out: RefCell<&'p mut Packed>,
+    pub(crate) fill: PackedFill,
+}
+
+impl Op for IntoPacked<'_, '_> {
+    type Output = ();
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn access(&self) -> Access {
+        Access::Read
+    }
+
+    fn route(&self) -> Route<'_> {
+        Route::Key(self.key.pieces())
+    }
+
+    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
+        visit(self.key.pieces());
+    }
+
+    fn encode(&self, a: &mut dyn Args, _reload: bool) {
+        codec::hgetall(a, self.key.pieces())
+    }
+
+    fn decode(&self, reply: Reply<'_>) -> Result<()> {
+        let mut out = self.out.borrow_mut();
+        out.clear();
+        (self.fill)(reply, &self.key, &mut out)
+    }
+}
+
+/// `PING`: whether the server answers.
+pub(crate) struct Ping;
+
+impl Op for Ping {
+    type Output = ();
+
+    fn name(&self) -> &'static str {
+        "ping"
+    }
+
+    fn access(&self) -> Access {
+        Access::Read
+    }
+
+    fn route(&self) -> Route<'_> {
+        Route::Any
+    }
+
+    fn keys(&self, _visit: &mut dyn FnMut(&[&[u8]])) {}
+
+    fn encode(&self, a: &mut dyn Args, _reload: bool) {
+        codec::ping(a)
+    }
+
+    fn decode(&self, reply: Reply<'_>) -> Result<()> {
+        codec::read_pong(reply)
+    }
+}
+
+/// An operation that reads many string keys in one round trip per node: one `MGET` on one
+/// server, one per slot on a cluster (never CROSSSLOT). Always a read.
+pub(crate) trait ReadKeys {
+    type Output;
+
+    /// Its name in logs, error messages and statistics.
+    fn name(&self) -> &'static str;
+
+    /// How many keys it reads.
+    fn count(&self) -> usize;
+
+    /// Key `i`, as pieces, handed to `put` (every key a client-side cache would track).
+    fn key(&self, i: usize, put: &mut dyn FnMut(&[&[u8]]));
+
+    /// Forgets what an earlier attempt read.
+    fn start(&mut self);
+
+    /// Takes the value of key `i` (`None` when absent), in input order.
+    fn value(&mut self, i: usize, value: Option<&[u8]>) -> Result<()>;
+
+    /// The result, once every value was taken.
+    fn finish(self) -> Self::Output;
+}
+
+/// A reader of one stored value (`None` when absent), given the key's name for its messages.
+pub(crate) type ValueReader<T> = fn(Option<&[u8]>, &dyn Fn() -> String) -> Result<T>;
+
+/// A [`ReadKeys`] whose values are decoded one by one into a list, in input order.
+pub(crate) struct KeysRead<'a, T, K: Fn(usize) -> Key<'a>> {
+    pub(crate) name: &'static str,
+    pub(crate) count: usize,
+    pub(crate) key: K,
+    pub(crate) read: ValueReader<T>,
+    pub(crate) values: Vec<T>,
+}
+
+impl<'a, T, K: Fn(usize) -> Key<'a>> ReadKeys for KeysRead<'a, T, K> {
+    type Output = Vec<T>;
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn key(&self, i: usize, put: &mut dyn FnMut(&[&[u8]])) {
+        put((self.key)(i).pieces())
+    }
+
+    fn start(&mut self) {
+        self.values.clear();
+    }
+
+    fn value(&mut self, i: usize, value: Option<&[u8]>) -> Result<()> {
+        let decoded = (self.read)(value, &|| (self.key)(i).to_string())?;
+        self.values.push(decoded);
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<T> {
+        self.values
+    }
+}
+
+// ---- batches ----
+
+/// One operation of a batch: the arguments of the single call of the same name.
+#[derive(Debug, Clone, Copy)]
+pub enum BatchOp<'a> {
+    /// [`Executor::set_service_state`](crate::Executor::set_service_state).
+    SetServiceState {
+        /// Namespace.
+        ns: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Pod ordinal.
+        pod: Pod,
+        /// Pod state.
+        state: &'a str,
+    },
+    /// [`Executor::get_service_state`](crate::Executor::get_service_state).
+    GetServiceState {
+        /// Namespace.
+        ns: &'a str,
+        /// Service.
+        service: &'a str,
+    },
+    /// [`Executor::set_workload_state`](crate::Executor::set_workload_state).
+    SetWorkloadState {
+        /// Namespace.
+        ns: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Workload state.
+        state: &'a str,
+    },
+    /// [`Executor::get_workload_state`](crate::Executor::get_workload_state).
+    GetWorkloadState {
+        /// Namespace.
+        ns: &'a str,
+        /// Service.
+        service: &'a str,
+    },
+    /// [`Executor::set_linked_pod`](crate::Executor::set_linked_pod).
+    SetLinkedPod {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Pod ordinal.
+        pod: Pod,
+        /// Persistent or temporary.
+        persistence: Persistence,
+    },
+    /// [`Executor::try_set_linked_pod`](crate::Executor::try_set_linked_pod).
+    TrySetLinkedPod {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Pod ordinal.
+        pod: Pod,
+        /// Persistent or temporary.
+        persistence: Persistence,
+    },
+    /// [`Executor::set_linked_pod_if_absent`](crate::Executor::set_linked_pod_if_absent).
+    SetLinkedPodIfAbsent {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Pod ordinal.
+        pod: Pod,
+        /// Persistent or temporary.
+        persistence: Persistence,
+    },
+    /// [`Executor::get_linked_pod`](crate::Executor::get_linked_pod).
+    GetLinkedPod {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+    },
+    /// [`Executor::get_linked_pod_if_persist`](crate::Executor::get_linked_pod_if_persist).
+    GetLinkedPodIfPersist {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+    },
+    /// [`Executor::remove_linked_pod`](crate::Executor::remove_linked_pod).
+    RemoveLinkedPod {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Delete now, or keep as a temporary link.
+        grace: Grace,
+    },
+    /// [`Executor::remove_linked_pod_with_id`](crate::Executor::remove_linked_pod_with_id).
+    RemoveLinkedPodWithId {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Delete now, or keep as a temporary link.
+        grace: Grace,
+        /// Only a link to this pod is removed.
+        pod: Pod,
+    },
+    /// [`Executor::get_link_services`](crate::Executor::get_link_services).
+    GetLinkServices {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+    },
+}
+
+/// The result of one operation of a batch: what its single call returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// A write without a result (set service state, set workload state).
+    Done,
+    /// Get service state: pod -> state.
+    States(BTreeMap<Pod, String>),
+    /// Get workload state.
+    State(Option<String>),
+    /// A pod: the previous one (set linked pod), the current one (set if absent), the linked
+    /// one (the two gets).
+    Pod(Option<Pod>),
+    /// Try set linked pod.
+    TrySet(TrySet),
+    /// Whether a link was removed (the two removes).
+    Removed(bool),
+    /// Get link services: service -> pod.
+    Links(BTreeMap<String, Pod>),
+}
+
+/// An operation of a batch: any [`Op`], its result given as a [`BatchOutcome`].
+pub(crate) type Planned<'a> = Box<dyn Op<Output = BatchOutcome> + 'a>;
+
+/// An [`Op`] whose result `into` turns into a [`BatchOutcome`].
+struct Outcome<O: Op> {
+    op: O,
+    into: fn(O::Output) -> BatchOutcome,
+}
+
+impl<O: Op> Op for Outcome<O> {
+    type Output = BatchOutcome;
+
+    fn name(&self) -> &'static str {
+        self.op.name()
+    }
+
+    fn access(&self) -> Access {
+        self.op.access()
+    }
+
+    fn route(&self) -> Route<'_> {
+        self.op.route()
+    }
+
+    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
+        self.op.keys(visit)
+    }
+
+    fn script(&self) -> Option<&'static Script> {
+        self.op.script()
+    }
+
+    fn encode(&self, a: &mut dyn Args, reload: bool) {
+        self.op.encode(a, reload)
+    }
+
+    fn decode(&self, reply: Reply<'_>) -> Result<BatchOutcome> {
+        self.op.decode(reply).map(self.into)
+    }
+}
+
+fn planned<'a, O: Op + 'a>(op: O, into: fn(O::Output) -> BatchOutcome) -> Planned<'a> {
+    Box::new(Outcome { op, into })
+}
+
+impl<'a> BatchOp<'a> {
+    /// The operation's name, as in the messages of its single call.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BatchOp::SetServiceState { .. } => states::SET_SERVICE_STATE,
+            BatchOp::GetServiceState { .. } => states::GET_SERVICE_STATE,
+            BatchOp::SetWorkloadState { .. } => states::SET_WORKLOAD_STATE,
+            BatchOp::GetWorkloadState { .. } => states::GET_WORKLOAD_STATE,
+            BatchOp::SetLinkedPod { .. } => links::SET_LINKED_POD,
+            BatchOp::TrySetLinkedPod { .. } => links::TRY_SET_LINKED_POD,
+            BatchOp::SetLinkedPodIfAbsent { .. } => links::SET_LINKED_POD_IF_ABSENT,
+            BatchOp::GetLinkedPod { .. } => links::GET_LINKED_POD,
+            BatchOp::GetLinkedPodIfPersist { .. } => links::GET_LINKED_POD_IF_PERSIST,
+            BatchOp::RemoveLinkedPod { .. } => links::REMOVE_LINKED_POD,
+            BatchOp::RemoveLinkedPodWithId { .. } => links::REMOVE_LINKED_POD_WITH_ID,
+            BatchOp::GetLinkServices { .. } => links::GET_LINK_SERVICES,
+        }
+    }
+
+    /// The operation its single call runs, its arguments checked as that call checks them
+    /// (nothing is sent for a rejected one).
+    pub(crate) fn plan(&self) -> Result<Planned<'a>> {
+        use BatchOutcome as Out;
+        Ok(match *self {
+            BatchOp::SetServiceState {
+                ns,
+                service,
+                pod,
+                state,
+            } => planned(states::set_service_state(ns, service, pod, state)?, |()| {
+                Out::Done
+            }),
+            BatchOp::GetServiceState { ns, service } => {
+                planned(states::get_service_state(ns, service)?, Out::States)
+            }
+            BatchOp::SetWorkloadState { ns, service, state } => {
+                planned(states::set_workload_state(ns, service, state)?, |()| {
+                    Out::Done
+                })
+            }
+            BatchOp::GetWorkloadState { ns, service } => {
+                planned(states::get_workload_state(ns, service)?, Out::State)
+            }
+            BatchOp::SetLinkedPod {
+                ns,
+                uid,
+                service,
+                pod,
+                persistence,
+            } => planned(
+                links::set_linked_pod(ns, uid, service, pod, persistence)?,
+                Out::Pod,
+            ),
+            BatchOp::TrySetLinkedPod {
+                ns,
+                uid,
+                service,
+                pod,
+                persistence,
+            } => planned(
+                links::try_set_linked_pod(ns, uid, service, pod, persistence)?,
+                Out::TrySet,
+            ),
+            BatchOp::SetLinkedPodIfAbsent {
+                ns,
+                uid,
+                service,
+                pod,
+                persistence,
+            } => planned(
+                links::set_linked_pod_if_absent(ns, uid, service, pod, persistence)?,
+                |pod| Out::Pod(Some(pod)),
+            ),
+            BatchOp::GetLinkedPod { ns, uid, service } => {
+                planned(links::get_linked_pod(ns, uid, service)?, Out::Pod)
+            }
+            BatchOp::GetLinkedPodIfPersist { ns, uid, service } => planned(
+                links::get_linked_pod_if_persist(ns, uid, service)?,
+                Out::Pod,
+            ),
+            BatchOp::RemoveLinkedPod {
+                ns,
+                uid,
+                service,
+                grace,
+            } => planned(
+                links::remove_linked_pod(ns, uid, service, grace)?,
+                Out::Removed,
+            ),
+            BatchOp::RemoveLinkedPodWithId {
+                ns,
+                uid,
+                service,
+                grace,
+                pod,
+            } => planned(
+                links::remove_linked_pod_with_id(ns, uid, service, grace, pod)?,
+                Out::Removed,
+            ),
+            BatchOp::GetLinkServices { ns, uid } => {
+                planned(links::get_link_services(ns, uid)?, Out::Links)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys;
+    use Access::{Read, Write};
+
+    /// Checks what a client-side cache would learn of an operation (read or write, and its
+    /// keys), and that every key lives in the slot the operation is routed to.
+    fn check<O: Op>(op: Result<O>, access: Access, expected: &[&String]) {
+        let op = op.unwrap();
+        let mut keys = Vec::new();
+        op.keys(&mut |pieces| keys.push(String::from_utf8(pieces.concat()).unwrap()));
+        assert_eq!(
+            (op.access(), keys.iter().collect::<Vec<_>>()),
+            (access, expected.to_vec())
+        );
+        let slot = op.route().slot();
+        op.keys(&mut |pieces| assert_eq!(Route::Key(pieces).slot(), slot, "{}", op.name()));
+    }
+
+    #[test]
+    fn each_operation_names_the_keys_it_reads_or_changes() {
+        let (ns, uid, svc, p) = ("prod", "u1", "chat", Persistence::Persistent);
+        let link = &keys::link_key(ns, uid, svc);
+        let hash = &keys::uid_links_key(ns, uid);
+        let states = &keys::service_state_key(ns, svc);
+        let workload = &keys::workload_key(ns, svc);
+        let mut out = Packed::new();
+        check(
+            states::set_service_state(ns, svc, 1, "Up"),
+            Write,
+            &[states],
+        );
+        check(states::get_service_state(ns, svc), Read, &[states]);
+        check(
+            states::get_service_state_packed(ns, svc, &mut out),
+            Read,
+            &[states],
+        );
+        check(
+            states::set_workload_state(ns, svc, "Up"),
+            Write,
+            &[workload],
+        );
+        check(states::get_workload_state(ns, svc), Read, &[workload]);
+        check(
+            links::set_linked_pod(ns, uid, svc, 1, p),
+            Write,
+            &[hash, link],
+        );
+        check(
+            links::try_set_linked_pod(ns, uid, svc, 1, p),
+            Write,
+            &[hash, link],
+        );
+        check(
+            links::set_linked_pod_if_absent(ns, uid, svc, 1, p),
+            Write,
+            &[hash, link],
+        );
+        check(links::get_linked_pod(ns, uid, svc), Read, &[link]);
+        check(
+            links::get_linked_pod_if_persist(ns, uid, svc),
+            Read,
+            &[hash, link],
+        );
+        let grace = Grace::Seconds(5);
+        check(
+            links::remove_linked_pod(ns, uid, svc, grace),
+            Write,
+            &[hash, link],
+        );
+        let with_id = links::remove_linked_pod_with_id(ns, uid, svc, grace, 2);
+        check(with_id, Write, &[hash, link]);
+        check(links::get_link_services(ns, uid), Read, &[hash]);
+        check(
+            links::get_link_services_packed(ns, uid, &mut out),
+            Read,
+            &[hash],
+        );
+        check(Ok(Ping), Read, &[]);
+    }
+
+    #[test]
+    fn a_batch_operation_is_its_single_call() {
+        let (ns, service) = ("prod", "chat");
+        let op = BatchOp::GetLinkedPod {
+            ns,
+            uid: "u",
+            service,
+        };
+        assert_eq!(op.plan().unwrap().name(), op.name());
+        let bad = BatchOp::GetLinkedPod {
+            ns,
+            uid: "u{",
+            service,
+        };
+        assert_eq!(
+            bad.plan().err(),
+            links::get_linked_pod(ns, "u{", service).err()
+        );
+    }
+}
