@@ -316,11 +316,12 @@ typedef struct sf_batch_op {
    */
   const char *state;
   /**
-   * The pod (the set kinds, `SF_BATCH_REMOVE_LINKED_POD_WITH_ID`).
+   * The pod (the set kinds, `SF_BATCH_REMOVE_LINKED_POD_WITH_ID`, `SF_BATCH_TOUCH_LINKED_POD`).
    */
   int32_t pod;
   /**
-   * `persist_seconds` of the three link setters, `keep_seconds` of the two removes.
+   * `persist_seconds` of the three link setters and of the touch, `keep_seconds` of the two
+   * removes.
    */
   int32_t seconds;
   /**
@@ -332,7 +333,7 @@ typedef struct sf_batch_op {
    */
   int32_t out_pod;
   /**
-   * Out: the flag result (linked, removed); false on failure.
+   * Out: the flag result (linked, removed, touched); false on failure.
    */
   bool out_flag;
   /**
@@ -416,6 +417,11 @@ typedef struct sf_batch_op {
  * `sf_get_link_services(ns, uid)`: the result in `out_links`.
  */
 #define SF_BATCH_GET_LINK_SERVICES 12
+
+/**
+ * `sf_touch_linked_pod(ns, uid, service, pod, seconds)`: touched in `out_flag` (0.3).
+ */
+#define SF_BATCH_TOUCH_LINKED_POD 13
 
 #ifdef __cplusplus
 extern "C" {
@@ -1058,6 +1064,32 @@ sf_status sf_remove_linked_pod_with_id(const struct sf_executor *ex,
                                        int32_t pod,
                                        bool *out_removed,
                                        struct sf_error *err);
+
+/**
+ * Extends the temporary link of `uid` to `service` only while it points at `pod`, in one
+ * atomic script: a temporary link to `pod` then expires `persist_seconds` from now; a
+ * persistent link to `pod` is left as it is; a link to another pod, or no link, is left as it
+ * is. For a gateway keeping an active session's link alive without overwriting a pod another
+ * gateway set meanwhile (which calling `sf_set_linked_pod` again could do). An addition of 0.3.
+ *
+ * On success `*out_touched` says whether the link points at `pod` (true for a temporary link,
+ * now extended, and for a persistent one); on failure it is false. `persist_seconds`:
+ * `1..=2147483647`, the link's new TTL (anything else, `-1` included, fails with
+ * `SF_INVALID_ARGUMENT`); the other arguments as for `sf_set_linked_pod`. A stored link that is
+ * not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_touched` is
+ * NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+sf_status sf_touch_linked_pod(const struct sf_executor *ex,
+                              const char *ns,
+                              const char *uid,
+                              const char *service,
+                              int32_t pod,
+                              int32_t persist_seconds,
+                              bool *out_touched,
+                              struct sf_error *err);
 
 /**
  * Reads the persistent links of `uid`: service -> pod.

@@ -148,7 +148,7 @@ impl Executor {
         persistence: Persistence,
     ) -> Result<Option<Pod>> {
         self.engine
-            .call(|| links::set_linked_pod(ns, uid, service, pod, persistence))
+            .call(|| links::set(&links::SET_LINKED_POD, ns, uid, service, pod, persistence))
     }
 
     /// Links the uid to `pod` unless a persistent link to a different pod exists; then nothing
@@ -161,8 +161,16 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<TrySet> {
-        self.engine
-            .call(|| links::try_set_linked_pod(ns, uid, service, pod, persistence))
+        self.engine.call(|| {
+            links::set(
+                &links::TRY_SET_LINKED_POD,
+                ns,
+                uid,
+                service,
+                pod,
+                persistence,
+            )
+        })
     }
 
     /// Links the uid to `pod` only when it has no link (persistent or temporary) for `service`,
@@ -176,8 +184,16 @@ impl Executor {
         pod: Pod,
         persistence: Persistence,
     ) -> Result<Pod> {
-        self.engine
-            .call(|| links::set_linked_pod_if_absent(ns, uid, service, pod, persistence))
+        self.engine.call(|| {
+            links::set(
+                &links::SET_LINKED_POD_IF_ABSENT,
+                ns,
+                uid,
+                service,
+                pod,
+                persistence,
+            )
+        })
     }
 
     /// The pod the uid is linked to for `service`, persistent or temporary.
@@ -240,7 +256,7 @@ impl Executor {
         grace: Grace,
     ) -> Result<bool> {
         self.engine
-            .call(|| links::remove_linked_pod(ns, uid, service, grace))
+            .call(|| links::remove(ns, uid, service, grace, None))
     }
 
     /// As [`remove_linked_pod`](Self::remove_linked_pod), but only when the link points to `pod`;
@@ -254,7 +270,25 @@ impl Executor {
         pod: Pod,
     ) -> Result<bool> {
         self.engine
-            .call(|| links::remove_linked_pod_with_id(ns, uid, service, grace, pod))
+            .call(|| links::remove(ns, uid, service, grace, Some(pod)))
+    }
+
+    /// Extends the uid's temporary link to `service` only while it points at `pod`: a
+    /// temporary link to `pod` expires `persist_seconds` from now (1..=2147483647), a
+    /// persistent link to `pod` is left as it is, and both give `true`; a link to another pod,
+    /// or none, is left as it is and gives `false`. Atomic (one script): a gateway keeps an
+    /// active session's link alive without overwriting a pod another gateway set meanwhile,
+    /// which calling [`set_linked_pod`](Self::set_linked_pod) again could.
+    pub fn touch_linked_pod(
+        &self,
+        ns: &str,
+        uid: &str,
+        service: &str,
+        pod: Pod,
+        persist_seconds: u32,
+    ) -> Result<bool> {
+        self.engine
+            .call(|| links::touch_linked_pod(ns, uid, service, pod, persist_seconds))
     }
 
     /// The persistent links of the uid: service -> pod.

@@ -1,26 +1,132 @@
-//! The link operations (data-model.md, "Operations"): one constructor each, which checks the
-//! arguments as the data model says and describes the command.
+//! The link operations (data-model.md, "Operations"): a `static` per operation says what every
+//! call of it shares (name, read or write, script, reply reader), and a constructor checks a
+//! call's arguments as the data model says and names its keys.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use super::{Access, IntoPacked, Key, KeyCommand, KeysRead, LinkScript, ScriptReader, Verb};
+use super::{
+    Access, IntoPacked, Key, KeyCommand, KeyReader, KeysRead, LinkScript, PackedFill, ScriptSpec,
+    Spec, ValueReader, Verb,
+};
 use crate::codec;
 use crate::error::Result;
 use crate::keys::{self, check_namespace, check_pod, check_service, check_uid, KeyPieces};
 use crate::packed::Packed;
-use crate::scripts::{self, Script};
-use crate::types::{Grace, Persistence, Pod, TrySet};
+use crate::scripts;
+use crate::types::{checked_touch_seconds, Grace, Persistence, Pod, TrySet};
 
-pub(crate) const SET_LINKED_POD: &str = "set linked pod";
-pub(crate) const TRY_SET_LINKED_POD: &str = "try set linked pod";
-pub(crate) const SET_LINKED_POD_IF_ABSENT: &str = "set linked pod if absent";
-pub(crate) const GET_LINKED_POD: &str = "get linked pod";
-pub(crate) const GET_LINKED_POD_IF_PERSIST: &str = "get linked pod if persist";
-pub(crate) const BATCH_GET_LINKED_PODS: &str = "batch get linked pods";
-pub(crate) const REMOVE_LINKED_POD: &str = "remove linked pod";
-pub(crate) const REMOVE_LINKED_POD_WITH_ID: &str = "remove linked pod with id";
-pub(crate) const GET_LINK_SERVICES: &str = "get link services";
+/// Links the uid to a pod whatever was there; the previous pod.
+pub(crate) static SET_LINKED_POD: ScriptSpec<Option<Pod>> = ScriptSpec {
+    spec: Spec {
+        name: "set linked pod",
+        access: Access::Write,
+        read: codec::script_pod,
+    },
+    script: &scripts::SET_LINKED_POD,
+};
+
+/// Links the uid to a pod unless a persistent link to another pod exists.
+pub(crate) static TRY_SET_LINKED_POD: ScriptSpec<TrySet> = ScriptSpec {
+    spec: Spec {
+        name: "try set linked pod",
+        access: Access::Write,
+        read: codec::script_try_set,
+    },
+    script: &scripts::TRY_SET_LINKED_POD,
+};
+
+/// Links the uid to a pod only when it has no link; the pod linked now.
+pub(crate) static SET_LINKED_POD_IF_ABSENT: ScriptSpec<Pod> = ScriptSpec {
+    spec: Spec {
+        name: "set linked pod if absent",
+        access: Access::Write,
+        read: codec::script_some_pod,
+    },
+    script: &scripts::SET_LINKED_POD_IF_ABSENT,
+};
+
+/// The linked pod, persistent or temporary (`GET` of the link).
+pub(crate) static GET_LINKED_POD: Spec<KeyReader<Option<Pod>>> = Spec {
+    name: "get linked pod",
+    access: Access::Read,
+    read: |reply, key| codec::read_get(reply, |v| codec::stored_pod(v, &|| key.to_string())),
+};
+
+/// The linked pod only when the link is persistent (value and TTL read in one script).
+pub(crate) static GET_LINKED_POD_IF_PERSIST: ScriptSpec<Option<Pod>> = ScriptSpec {
+    spec: Spec {
+        name: "get linked pod if persist",
+        access: Access::Read,
+        read: codec::script_pod,
+    },
+    script: &scripts::GET_LINKED_POD_IF_PERSIST,
+};
+
+/// The linked pod of each uid, in input order (`MGET` per slot).
+pub(crate) static BATCH_GET_LINKED_PODS: Spec<ValueReader<Option<Pod>>> = Spec {
+    name: "batch get linked pods",
+    access: Access::Read,
+    read: codec::stored_pod,
+};
+
+/// Removes the link; whether one existed.
+pub(crate) static REMOVE_LINKED_POD: ScriptSpec<bool> = ScriptSpec {
+    spec: Spec {
+        name: "remove linked pod",
+        access: Access::Write,
+        read: codec::script_flag,
+    },
+    script: &scripts::REMOVE_LINKED_POD,
+};
+
+/// Removes the link only when it points to a given pod; whether it was removed.
+pub(crate) static REMOVE_LINKED_POD_WITH_ID: ScriptSpec<bool> = ScriptSpec {
+    spec: Spec {
+        name: "remove linked pod with id",
+        access: Access::Write,
+        read: codec::script_flag,
+    },
+    script: &scripts::REMOVE_LINKED_POD,
+};
+
+/// Extends a temporary link's TTL only while it points at a given pod; whether it does.
+pub(crate) static TOUCH_LINKED_POD: ScriptSpec<bool> = ScriptSpec {
+    spec: Spec {
+        name: "touch linked pod",
+        access: Access::Write,
+        read: codec::script_flag,
+    },
+    script: &scripts::TOUCH_LINKED_POD,
+};
+
+/// The persistent links of the uid: service -> pod (`HGETALL` of its hash).
+pub(crate) static GET_LINK_SERVICES: Spec<KeyReader<BTreeMap<String, Pod>>> = Spec {
+    name: "get link services",
+    access: Access::Read,
+    read: |reply, key| {
+        let mut links = BTreeMap::new();
+        for pair in codec::HashPairs::of(reply)? {
+            let (service, pod) = pair?;
+            let (service, pod) = codec::link_service_entry(key, service, pod)?;
+            links.insert(codec::owned_text(service), pod);
+        }
+        Ok(links)
+    },
+};
+
+/// As [`GET_LINK_SERVICES`], into a caller's buffer: sorted by service name, keyed by the pod.
+pub(crate) static GET_LINK_SERVICES_PACKED: Spec<PackedFill> = Spec {
+    name: GET_LINK_SERVICES.name,
+    access: Access::Read,
+    read: |reply, key, out| {
+        let entry = |service, pod| {
+            let (service, pod) = codec::link_service_entry(key, service, pod)?;
+            Ok(Some((service, pod, service)))
+        };
+        codec::fill_sorted(reply, out, entry, |_| "a service name".to_string())
+    },
+};
 
 /// The keys of a link script: the uid's two keys plus the service, as key pieces (no
 /// allocation on the hot path).
@@ -44,35 +150,22 @@ impl<'a> LinkKeys<'a> {
         })
     }
 
-    /// The script `script` on these keys with `argv` after the service.
-    fn script<T>(
-        self,
-        name: &'static str,
-        access: Access,
-        script: &'static Script,
-        argv: &[i32],
-        read: ScriptReader<T>,
-    ) -> LinkScript<'a, T> {
+    /// The script of `spec` on these keys, with `argv` after the service.
+    fn script<T>(self, spec: &'static ScriptSpec<T>, argv: &[i32]) -> LinkScript<'a, T> {
         let mut args = [0; 2];
         args[..argv.len()].copy_from_slice(argv);
         LinkScript {
-            name,
-            access,
-            script,
+            spec,
             keys: self,
             argv: args,
             argc: argv.len(),
-            read,
         }
     }
 }
 
-/// A link setter: the script `script` with the pod and persist_seconds, checked.
-#[allow(clippy::too_many_arguments)]
-fn setter<'a, T>(
-    name: &'static str,
-    script: &'static Script,
-    read: ScriptReader<T>,
+/// One of the link setters (set, try set, set if absent), its arguments checked.
+pub(crate) fn set<'a, T>(
+    spec: &'static ScriptSpec<T>,
     ns: &'a str,
     uid: &'a str,
     service: &'a str,
@@ -81,66 +174,10 @@ fn setter<'a, T>(
 ) -> Result<LinkScript<'a, T>> {
     let keys = LinkKeys::new(ns, uid, service)?;
     check_pod(pod)?;
-    let argv = [pod, persistence.checked_seconds()?];
-    Ok(keys.script(name, Access::Write, script, &argv, read))
+    Ok(keys.script(spec, &[pod, persistence.checked_seconds()?]))
 }
 
-/// Links the uid to `pod` whatever was there; the previous pod.
-pub(crate) fn set_linked_pod<'a>(
-    ns: &'a str,
-    uid: &'a str,
-    service: &'a str,
-    pod: Pod,
-    persistence: Persistence,
-) -> Result<LinkScript<'a, Option<Pod>>> {
-    let (script, read) = (&scripts::SET_LINKED_POD, codec::script_pod);
-    setter(
-        SET_LINKED_POD,
-        script,
-        read,
-        ns,
-        uid,
-        service,
-        pod,
-        persistence,
-    )
-}
-
-/// Links the uid to `pod` unless a persistent link to another pod exists.
-pub(crate) fn try_set_linked_pod<'a>(
-    ns: &'a str,
-    uid: &'a str,
-    service: &'a str,
-    pod: Pod,
-    persistence: Persistence,
-) -> Result<LinkScript<'a, TrySet>> {
-    let (script, read) = (&scripts::TRY_SET_LINKED_POD, codec::script_try_set);
-    setter(
-        TRY_SET_LINKED_POD,
-        script,
-        read,
-        ns,
-        uid,
-        service,
-        pod,
-        persistence,
-    )
-}
-
-/// Links the uid to `pod` only when it has no link; the pod linked now.
-pub(crate) fn set_linked_pod_if_absent<'a>(
-    ns: &'a str,
-    uid: &'a str,
-    service: &'a str,
-    pod: Pod,
-    persistence: Persistence,
-) -> Result<LinkScript<'a, Pod>> {
-    let (script, read) = (&scripts::SET_LINKED_POD_IF_ABSENT, codec::script_some_pod);
-    let name = SET_LINKED_POD_IF_ABSENT;
-    setter(name, script, read, ns, uid, service, pod, persistence)
-}
-
-/// The linked pod, persistent or temporary (`GET` of the link).
+/// Get linked pod, its arguments checked.
 pub(crate) fn get_linked_pod<'a>(
     ns: &'a str,
     uid: &'a str,
@@ -148,26 +185,22 @@ pub(crate) fn get_linked_pod<'a>(
 ) -> Result<KeyCommand<'a, Option<Pod>>> {
     let keys = LinkKeys::new(ns, uid, service)?;
     Ok(KeyCommand {
-        name: GET_LINKED_POD,
+        spec: &GET_LINKED_POD,
         key: keys.link,
         verb: Verb::Get,
-        read: |reply, key| codec::read_get(reply, |v| codec::stored_pod(v, &|| key.to_string())),
     })
 }
 
-/// The linked pod only when the link is persistent (value and TTL read in one script).
+/// Get linked pod if persist, its arguments checked.
 pub(crate) fn get_linked_pod_if_persist<'a>(
     ns: &'a str,
     uid: &'a str,
     service: &'a str,
 ) -> Result<LinkScript<'a, Option<Pod>>> {
-    let keys = LinkKeys::new(ns, uid, service)?;
-    let script = &scripts::GET_LINKED_POD_IF_PERSIST;
-    let name = GET_LINKED_POD_IF_PERSIST;
-    Ok(keys.script(name, Access::Read, script, &[], codec::script_pod))
+    Ok(LinkKeys::new(ns, uid, service)?.script(&GET_LINKED_POD_IF_PERSIST, &[]))
 }
 
-/// The linked pod of each uid, in input order (`MGET` per slot).
+/// Batch get linked pods, its arguments checked.
 pub(crate) fn batch_get_linked_pods<'a, S: AsRef<str>>(
     ns: &'a str,
     service: &'a str,
@@ -179,18 +212,15 @@ pub(crate) fn batch_get_linked_pods<'a, S: AsRef<str>>(
         check_uid(uid.as_ref())?;
     }
     Ok(KeysRead {
-        name: BATCH_GET_LINKED_PODS,
+        spec: &BATCH_GET_LINKED_PODS,
         count: uids.len(),
         key: move |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
-        read: codec::stored_pod,
         values: Vec::with_capacity(uids.len()),
     })
 }
 
-/// Removes the link (deleting it, or keeping it as a temporary link for the grace period);
-/// `only_pod`: only when it points to that pod. Whether a link was removed.
-fn remove<'a>(
-    name: &'static str,
+/// Remove linked pod (`only_pod: None`) or remove linked pod with id, its arguments checked.
+pub(crate) fn remove<'a>(
     ns: &'a str,
     uid: &'a str,
     service: &'a str,
@@ -199,43 +229,27 @@ fn remove<'a>(
 ) -> Result<LinkScript<'a, bool>> {
     let keys = LinkKeys::new(ns, uid, service)?;
     let keep = grace.checked_seconds()?;
-    let script = &scripts::REMOVE_LINKED_POD;
-    let read = codec::script_flag;
     Ok(match only_pod {
-        None => keys.script(name, Access::Write, script, &[keep], read),
+        None => keys.script(&REMOVE_LINKED_POD, &[keep]),
         Some(pod) => {
             check_pod(pod)?;
-            keys.script(name, Access::Write, script, &[keep, pod], read)
+            keys.script(&REMOVE_LINKED_POD_WITH_ID, &[keep, pod])
         }
     })
 }
 
-/// Removes the link; whether one existed.
-pub(crate) fn remove_linked_pod<'a>(
+/// Touch linked pod, its arguments checked: the TTL must be `1..=2147483647` seconds.
+pub(crate) fn touch_linked_pod<'a>(
     ns: &'a str,
     uid: &'a str,
     service: &'a str,
-    grace: Grace,
-) -> Result<LinkScript<'a, bool>> {
-    remove(REMOVE_LINKED_POD, ns, uid, service, grace, None)
-}
-
-/// Removes the link only when it points to `pod`; whether it was removed.
-pub(crate) fn remove_linked_pod_with_id<'a>(
-    ns: &'a str,
-    uid: &'a str,
-    service: &'a str,
-    grace: Grace,
     pod: Pod,
+    persist_seconds: u32,
 ) -> Result<LinkScript<'a, bool>> {
-    remove(
-        REMOVE_LINKED_POD_WITH_ID,
-        ns,
-        uid,
-        service,
-        grace,
-        Some(pod),
-    )
+    let keys = LinkKeys::new(ns, uid, service)?;
+    check_pod(pod)?;
+    let seconds = checked_touch_seconds(persist_seconds.into())? as i32;
+    Ok(keys.script(&TOUCH_LINKED_POD, &[pod, seconds]))
 }
 
 /// The uid's hash of persistent links, checked.
@@ -245,43 +259,27 @@ fn uid_hash<'a>(ns: &'a str, uid: &'a str) -> Result<Key<'a>> {
     Ok(keys::uid_links_key_pieces(ns, uid).widened())
 }
 
-/// The persistent links of the uid: service -> pod (`HGETALL` of its hash).
+/// Get link services, its arguments checked.
 pub(crate) fn get_link_services<'a>(
     ns: &'a str,
     uid: &'a str,
 ) -> Result<KeyCommand<'a, BTreeMap<String, Pod>>> {
     Ok(KeyCommand {
-        name: GET_LINK_SERVICES,
+        spec: &GET_LINK_SERVICES,
         key: uid_hash(ns, uid)?,
         verb: Verb::HGetAll,
-        read: |reply, key| {
-            let mut links = BTreeMap::new();
-            for pair in codec::HashPairs::of(reply)? {
-                let (service, pod) = pair?;
-                let (service, pod) = codec::link_service_entry(key, service, pod)?;
-                links.insert(codec::owned_text(service), pod);
-            }
-            Ok(links)
-        },
     })
 }
 
-/// As [`get_link_services`], into `out`: sorted by service name, keyed by the pod.
+/// Get link services into `out`, its arguments checked.
 pub(crate) fn get_link_services_packed<'a, 'p>(
     ns: &'a str,
     uid: &'a str,
     out: &'p mut Packed,
 ) -> Result<IntoPacked<'a, 'p>> {
     Ok(IntoPacked {
-        name: GET_LINK_SERVICES,
+        spec: &GET_LINK_SERVICES_PACKED,
         key: uid_hash(ns, uid)?,
         out: RefCell::new(out),
-        fill: |reply, key, out| {
-            let entry = |service, pod| {
-                let (service, pod) = codec::link_service_entry(key, service, pod)?;
-                Ok(Some((service, pod, service)))
-            };
-            codec::fill_sorted(reply, out, entry, |_| "a service name".to_string())
-        },
     })
 }

@@ -109,6 +109,16 @@ impl<O: Op + ?Sized> Op for &O {
 /// A key in pieces; keys of five pieces get an empty sixth (which changes no byte sent).
 pub(crate) type Key<'a> = KeyPieces<'a, 6>;
 
+/// What every call of an operation shares, written once as a `static` in `links.rs` or
+/// `states.rs`: its name, whether it writes, and the reader of its reply (`R`, of the shape's
+/// type).
+pub(crate) struct Spec<R: 'static> {
+    /// The name in logs, error messages and statistics.
+    pub(crate) name: &'static str,
+    pub(crate) access: Access,
+    pub(crate) read: R,
+}
+
 /// The command of a [`KeyCommand`] on its key.
 #[derive(Clone, Copy)]
 pub(crate) enum Verb<'a> {
@@ -124,25 +134,21 @@ pub(crate) enum Verb<'a> {
 pub(crate) type KeyReader<T> = fn(Reply<'_>, &Key<'_>) -> Result<T>;
 
 /// One command on one key.
-pub(crate) struct KeyCommand<'a, T> {
-    pub(crate) name: &'static str,
+pub(crate) struct KeyCommand<'a, T: 'static> {
+    pub(crate) spec: &'static Spec<KeyReader<T>>,
     pub(crate) key: Key<'a>,
     pub(crate) verb: Verb<'a>,
-    pub(crate) read: KeyReader<T>,
 }
 
 impl<T> Op for KeyCommand<'_, T> {
     type Output = T;
 
     fn name(&self) -> &'static str {
-        self.name
+        self.spec.name
     }
 
     fn access(&self) -> Access {
-        match self.verb {
-            Verb::Get | Verb::HGetAll => Access::Read,
-            Verb::Set(_) | Verb::HSet(..) => Access::Write,
-        }
+        self.spec.access
     }
 
     fn route(&self) -> Route<'_> {
@@ -164,34 +170,37 @@ impl<T> Op for KeyCommand<'_, T> {
     }
 
     fn decode(&self, reply: Reply<'_>) -> Result<T> {
-        (self.read)(reply, &self.key)
+        (self.spec.read)(reply, &self.key)
     }
 }
 
-/// A reader of a script's reply.
+/// A reader of a script's reply (the script named in messages).
 pub(crate) type ScriptReader<T> = fn(Reply<'_>, &Script) -> Result<T>;
+
+/// What every call of a link script shares: its [`Spec`] and its Lua script.
+pub(crate) struct ScriptSpec<T: 'static> {
+    pub(crate) spec: Spec<ScriptReader<T>>,
+    pub(crate) script: &'static Script,
+}
 
 /// One of the Lua scripts over a uid's two keys (`lua/`): `KEYS` the uid hash and the link,
 /// `ARGV` the service then `argv`.
-pub(crate) struct LinkScript<'a, T> {
-    pub(crate) name: &'static str,
-    pub(crate) access: Access,
-    pub(crate) script: &'static Script,
+pub(crate) struct LinkScript<'a, T: 'static> {
+    pub(crate) spec: &'static ScriptSpec<T>,
     pub(crate) keys: LinkKeys<'a>,
     pub(crate) argv: [i32; 2],
     pub(crate) argc: usize,
-    pub(crate) read: ScriptReader<T>,
 }
 
 impl<T> Op for LinkScript<'_, T> {
     type Output = T;
 
     fn name(&self) -> &'static str {
-        self.name
+        self.spec.spec.name
     }
 
     fn access(&self) -> Access {
-        self.access
+        self.spec.spec.access
     }
 
     fn route(&self) -> Route<'_> {
@@ -204,12 +213,12 @@ impl<T> Op for LinkScript<'_, T> {
     }
 
     fn script(&self) -> Option<&'static Script> {
-        Some(self.script)
+        Some(self.spec.script)
     }
 
     fn encode(&self, a: &mut dyn Args, reload: bool) {
         let keys = [self.keys.uid_hash.pieces(), self.keys.link.pieces()];
-        codec::script(a, self.script, reload, keys, |a| {
+        codec::script(a, self.spec.script, reload, keys, |a| {
             a.bytes(self.keys.service.as_bytes());
             for arg in &self.argv[..self.argc] {
                 a.int((*arg).into());
@@ -218,7 +227,7 @@ impl<T> Op for LinkScript<'_, T> {
     }
 
     fn decode(&self, reply: Reply<'_>) -> Result<T> {
-        (self.read)(reply, self.script)
+        (self.spec.spec.read)(reply, self.spec.script)
     }
 }
 
@@ -229,21 +238,20 @@ pub(crate) type PackedFill = fn(Reply<'_>, &Key<'_>, &mut Packed) -> Result<()>;
 /// A map read (`HGETALL`) whose entries go into a caller's buffer (no allocation per entry);
 /// the buffer is emptied before each attempt fills it.
 pub(crate) struct IntoPacked<'a, 'p> {
-    pub(crate) name: &'static str,
+    pub(crate) spec: &'static Spec<PackedFill>,
     pub(crate) key: Key<'a>,
     pub(crate) out: RefCell<&'p mut Packed>,
-    pub(crate) fill: PackedFill,
 }
 
 impl Op for IntoPacked<'_, '_> {
     type Output = ();
 
     fn name(&self) -> &'static str {
-        self.name
+        self.spec.name
     }
 
     fn access(&self) -> Access {
-        Access::Read
+        self.spec.access
     }
 
     fn route(&self) -> Route<'_> {
@@ -261,7 +269,7 @@ impl Op for IntoPacked<'_, '_> {
     fn decode(&self, reply: Reply<'_>) -> Result<()> {
         let mut out = self.out.borrow_mut();
         out.clear();
-        (self.fill)(reply, &self.key, &mut out)
+        (self.spec.read)(reply, &self.key, &mut out)
     }
 }
 
@@ -322,11 +330,10 @@ pub(crate) trait ReadKeys {
 pub(crate) type ValueReader<T> = fn(Option<&[u8]>, &dyn Fn() -> String) -> Result<T>;
 
 /// A [`ReadKeys`] whose values are decoded one by one into a list, in input order.
-pub(crate) struct KeysRead<'a, T, K: Fn(usize) -> Key<'a>> {
-    pub(crate) name: &'static str,
+pub(crate) struct KeysRead<'a, T: 'static, K: Fn(usize) -> Key<'a>> {
+    pub(crate) spec: &'static Spec<ValueReader<T>>,
     pub(crate) count: usize,
     pub(crate) key: K,
-    pub(crate) read: ValueReader<T>,
     pub(crate) values: Vec<T>,
 }
 
@@ -334,7 +341,7 @@ impl<'a, T, K: Fn(usize) -> Key<'a>> ReadKeys for KeysRead<'a, T, K> {
     type Output = Vec<T>;
 
     fn name(&self) -> &'static str {
-        self.name
+        self.spec.name
     }
 
     fn count(&self) -> usize {
@@ -350,7 +357,7 @@ impl<'a, T, K: Fn(usize) -> Key<'a>> ReadKeys for KeysRead<'a, T, K> {
     }
 
     fn value(&mut self, i: usize, value: Option<&[u8]>) -> Result<()> {
-        let decoded = (self.read)(value, &|| (self.key)(i).to_string())?;
+        let decoded = (self.spec.read)(value, &|| (self.key)(i).to_string())?;
         self.values.push(decoded);
         Ok(())
     }
@@ -480,6 +487,19 @@ pub enum BatchOp<'a> {
         /// Only a link to this pod is removed.
         pod: Pod,
     },
+    /// [`Executor::touch_linked_pod`](crate::Executor::touch_linked_pod).
+    TouchLinkedPod {
+        /// Namespace.
+        ns: &'a str,
+        /// User id.
+        uid: &'a str,
+        /// Service.
+        service: &'a str,
+        /// Only a link to this pod is touched.
+        pod: Pod,
+        /// The temporary link's new TTL, in seconds (1..=2147483647).
+        persist_seconds: u32,
+    },
     /// [`Executor::get_link_services`](crate::Executor::get_link_services).
     GetLinkServices {
         /// Namespace.
@@ -507,6 +527,8 @@ pub enum BatchOutcome {
     Removed(bool),
     /// Get link services: service -> pod.
     Links(BTreeMap<String, Pod>),
+    /// Whether the link points at the pod (touch linked pod).
+    Touched(bool),
 }
 
 /// An operation of a batch: any [`Op`], its result given as a [`BatchOutcome`].
@@ -550,6 +572,11 @@ impl<O: Op> Op for Outcome<O> {
     }
 }
 
+/// The outcome of a write without a result.
+fn done((): ()) -> BatchOutcome {
+    BatchOutcome::Done
+}
+
 fn planned<'a, O: Op + 'a>(op: O, into: fn(O::Output) -> BatchOutcome) -> Planned<'a> {
     Box::new(Outcome { op, into })
 }
@@ -558,18 +585,19 @@ impl<'a> BatchOp<'a> {
     /// The operation's name, as in the messages of its single call.
     pub fn name(&self) -> &'static str {
         match self {
-            BatchOp::SetServiceState { .. } => states::SET_SERVICE_STATE,
-            BatchOp::GetServiceState { .. } => states::GET_SERVICE_STATE,
-            BatchOp::SetWorkloadState { .. } => states::SET_WORKLOAD_STATE,
-            BatchOp::GetWorkloadState { .. } => states::GET_WORKLOAD_STATE,
-            BatchOp::SetLinkedPod { .. } => links::SET_LINKED_POD,
-            BatchOp::TrySetLinkedPod { .. } => links::TRY_SET_LINKED_POD,
-            BatchOp::SetLinkedPodIfAbsent { .. } => links::SET_LINKED_POD_IF_ABSENT,
-            BatchOp::GetLinkedPod { .. } => links::GET_LINKED_POD,
-            BatchOp::GetLinkedPodIfPersist { .. } => links::GET_LINKED_POD_IF_PERSIST,
-            BatchOp::RemoveLinkedPod { .. } => links::REMOVE_LINKED_POD,
-            BatchOp::RemoveLinkedPodWithId { .. } => links::REMOVE_LINKED_POD_WITH_ID,
-            BatchOp::GetLinkServices { .. } => links::GET_LINK_SERVICES,
+            BatchOp::SetServiceState { .. } => states::SET_SERVICE_STATE.name,
+            BatchOp::GetServiceState { .. } => states::GET_SERVICE_STATE.name,
+            BatchOp::SetWorkloadState { .. } => states::SET_WORKLOAD_STATE.name,
+            BatchOp::GetWorkloadState { .. } => states::GET_WORKLOAD_STATE.name,
+            BatchOp::SetLinkedPod { .. } => links::SET_LINKED_POD.spec.name,
+            BatchOp::TrySetLinkedPod { .. } => links::TRY_SET_LINKED_POD.spec.name,
+            BatchOp::SetLinkedPodIfAbsent { .. } => links::SET_LINKED_POD_IF_ABSENT.spec.name,
+            BatchOp::GetLinkedPod { .. } => links::GET_LINKED_POD.name,
+            BatchOp::GetLinkedPodIfPersist { .. } => links::GET_LINKED_POD_IF_PERSIST.spec.name,
+            BatchOp::RemoveLinkedPod { .. } => links::REMOVE_LINKED_POD.spec.name,
+            BatchOp::RemoveLinkedPodWithId { .. } => links::REMOVE_LINKED_POD_WITH_ID.spec.name,
+            BatchOp::TouchLinkedPod { .. } => links::TOUCH_LINKED_POD.spec.name,
+            BatchOp::GetLinkServices { .. } => links::GET_LINK_SERVICES.name,
         }
     }
 
@@ -583,16 +611,12 @@ impl<'a> BatchOp<'a> {
                 service,
                 pod,
                 state,
-            } => planned(states::set_service_state(ns, service, pod, state)?, |()| {
-                Out::Done
-            }),
+            } => planned(states::set_service_state(ns, service, pod, state)?, done),
             BatchOp::GetServiceState { ns, service } => {
                 planned(states::get_service_state(ns, service)?, Out::States)
             }
             BatchOp::SetWorkloadState { ns, service, state } => {
-                planned(states::set_workload_state(ns, service, state)?, |()| {
-                    Out::Done
-                })
+                planned(states::set_workload_state(ns, service, state)?, done)
             }
             BatchOp::GetWorkloadState { ns, service } => {
                 planned(states::get_workload_state(ns, service)?, Out::State)
@@ -603,30 +627,37 @@ impl<'a> BatchOp<'a> {
                 service,
                 pod,
                 persistence,
-            } => planned(
-                links::set_linked_pod(ns, uid, service, pod, persistence)?,
-                Out::Pod,
-            ),
+            } => {
+                let set = &links::SET_LINKED_POD;
+                planned(
+                    links::set(set, ns, uid, service, pod, persistence)?,
+                    Out::Pod,
+                )
+            }
             BatchOp::TrySetLinkedPod {
                 ns,
                 uid,
                 service,
                 pod,
                 persistence,
-            } => planned(
-                links::try_set_linked_pod(ns, uid, service, pod, persistence)?,
-                Out::TrySet,
-            ),
+            } => {
+                let set = &links::TRY_SET_LINKED_POD;
+                planned(
+                    links::set(set, ns, uid, service, pod, persistence)?,
+                    Out::TrySet,
+                )
+            }
             BatchOp::SetLinkedPodIfAbsent {
                 ns,
                 uid,
                 service,
                 pod,
                 persistence,
-            } => planned(
-                links::set_linked_pod_if_absent(ns, uid, service, pod, persistence)?,
-                |pod| Out::Pod(Some(pod)),
-            ),
+            } => {
+                let set = &links::SET_LINKED_POD_IF_ABSENT;
+                let op = links::set(set, ns, uid, service, pod, persistence)?;
+                planned(op, |pod| Out::Pod(Some(pod)))
+            }
             BatchOp::GetLinkedPod { ns, uid, service } => {
                 planned(links::get_linked_pod(ns, uid, service)?, Out::Pod)
             }
@@ -639,10 +670,7 @@ impl<'a> BatchOp<'a> {
                 uid,
                 service,
                 grace,
-            } => planned(
-                links::remove_linked_pod(ns, uid, service, grace)?,
-                Out::Removed,
-            ),
+            } => planned(links::remove(ns, uid, service, grace, None)?, Out::Removed),
             BatchOp::RemoveLinkedPodWithId {
                 ns,
                 uid,
@@ -650,8 +678,18 @@ impl<'a> BatchOp<'a> {
                 grace,
                 pod,
             } => planned(
-                links::remove_linked_pod_with_id(ns, uid, service, grace, pod)?,
+                links::remove(ns, uid, service, grace, Some(pod))?,
                 Out::Removed,
+            ),
+            BatchOp::TouchLinkedPod {
+                ns,
+                uid,
+                service,
+                pod,
+                persist_seconds,
+            } => planned(
+                links::touch_linked_pod(ns, uid, service, pod, persist_seconds)?,
+                Out::Touched,
             ),
             BatchOp::GetLinkServices { ns, uid } => {
                 planned(links::get_link_services(ns, uid)?, Out::Links)
@@ -688,58 +726,53 @@ mod tests {
         let states = &keys::service_state_key(ns, svc);
         let workload = &keys::workload_key(ns, svc);
         let mut out = Packed::new();
-        check(
+        let state_writes = [
             states::set_service_state(ns, svc, 1, "Up"),
-            Write,
-            &[states],
-        );
-        check(states::get_service_state(ns, svc), Read, &[states]);
-        check(
-            states::get_service_state_packed(ns, svc, &mut out),
-            Read,
-            &[states],
-        );
-        check(
             states::set_workload_state(ns, svc, "Up"),
-            Write,
-            &[workload],
-        );
+        ];
+        for (op, key) in state_writes.into_iter().zip([states, workload]) {
+            check(op, Write, &[key]);
+        }
+        check(states::get_service_state(ns, svc), Read, &[states]);
+        let packed = states::get_service_state_packed(ns, svc, &mut out);
+        check(packed, Read, &[states]);
         check(states::get_workload_state(ns, svc), Read, &[workload]);
         check(
-            links::set_linked_pod(ns, uid, svc, 1, p),
+            links::set(&links::SET_LINKED_POD, ns, uid, svc, 1, p),
             Write,
             &[hash, link],
         );
+        let if_absent = &links::SET_LINKED_POD_IF_ABSENT;
         check(
-            links::try_set_linked_pod(ns, uid, svc, 1, p),
+            links::set(if_absent, ns, uid, svc, 1, p),
             Write,
             &[hash, link],
         );
+        let try_set = &links::TRY_SET_LINKED_POD;
         check(
-            links::set_linked_pod_if_absent(ns, uid, svc, 1, p),
+            links::set(try_set, ns, uid, svc, 1, p),
             Write,
             &[hash, link],
         );
         check(links::get_linked_pod(ns, uid, svc), Read, &[link]);
-        check(
-            links::get_linked_pod_if_persist(ns, uid, svc),
-            Read,
-            &[hash, link],
-        );
+        let if_persist = links::get_linked_pod_if_persist(ns, uid, svc);
+        check(if_persist, Read, &[hash, link]);
         let grace = Grace::Seconds(5);
+        for only in [None, Some(2)] {
+            check(
+                links::remove(ns, uid, svc, grace, only),
+                Write,
+                &[hash, link],
+            );
+        }
         check(
-            links::remove_linked_pod(ns, uid, svc, grace),
+            links::touch_linked_pod(ns, uid, svc, 2, 60),
             Write,
             &[hash, link],
         );
-        let with_id = links::remove_linked_pod_with_id(ns, uid, svc, grace, 2);
-        check(with_id, Write, &[hash, link]);
         check(links::get_link_services(ns, uid), Read, &[hash]);
-        check(
-            links::get_link_services_packed(ns, uid, &mut out),
-            Read,
-            &[hash],
-        );
+        let packed = links::get_link_services_packed(ns, uid, &mut out);
+        check(packed, Read, &[hash]);
         check(Ok(Ping), Read, &[]);
     }
 

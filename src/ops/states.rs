@@ -1,21 +1,77 @@
-//! The pod-state and workload-state operations (data-model.md, "Operations"): one constructor
-//! each, which checks the arguments as the data model says and describes the command.
+//! The pod-state and workload-state operations (data-model.md, "Operations"): a `static` per
+//! operation says what every call of it shares (name, read or write, reply reader), and a
+//! constructor checks a call's arguments as the data model says and names its key.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use super::{IntoPacked, Key, KeyCommand, KeysRead, ReadKeys, Verb};
+use super::{
+    Access, IntoPacked, Key, KeyCommand, KeyReader, KeysRead, PackedFill, ReadKeys, Spec,
+    ValueReader, Verb,
+};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::keys::{self, check_namespace, check_pod, check_service, check_state};
 use crate::packed::Packed;
 use crate::types::Pod;
 
-pub(crate) const SET_SERVICE_STATE: &str = "set service state";
-pub(crate) const GET_SERVICE_STATE: &str = "get service state";
-pub(crate) const SET_WORKLOAD_STATE: &str = "set workload state";
-pub(crate) const GET_WORKLOAD_STATE: &str = "get workload state";
-pub(crate) const GET_WORKLOAD_STATES: &str = "get workload states";
+/// Publishes one pod's state (`HSET`).
+pub(crate) static SET_SERVICE_STATE: Spec<KeyReader<()>> = Spec {
+    name: "set service state",
+    access: Access::Write,
+    read: |reply, _| codec::read_int(reply).map(drop),
+};
+
+/// The states of every pod of a service (`HGETALL`); fields that are not pod ordinals are
+/// skipped.
+pub(crate) static GET_SERVICE_STATE: Spec<KeyReader<BTreeMap<Pod, String>>> = Spec {
+    name: "get service state",
+    access: Access::Read,
+    read: |reply, key| {
+        let mut states = BTreeMap::new();
+        for pair in codec::HashPairs::of(reply)? {
+            let (field, value) = pair?;
+            if let Some((pod, state)) = codec::pod_state_entry(key, field, value)? {
+                states.insert(pod, codec::owned_text(state));
+            }
+        }
+        Ok(states)
+    },
+};
+
+/// As [`GET_SERVICE_STATE`], into a caller's buffer: sorted by pod, keyed by the pod.
+pub(crate) static GET_SERVICE_STATE_PACKED: Spec<PackedFill> = Spec {
+    name: GET_SERVICE_STATE.name,
+    access: Access::Read,
+    read: |reply, key, out| {
+        let entry = |field, value| {
+            let entry = codec::pod_state_entry(key, field, value)?;
+            Ok(entry.map(|(pod, state)| (pod, pod, state)))
+        };
+        codec::fill_sorted(reply, out, entry, |pod| format!("state of pod {pod}"))
+    },
+};
+
+/// Publishes a whole service's state (`SET` without expiry).
+pub(crate) static SET_WORKLOAD_STATE: Spec<KeyReader<()>> = Spec {
+    name: "set workload state",
+    access: Access::Write,
+    read: |reply, _| codec::read_ok(reply),
+};
+
+/// A whole service's state, if published (`GET`).
+pub(crate) static GET_WORKLOAD_STATE: Spec<KeyReader<Option<String>>> = Spec {
+    name: "get workload state",
+    access: Access::Read,
+    read: |reply, key| codec::read_get(reply, |v| codec::stored_text(v, &|| key.to_string())),
+};
+
+/// The workload states of many services, in input order (`MGET` per slot).
+pub(crate) static GET_WORKLOAD_STATES: Spec<ValueReader<Option<String>>> = Spec {
+    name: "get workload states",
+    access: Access::Read,
+    read: codec::stored_text,
+};
 
 /// The hash of a service's pod states, checked.
 fn state_hash<'a>(ns: &'a str, service: &'a str) -> Result<Key<'a>> {
@@ -31,7 +87,7 @@ fn workload_key<'a>(ns: &'a str, service: &'a str) -> Result<Key<'a>> {
     Ok(keys::workload_key_pieces(ns, service).widened())
 }
 
-/// Publishes one pod's state (`HSET`).
+/// Set service state, its arguments checked.
 pub(crate) fn set_service_state<'a>(
     ns: &'a str,
     service: &'a str,
@@ -42,57 +98,38 @@ pub(crate) fn set_service_state<'a>(
     check_pod(pod)?;
     check_state("pod state", state)?;
     Ok(KeyCommand {
-        name: SET_SERVICE_STATE,
+        spec: &SET_SERVICE_STATE,
         key,
         verb: Verb::HSet(pod, state),
-        read: |reply, _| codec::read_int(reply).map(drop),
     })
 }
 
-/// The states of every pod of a service (`HGETALL`); fields that are not pod ordinals are
-/// skipped.
+/// Get service state, its arguments checked.
 pub(crate) fn get_service_state<'a>(
     ns: &'a str,
     service: &'a str,
 ) -> Result<KeyCommand<'a, BTreeMap<Pod, String>>> {
     Ok(KeyCommand {
-        name: GET_SERVICE_STATE,
+        spec: &GET_SERVICE_STATE,
         key: state_hash(ns, service)?,
         verb: Verb::HGetAll,
-        read: |reply, key| {
-            let mut states = BTreeMap::new();
-            for pair in codec::HashPairs::of(reply)? {
-                let (field, value) = pair?;
-                if let Some((pod, state)) = codec::pod_state_entry(key, field, value)? {
-                    states.insert(pod, codec::owned_text(state));
-                }
-            }
-            Ok(states)
-        },
     })
 }
 
-/// As [`get_service_state`], into `out`: sorted by pod, keyed by the pod.
+/// Get service state into `out`, its arguments checked.
 pub(crate) fn get_service_state_packed<'a, 'p>(
     ns: &'a str,
     service: &'a str,
     out: &'p mut Packed,
 ) -> Result<IntoPacked<'a, 'p>> {
     Ok(IntoPacked {
-        name: GET_SERVICE_STATE,
+        spec: &GET_SERVICE_STATE_PACKED,
         key: state_hash(ns, service)?,
         out: RefCell::new(out),
-        fill: |reply, key, out| {
-            let entry = |field, value| {
-                let entry = codec::pod_state_entry(key, field, value)?;
-                Ok(entry.map(|(pod, state)| (pod, pod, state)))
-            };
-            codec::fill_sorted(reply, out, entry, |pod| format!("state of pod {pod}"))
-        },
     })
 }
 
-/// Publishes a whole service's state (`SET` without expiry).
+/// Set workload state, its arguments checked.
 pub(crate) fn set_workload_state<'a>(
     ns: &'a str,
     service: &'a str,
@@ -101,23 +138,21 @@ pub(crate) fn set_workload_state<'a>(
     let key = workload_key(ns, service)?;
     check_state("workload state", state)?;
     Ok(KeyCommand {
-        name: SET_WORKLOAD_STATE,
+        spec: &SET_WORKLOAD_STATE,
         key,
         verb: Verb::Set(state),
-        read: |reply, _| codec::read_ok(reply),
     })
 }
 
-/// A whole service's state, if published (`GET`).
+/// Get workload state, its arguments checked.
 pub(crate) fn get_workload_state<'a>(
     ns: &'a str,
     service: &'a str,
 ) -> Result<KeyCommand<'a, Option<String>>> {
     Ok(KeyCommand {
-        name: GET_WORKLOAD_STATE,
+        spec: &GET_WORKLOAD_STATE,
         key: workload_key(ns, service)?,
         verb: Verb::Get,
-        read: |reply, key| codec::read_get(reply, |v| codec::stored_text(v, &|| key.to_string())),
     })
 }
 
@@ -130,17 +165,16 @@ fn services<S: AsRef<str>>(ns: &str, services: &[S]) -> Result<()> {
     Ok(())
 }
 
-/// The workload states of many services, in input order (`MGET` per slot).
+/// Get workload states, its arguments checked.
 pub(crate) fn get_workload_states<'a, S: AsRef<str>>(
     ns: &'a str,
     list: &'a [S],
 ) -> Result<KeysRead<'a, Option<String>, impl Fn(usize) -> Key<'a>>> {
     services(ns, list)?;
     Ok(KeysRead {
-        name: GET_WORKLOAD_STATES,
+        spec: &GET_WORKLOAD_STATES,
         count: list.len(),
         key: move |i| keys::workload_key_pieces(ns, list[i].as_ref()).widened(),
-        read: codec::stored_text,
         values: Vec::with_capacity(list.len()),
     })
 }
@@ -177,7 +211,7 @@ impl<S: AsRef<str>> ReadKeys for WorkloadStatesPacked<'_, '_, S> {
     type Output = ();
 
     fn name(&self) -> &'static str {
-        GET_WORKLOAD_STATES
+        GET_WORKLOAD_STATES.name
     }
 
     fn count(&self) -> usize {
