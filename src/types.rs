@@ -117,20 +117,6 @@ pub(crate) fn least_loaded(candidates: &[Candidate]) -> Option<Pod> {
         .map(|c| c.pod)
 }
 
-/// Checks the TTL a touch gives a temporary link: `1..=2147483647` seconds.
-pub(crate) fn checked_touch_seconds(persist_seconds: i64) -> Result<u32> {
-    i32::try_from(persist_seconds)
-        .ok()
-        .filter(|&seconds| seconds >= 1)
-        .map(|seconds| seconds as u32)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "persist_seconds {persist_seconds} is invalid: a touch sets the TTL of a \
-                 temporary link, 1..=2147483647 seconds"
-            ))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

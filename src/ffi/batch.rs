@@ -8,8 +8,9 @@ use super::results::{sf_pod_states, sf_service_links};
 use super::status::{self, sf_error, sf_status, SF_NO_POD, SF_OK};
 use super::{c_string, call, text};
 use crate::error::{Error, Result};
+use crate::ops::links::checked_touch_seconds;
 use crate::ops::{BatchOp, BatchOutcome};
-use crate::types::{checked_touch_seconds, Grace, Persistence};
+use crate::types::{Grace, Persistence};
 
 /// What one entry of `sf_execute_batch` does: one of the `SF_BATCH_*` values.
 pub type sf_batch_kind = i32;

@@ -11,7 +11,8 @@ use super::results::sf_service_links;
 use super::status::{sf_error, sf_status, SF_NO_POD};
 use super::{c_string, call, slice, text, texts, Out, OutArray};
 use crate::error::Result;
-use crate::types::{checked_touch_seconds, Candidate, Grace, Persistence, Pod};
+use crate::ops::links::checked_touch_seconds;
+use crate::types::{Candidate, Grace, Persistence, Pod};
 
 /// A pod result for C: the pod, or `SF_NO_POD` for none.
 fn or_no_pod(pod: Option<Pod>) -> i32 {

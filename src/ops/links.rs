@@ -10,11 +10,11 @@ use super::{
     Spec, ValueReader, Verb,
 };
 use crate::codec;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::{self, check_namespace, check_pod, check_service, check_uid, KeyPieces};
 use crate::packed::Packed;
 use crate::scripts;
-use crate::types::{checked_touch_seconds, Grace, Persistence, Pod, TrySet};
+use crate::types::{Grace, Persistence, Pod, TrySet};
 
 /// Links the uid to a pod whatever was there; the previous pod.
 pub(crate) static SET_LINKED_POD: ScriptSpec<Option<Pod>> = ScriptSpec {
@@ -250,6 +250,20 @@ pub(crate) fn touch_linked_pod<'a>(
     check_pod(pod)?;
     let seconds = checked_touch_seconds(persist_seconds.into())? as i32;
     Ok(keys.script(&TOUCH_LINKED_POD, &[pod, seconds]))
+}
+
+/// Checks the TTL a touch gives a temporary link: `1..=2147483647` seconds.
+pub(crate) fn checked_touch_seconds(persist_seconds: i64) -> Result<u32> {
+    i32::try_from(persist_seconds)
+        .ok()
+        .filter(|&seconds| seconds >= 1)
+        .map(|seconds| seconds as u32)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "persist_seconds {persist_seconds} is invalid: a touch sets the TTL of a \
+                 temporary link, 1..=2147483647 seconds"
+            ))
+        })
 }
 
 /// The uid's hash of persistent links, checked.
