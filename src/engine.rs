@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::codec;
-use crate::config::{Config, Topology};
+use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::{Access, BatchOutcome, Op, Ping, Planned, ReadKeys};
 use crate::pool_threads::{self, Threads};
@@ -210,13 +210,7 @@ impl Engine {
                 Err(err) => refused.push(Some(err)),
             }
         }
-        let mut outcomes = if matches!(self.config.topology, Topology::Cluster { .. }) {
-            // One after another, each as its single call.
-            ops.iter().map(|op| self.run(&**op)).collect::<Vec<_>>()
-        } else {
-            self.run_together(&ops)
-        }
-        .into_iter();
+        let mut outcomes = self.run_together(&ops).into_iter();
         refused
             .into_iter()
             .map(|refused| {
@@ -242,23 +236,16 @@ impl Engine {
         }
         let mut tasks: Vec<Task<BatchOutcome>> = ops.iter().map(|op| Task::of(&**op)).collect();
         self.drive(&mut tasks, Path::Pooled, |via, which, reload, tasks| {
-            let (read, stopped) = via.call_many(
+            via.call_many(
                 which.len(),
+                |k| ops[which[k]].route().slot(),
                 |k, a| ops[which[k]].encode(a, reload),
                 |k, reply| {
                     let i = which[k];
-                    tasks[i].outcome = Some(answer(reply, |r| ops[i].decode(r)));
+                    let outcome = reply.and_then(|reply| answer(reply, |r| ops[i].decode(r)));
+                    tasks[i].outcome = Some(outcome);
                 },
-            );
-            match stopped {
-                Ok(()) => true,
-                Err(err) => {
-                    for &i in &which[read..] {
-                        tasks[i].outcome = Some(Err(err.clone()));
-                    }
-                    false
-                }
-            }
+            )
         });
         tasks.iter_mut().map(Task::take).collect()
     }

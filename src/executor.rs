@@ -54,8 +54,10 @@ impl Executor {
     /// sequence: one the server refused (a lost script, a retry) runs again after the others, so
     /// none may depend on the effect of another of the same batch. On one server (standalone, unix,
     /// TLS, Sentinel) they share one pooled connection and one round trip (one more when the
-    /// server lost a script, and a retry as below); on a cluster each runs as its single call,
-    /// one after another.
+    /// server lost a script, and a retry as below); on a cluster the batch is split by node,
+    /// each node's part written at once (one round trip per node), an operation answered with a
+    /// redirect (MOVED, ASK, ...) sent again alone, following it as its single call does, and an
+    /// unreachable node failing only its own operations.
     ///
     /// Bounds and retries are those of one call, applied to the batch: every operation ends
     /// within pool wait + connect + command timeout. After a failure, the operations the

@@ -387,6 +387,109 @@ impl ClusterLink {
         }
     }
 
+    /// Sends `count` independent commands, each to the node serving its slot (`slot_of`; any
+    /// node for `None`): every node's commands are written at once before any reply is read, so
+    /// a batch costs one round trip per node, not per command. A reply that is a redirect
+    /// (MOVED, ASK, TRYAGAIN, CLUSTERDOWN: the command did not run) sends its command again,
+    /// alone, through [`call`](Self::call), which follows it as a single call does. `read(i,
+    /// outcome)` gets command `i`'s reply, or the error that kept it from one (a node that
+    /// cannot be reached fails only its own commands). Returns whether every node connection
+    /// ended in step; a node connection that failed is dropped (the next use reconnects).
+    pub(crate) fn call_many(
+        &mut self,
+        count: usize,
+        deadline: Deadline,
+        slot_of: impl Fn(usize) -> Option<u16>,
+        build: impl Fn(usize, &mut dyn Args),
+        mut read: impl FnMut(usize, Result<Reply<'_>>),
+    ) -> bool {
+        // The commands of each node, in input order (a cluster has few primaries).
+        let mut by_node: Vec<(NodeAddr, Vec<usize>)> = Vec::new();
+        for i in 0..count {
+            match self.node_for(slot_of(i), deadline) {
+                Ok(addr) => match by_node.iter_mut().find(|(node, _)| *node == addr) {
+                    Some((_, commands)) => commands.push(i),
+                    None => by_node.push((addr, vec![i])),
+                },
+                Err(err) => read(i, Err(err)),
+            }
+        }
+        let mut in_step = true;
+        // Write every node's commands first...
+        let mut sent = Vec::with_capacity(by_node.len());
+        for (addr, commands) in by_node {
+            let written = self.conn(&addr, deadline).and_then(|conn| {
+                for &i in &commands {
+                    conn.queue(|a| build(i, a));
+                }
+                conn.flush(deadline)
+            });
+            match written {
+                Ok(()) => sent.push((addr, commands)),
+                Err(err) => {
+                    in_step = false;
+                    self.conns.remove(&addr);
+                    for &i in &commands {
+                        read(i, Err(err.clone()));
+                    }
+                }
+            }
+        }
+        // ...then read every node's replies, in order.
+        let mut redirected = Vec::new();
+        for (addr, commands) in sent {
+            let Some(conn) = self.conns.get_mut(&addr) else {
+                continue;
+            };
+            let mut failed = None;
+            for (k, &i) in commands.iter().enumerate() {
+                match conn.reply(deadline, k + 1 == commands.len()) {
+                    Ok(reply) if reply.error_line().and_then(redirect_of).is_some() => {
+                        redirected.push(i)
+                    }
+                    Ok(reply) => read(i, Ok(reply)),
+                    Err(err) => {
+                        failed = Some((k, err));
+                        break;
+                    }
+                }
+            }
+            if let Some((k, err)) = failed {
+                in_step = false;
+                self.conns.remove(&addr);
+                for &i in &commands[k..] {
+                    read(i, Err(err.clone()));
+                }
+            }
+        }
+        if !redirected.is_empty() {
+            log::debug!(
+                "cluster: {} commands of a batch redirected; sending them one by one",
+                redirected.len()
+            );
+        }
+        for i in redirected {
+            let mut answered = false;
+            let outcome = self.call(
+                slot_of(i),
+                deadline,
+                |a| build(i, a),
+                |reply| {
+                    answered = true;
+                    read(i, Ok(reply));
+                    Ok(())
+                },
+            );
+            if let Err(err) = outcome {
+                in_step &= err.server_reply;
+                if !answered {
+                    read(i, Err(err));
+                }
+            }
+        }
+        in_step
+    }
+
     /// Sends a command over many keys (a multi-key read) in one round trip per node: one
     /// command per slot (never CROSSSLOT), every node's commands written before any reply is
     /// read. `build(keys, args)` encodes the command of the keys whose indexes it is given and

@@ -9,7 +9,7 @@ use super::cluster::{self, ClusterLink};
 use super::deadline::Deadline;
 use super::plain::Plain;
 use super::resp::{self, Args, Reply};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 
 /// Where a command goes: the node serving a key (given in pieces), or any node.
 #[derive(Clone, Copy)]
@@ -157,45 +157,50 @@ impl Connection {
         matches!(self.link, Link::Cluster(_))
     }
 
-    /// Encodes the `count` commands `build(i, args)` gives, writes them all at once to the one
-    /// server, and hands reply `i` to `read(i, reply)` in order, all within one command
-    /// timeout. Returns how many replies were read and, when fewer than `count`, why the rest
-    /// could not be (the connection is then marked broken). A cluster connection reads none
-    /// (its caller sends one command at a time).
+    /// Encodes the `count` independent commands `build(i, args)` gives and writes them at
+    /// once, then hands each one's reply, or the error that kept it from one, to `read(i,
+    /// outcome)`, all within one command timeout. On one server the replies come back in order
+    /// and a failure fails the commands not read yet; on a cluster each node's commands are
+    /// written at once (by the slot `slot_of(i)` gives) and a redirect is followed per command
+    /// (see [`ClusterLink::call_many`]). Returns whether every reply was read cleanly (the
+    /// connection is still in step).
     pub(crate) fn call_many(
         &mut self,
         count: usize,
+        slot_of: impl Fn(usize) -> Option<u16>,
         build: impl Fn(usize, &mut dyn Args),
-        mut read: impl FnMut(usize, Reply<'_>),
-    ) -> (usize, Result<()>) {
+        mut read: impl FnMut(usize, Result<Reply<'_>>),
+    ) -> bool {
         if count == 0 {
-            return (0, Ok(()));
+            return true;
         }
-        if let Link::Cluster(_) = self.link {
-            return (
-                0,
-                Err(Error::new(
-                    ErrorKind::Internal,
-                    "a batch on one connection needs one server, not a cluster",
-                )),
-            );
-        }
-        let mut done = 0;
-        let outcome = self.exchange(|link, deadline| {
-            let Link::Node(node) = link else {
-                unreachable!("checked above")
-            };
-            for i in 0..count {
-                node.queue(|a| build(i, a));
+        let mut in_step = true;
+        let outcome = self.exchange(|link, deadline| match link {
+            Link::Node(node) => {
+                for i in 0..count {
+                    node.queue(|a| build(i, a));
+                }
+                let mut done = 0;
+                let outcome = node.flush(deadline).and_then(|()| {
+                    for i in 0..count {
+                        read(i, Ok(node.reply(deadline, i + 1 == count)?));
+                        done = i + 1;
+                    }
+                    Ok(())
+                });
+                if let Err(err) = &outcome {
+                    for i in done..count {
+                        read(i, Err(err.clone()));
+                    }
+                }
+                outcome
             }
-            node.flush(deadline)?;
-            for i in 0..count {
-                read(i, node.reply(deadline, i + 1 == count)?);
-                done = i + 1;
+            Link::Cluster(cluster) => {
+                in_step = cluster.call_many(count, deadline, slot_of, build, read);
+                Ok(())
             }
-            Ok(())
         });
-        (done, outcome)
+        outcome.is_ok() && in_step
     }
 }
 
@@ -207,7 +212,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::error::ErrorKind;
+    use crate::error::{Error, ErrorKind};
     use crate::transport::pool::Manager;
     use crate::transport::resp::Frame;
 

@@ -164,18 +164,32 @@ impl<'a> Via<'a> {
         outcome
     }
 
-    /// Sends `count` commands at once on a pooled connection and hands their replies back in
-    /// order (see [`Connection::call_many`]).
+    /// Sends `count` independent commands at once on a pooled connection, one round trip per
+    /// node, and hands each one's reply, or the error that kept it from one, to `read` (see
+    /// [`Connection::call_many`]). Returns whether the connection is still in step.
     pub(crate) fn call_many(
         &mut self,
         count: usize,
+        slot_of: impl Fn(usize) -> Option<u16>,
         build: impl Fn(usize, &mut dyn Args),
-        read: impl FnMut(usize, Reply<'_>),
-    ) -> (usize, Result<()>) {
-        match self.lease() {
-            Ok(conn) => conn.call_many(count, build, read),
-            Err(err) => (0, Err(err)),
+        mut read: impl FnMut(usize, Result<Reply<'_>>),
+    ) -> bool {
+        let pipeline = self.pipeline;
+        let conn = match self.lease() {
+            Ok(conn) => conn,
+            Err(err) => {
+                for i in 0..count {
+                    read(i, Err(err.clone()));
+                }
+                return false;
+            }
+        };
+        let in_step = conn.call_many(count, slot_of, build, read);
+        if let (Some(Pipeline::Cluster(cluster)), Link::Cluster(link)) = (pipeline, &conn.link) {
+            // It may have followed a redirect: route by its slot map from now on.
+            cluster.learn(link.slots().clone());
         }
+        in_step
     }
 
     /// Sends a command over `count` keys in one round trip per node (see
