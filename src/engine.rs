@@ -16,6 +16,7 @@
 //! command at once. A cache of reads (issue #25) would hook in at [`Engine::drive`]: every
 //! operation passes there with its [`Access`] and its keys ([`Op::keys`]).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,7 +31,8 @@ use crate::pool_threads::{self, Threads};
 use crate::scripts::{self, Script};
 use crate::stats::{bump, Counted, Counters, Stats};
 use crate::transport::{
-    answer, Generation, LastConnectError, Manager, Pipeline, QuietErrorHandler, Route, Via,
+    answer, Args, Generation, KeysCommand, LastConnectError, Manager, Pipeline, QuietErrorHandler,
+    Reply, Route, Via,
 };
 
 /// Counts one call in flight until dropped.
@@ -85,7 +87,10 @@ struct Task<T> {
     name: &'static str,
     access: Access,
     script: Option<&'static Script>,
+    /// `None` until known; an operation refused for its arguments has its error from the start.
     outcome: Option<Result<T>>,
+    /// Whether it was sent (its errors then name it).
+    sent: bool,
 }
 
 impl<T> Task<T> {
@@ -95,6 +100,18 @@ impl<T> Task<T> {
             access: op.access(),
             script: op.script(),
             outcome: None,
+            sent: false,
+        }
+    }
+
+    /// An operation refused for its arguments: never sent, its error without context.
+    fn refused(err: Error) -> Task<T> {
+        Task {
+            name: "",
+            access: Access::Read,
+            script: None,
+            outcome: Some(Err(err)),
+            sent: false,
         }
     }
 
@@ -199,55 +216,45 @@ impl Engine {
     /// counts as one call. `plans` holds each operation, or why its arguments were refused
     /// (nothing is sent for it).
     pub(crate) fn run_batch(&self, plans: Vec<Result<Planned<'_>>>) -> Vec<Result<BatchOutcome>> {
-        let mut ops = Vec::with_capacity(plans.len());
-        let mut refused = Vec::with_capacity(plans.len());
-        for plan in plans {
-            match plan {
-                Ok(op) => {
-                    ops.push(op);
-                    refused.push(None);
-                }
-                Err(err) => refused.push(Some(err)),
-            }
-        }
-        let mut outcomes = self.run_together(&ops).into_iter();
-        refused
-            .into_iter()
-            .map(|refused| {
-                let outcome = match refused {
-                    Some(err) => Err(err),
-                    None => outcomes.next().unwrap_or_else(|| {
-                        Err(Error::new(
-                            ErrorKind::Internal,
-                            "batch: an operation got no result",
-                        ))
-                    }),
+        // A refused operation has its outcome from the start, and is never sent.
+        let mut tasks: Vec<Task<BatchOutcome>> = plans
+            .iter()
+            .map(|plan| match plan {
+                Ok(op) => Task::of(&**op),
+                Err(err) => Task::refused(err.clone()),
+            })
+            .collect();
+        if tasks.iter().any(|task| task.outcome.is_none()) {
+            let op = |i: usize| match &plans[i] {
+                Ok(op) => &**op,
+                Err(_) => unreachable!("only accepted operations are sent"),
+            };
+            // One pooled connection: every command written at once, the replies read back in
+            // order (one round trip per node on a cluster).
+            self.drive(&mut tasks, Path::Pooled, |via, which, reload, tasks| {
+                let mut read = |k: usize, reply: Result<Reply<'_>>| {
+                    let i = which[k];
+                    let outcome = reply.and_then(|reply| answer(reply, |r| op(i).decode(r)));
+                    tasks[i].outcome = Some(outcome);
                 };
+                let slot_of = |k: usize| op(which[k]).route().slot();
+                let build = |k: usize, a: &mut dyn Args| op(which[k]).encode(a, reload);
+                match via.pooled(|conn| conn.call_many(which.len(), slot_of, build, &mut read)) {
+                    Ok(in_step) => in_step,
+                    Err(err) => {
+                        (0..which.len()).for_each(|k| read(k, Err(err.clone())));
+                        false
+                    }
+                }
+            });
+        }
+        tasks
+            .iter_mut()
+            .map(|task| {
+                let outcome = task.take();
                 self.counters.call(|| outcome)
             })
             .collect()
-    }
-
-    /// Runs `ops` on one pooled connection: every command written at once, the replies read
-    /// back in order.
-    fn run_together(&self, ops: &[Planned<'_>]) -> Vec<Result<BatchOutcome>> {
-        if ops.is_empty() {
-            return Vec::new();
-        }
-        let mut tasks: Vec<Task<BatchOutcome>> = ops.iter().map(|op| Task::of(&**op)).collect();
-        self.drive(&mut tasks, Path::Pooled, |via, which, reload, tasks| {
-            via.call_many(
-                which.len(),
-                |k| ops[which[k]].route().slot(),
-                |k, a| ops[which[k]].encode(a, reload),
-                |k, reply| {
-                    let i = which[k];
-                    let outcome = reply.and_then(|reply| answer(reply, |r| ops[i].decode(r)));
-                    tasks[i].outcome = Some(outcome);
-                },
-            )
-        });
-        tasks.iter_mut().map(Task::take).collect()
     }
 
     /// Runs a multi-key read: one command per node (see [`ReadKeys`]); nothing is sent for
@@ -262,47 +269,20 @@ impl Engine {
             access: Access::Read,
             script: None,
             outcome: None,
+            sent: false,
         }];
-        let op = RefCell::new(op);
+        let command = KeysRead {
+            op: RefCell::new(op),
+            held: RefCell::new(Vec::new()),
+        };
         self.drive(&mut tasks, Path::Single, |via, _, _, tasks| {
-            op.borrow_mut().start();
-            // Values of several groups (a cluster's slots) arrive out of order: held, then
-            // handed over in input order.
-            let mut held: Vec<Option<Vec<u8>>> = Vec::new();
-            let outcome = via
-                .call_keys(
-                    count,
-                    |i, put| op.borrow().key(i, put),
-                    |keys, a| {
-                        let op = op.borrow();
-                        codec::mget(a, |a| {
-                            for &i in keys {
-                                op.key(i, &mut |pieces| a.pieces(pieces));
-                            }
-                        })
-                    },
-                    |keys, reply| {
-                        if keys.len() == count {
-                            let mut op = op.borrow_mut();
-                            return codec::read_mget(reply, count, |k, v| op.value(k, v));
-                        }
-                        held.resize(count, None);
-                        codec::read_mget(reply, keys.len(), |k, v| {
-                            held[keys[k]] = v.map(<[u8]>::to_vec);
-                            Ok(())
-                        })
-                    },
-                )
-                .and_then(|()| {
-                    let mut op = op.borrow_mut();
-                    held.iter()
-                        .enumerate()
-                        .try_for_each(|(i, v)| op.value(i, v.as_deref()))
-                });
+            command.op.borrow_mut().start();
+            command.held.borrow_mut().clear();
+            let outcome = via.call_keys(&command).and_then(|()| command.replay_held());
             tasks[0].outcome = Some(outcome);
             true
         });
-        tasks[0].take().map(|()| op.into_inner().finish())
+        tasks[0].take().map(|()| command.op.into_inner().finish())
     }
 
     /// The one retry loop. Runs `round(via, which, reload, tasks)` for the pending tasks
@@ -316,9 +296,6 @@ impl Engine {
         path: Path,
         mut round: impl FnMut(&mut Via, &[usize], bool, &mut [Task<T>]) -> bool,
     ) {
-        for task in tasks.iter() {
-            log::debug!("{}", task.name);
-        }
         let config = &self.config;
         // The retry must not stretch a call past pool wait + connect + command timeout.
         let deadline = Instant::now()
@@ -329,14 +306,27 @@ impl Engine {
             Path::Single => self.route(),
             Path::Pooled => (None, None),
         };
-        let mut pending: Vec<usize> = (0..tasks.len()).collect();
+        // What runs: every task without an outcome yet (a single call allocates no list).
+        const ONE: &[usize] = &[0];
+        let mut pending: Cow<'_, [usize]> = match tasks {
+            [task] if task.outcome.is_none() => Cow::Borrowed(ONE),
+            _ => Cow::Owned(
+                (0..tasks.len())
+                    .filter(|&i| tasks[i].outcome.is_none())
+                    .collect(),
+            ),
+        };
+        for &i in pending.iter() {
+            tasks[i].sent = true;
+            log::debug!("{}", tasks[i].name);
+        }
         let mut wait = config.pool_wait_timeout;
         for attempt in 0..2 {
             let checkout = || self.checkout_within(wait);
             let mut via = match Via::new(pipeline, &checkout, config.command_timeout) {
                 Ok(via) => via,
                 Err(err) => {
-                    for &i in &pending {
+                    for &i in pending.iter() {
                         tasks[i].outcome = Some(Err(err.clone()));
                     }
                     break;
@@ -360,7 +350,7 @@ impl Engine {
             }
             let mut retry = Vec::new();
             let mut retired = false;
-            for &i in &pending {
+            for &i in pending.iter() {
                 let Some(Err(err)) = &tasks[i].outcome else {
                     continue;
                 };
@@ -398,9 +388,9 @@ impl Engine {
                 bump(&self.counters.retries);
             }
             wait = left.min(config.pool_wait_timeout);
-            pending = retry;
+            pending = Cow::Owned(retry);
         }
-        for task in tasks.iter_mut() {
+        for task in tasks.iter_mut().filter(|task| task.sent) {
             if let Some(Err(err)) = &mut task.outcome {
                 *err = std::mem::replace(err, Error::invalid("")).context(task.name);
             }
@@ -464,6 +454,59 @@ impl Engine {
                     ),
                 ),
             }
+        })
+    }
+}
+
+/// A multi-key read as the transport sends it: one `MGET` of every key, or one per slot.
+struct KeysRead<R> {
+    op: RefCell<R>,
+    /// Values of several groups (a cluster's slots) arrive out of order: held here, then handed
+    /// to the operation in input order.
+    held: RefCell<Vec<Option<Vec<u8>>>>,
+}
+
+impl<R: ReadKeys> KeysRead<R> {
+    /// Hands the held values over, in input order.
+    fn replay_held(&self) -> Result<()> {
+        let mut op = self.op.borrow_mut();
+        let held = self.held.borrow();
+        held.iter()
+            .enumerate()
+            .try_for_each(|(i, value)| op.value(i, value.as_deref()))
+    }
+}
+
+impl<R: ReadKeys> KeysCommand for KeysRead<R> {
+    fn count(&self) -> usize {
+        self.op.borrow().count()
+    }
+
+    fn key(&self, i: usize, put: &mut dyn FnMut(&[&[u8]])) {
+        self.op.borrow().key(i, put)
+    }
+
+    fn build(&self, keys: &[usize], a: &mut dyn Args) {
+        let op = self.op.borrow();
+        codec::mget(a, |a| {
+            for &i in keys {
+                op.key(i, &mut |pieces| a.pieces(pieces));
+            }
+        })
+    }
+
+    fn read(&self, keys: &[usize], reply: Reply<'_>) -> Result<()> {
+        let count = self.count();
+        if keys.len() == count {
+            // One group of every key, in input order: straight to the operation.
+            let mut op = self.op.borrow_mut();
+            return codec::read_mget(reply, count, |k, v| op.value(k, v));
+        }
+        let mut held = self.held.borrow_mut();
+        held.resize(count, None);
+        codec::read_mget(reply, keys.len(), |k, v| {
+            held[keys[k]] = v.map(<[u8]>::to_vec);
+            Ok(())
         })
     }
 }

@@ -95,8 +95,10 @@ impl Executor {
         out: &mut Packed,
     ) -> Result<()> {
         into_packed(out, |out| {
-            self.engine
-                .call(|| states::get_service_state_packed(ns, service, out))
+            self.engine.call(|| {
+                Ok(states::get_service_state(ns, service)?
+                    .packed(&states::GET_SERVICE_STATE_PACKED, out))
+            })
         })
     }
 
@@ -150,7 +152,7 @@ impl Executor {
         persistence: Persistence,
     ) -> Result<Option<Pod>> {
         self.engine
-            .call(|| links::set(&links::SET_LINKED_POD, ns, uid, service, pod, persistence))
+            .call(|| links::pod_script(&links::SET_LINKED_POD, ns, uid, service, pod, persistence))
     }
 
     /// Links the uid to `pod` unless a persistent link to a different pod exists; then nothing
@@ -164,7 +166,7 @@ impl Executor {
         persistence: Persistence,
     ) -> Result<TrySet> {
         self.engine.call(|| {
-            links::set(
+            links::pod_script(
                 &links::TRY_SET_LINKED_POD,
                 ns,
                 uid,
@@ -187,7 +189,7 @@ impl Executor {
         persistence: Persistence,
     ) -> Result<Pod> {
         self.engine.call(|| {
-            links::set(
+            links::pod_script(
                 &links::SET_LINKED_POD_IF_ABSENT,
                 ns,
                 uid,
@@ -289,8 +291,16 @@ impl Executor {
         pod: Pod,
         persist_seconds: u32,
     ) -> Result<bool> {
-        self.engine
-            .call(|| links::touch_linked_pod(ns, uid, service, pod, persist_seconds))
+        self.engine.call(|| {
+            links::pod_script(
+                &links::TOUCH_LINKED_POD,
+                ns,
+                uid,
+                service,
+                pod,
+                Persistence::temporary(persist_seconds),
+            )
+        })
     }
 
     /// The persistent links of the uid: service -> pod.
@@ -304,8 +314,12 @@ impl Executor {
     /// (see [`Packed`]). On error `out` is empty.
     pub fn get_link_services_packed(&self, ns: &str, uid: &str, out: &mut Packed) -> Result<()> {
         into_packed(out, |out| {
-            self.engine
-                .call(|| links::get_link_services_packed(ns, uid, out))
+            self.engine.call(|| {
+                Ok(
+                    links::get_link_services(ns, uid)?
+                        .packed(&links::GET_LINK_SERVICES_PACKED, out),
+                )
+            })
         })
     }
 

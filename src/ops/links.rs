@@ -2,131 +2,89 @@
 //! call of it shares (name, read or write, script, reply reader), and a constructor checks a
 //! call's arguments as the data model says and names its keys.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::{
-    Access, IntoPacked, Key, KeyCommand, KeyReader, KeysRead, LinkScript, PackedFill, ScriptSpec,
+    checked_key, Key, KeyCommand, KeyReader, KeysRead, LinkScript, OnKey, PackedFill, ScriptSpec,
     Spec, ValueReader, Verb,
 };
-use crate::codec;
+use crate::codec::{self, script_flag, script_pod, script_some_pod, script_try_set};
 use crate::error::{Error, Result};
 use crate::keys::{self, check_namespace, check_pod, check_service, check_uid, KeyPieces};
-use crate::packed::Packed;
-use crate::scripts;
+use crate::scripts as lua;
 use crate::types::{Grace, Persistence, Pod, TrySet};
 
 /// Links the uid to a pod whatever was there; the previous pod.
-pub(crate) static SET_LINKED_POD: ScriptSpec<Option<Pod>> = ScriptSpec {
-    spec: Spec {
-        name: "set linked pod",
-        access: Access::Write,
-        read: codec::script_pod,
-    },
-    script: &scripts::SET_LINKED_POD,
-};
+pub(crate) static SET_LINKED_POD: ScriptSpec<Option<Pod>> =
+    ScriptSpec::writes("set linked pod", &lua::SET_LINKED_POD, script_pod);
 
 /// Links the uid to a pod unless a persistent link to another pod exists.
-pub(crate) static TRY_SET_LINKED_POD: ScriptSpec<TrySet> = ScriptSpec {
-    spec: Spec {
-        name: "try set linked pod",
-        access: Access::Write,
-        read: codec::script_try_set,
-    },
-    script: &scripts::TRY_SET_LINKED_POD,
-};
+pub(crate) static TRY_SET_LINKED_POD: ScriptSpec<TrySet> = ScriptSpec::writes(
+    "try set linked pod",
+    &lua::TRY_SET_LINKED_POD,
+    script_try_set,
+);
 
 /// Links the uid to a pod only when it has no link; the pod linked now.
-pub(crate) static SET_LINKED_POD_IF_ABSENT: ScriptSpec<Pod> = ScriptSpec {
-    spec: Spec {
-        name: "set linked pod if absent",
-        access: Access::Write,
-        read: codec::script_some_pod,
-    },
-    script: &scripts::SET_LINKED_POD_IF_ABSENT,
-};
+pub(crate) static SET_LINKED_POD_IF_ABSENT: ScriptSpec<Pod> = ScriptSpec::writes(
+    "set linked pod if absent",
+    &lua::SET_LINKED_POD_IF_ABSENT,
+    script_some_pod,
+);
 
 /// The linked pod, persistent or temporary (`GET` of the link).
-pub(crate) static GET_LINKED_POD: Spec<KeyReader<Option<Pod>>> = Spec {
-    name: "get linked pod",
-    access: Access::Read,
-    read: |reply, key| codec::read_get(reply, |v| codec::stored_pod(v, &|| key.to_string())),
-};
+pub(crate) static GET_LINKED_POD: Spec<KeyReader<Option<Pod>>> =
+    Spec::reads("get linked pod", |reply, key| {
+        codec::read_get(reply, |v| codec::stored_pod(v, &|| key.to_string()))
+    });
 
 /// The linked pod only when the link is persistent (value and TTL read in one script).
-pub(crate) static GET_LINKED_POD_IF_PERSIST: ScriptSpec<Option<Pod>> = ScriptSpec {
-    spec: Spec {
-        name: "get linked pod if persist",
-        access: Access::Read,
-        read: codec::script_pod,
-    },
-    script: &scripts::GET_LINKED_POD_IF_PERSIST,
-};
+pub(crate) static GET_LINKED_POD_IF_PERSIST: ScriptSpec<Option<Pod>> = ScriptSpec::reads(
+    "get linked pod if persist",
+    &lua::GET_LINKED_POD_IF_PERSIST,
+    script_pod,
+);
 
 /// The linked pod of each uid, in input order (`MGET` per slot).
-pub(crate) static BATCH_GET_LINKED_PODS: Spec<ValueReader<Option<Pod>>> = Spec {
-    name: "batch get linked pods",
-    access: Access::Read,
-    read: codec::stored_pod,
-};
+pub(crate) static BATCH_GET_LINKED_PODS: Spec<ValueReader<Option<Pod>>> =
+    Spec::reads("batch get linked pods", codec::stored_pod);
 
 /// Removes the link; whether one existed.
-pub(crate) static REMOVE_LINKED_POD: ScriptSpec<bool> = ScriptSpec {
-    spec: Spec {
-        name: "remove linked pod",
-        access: Access::Write,
-        read: codec::script_flag,
-    },
-    script: &scripts::REMOVE_LINKED_POD,
-};
+pub(crate) static REMOVE_LINKED_POD: ScriptSpec<bool> =
+    ScriptSpec::writes("remove linked pod", &lua::REMOVE_LINKED_POD, script_flag);
 
-/// Removes the link only when it points to a given pod; whether it was removed.
-pub(crate) static REMOVE_LINKED_POD_WITH_ID: ScriptSpec<bool> = ScriptSpec {
-    spec: Spec {
-        name: "remove linked pod with id",
-        access: Access::Write,
-        read: codec::script_flag,
-    },
-    script: &scripts::REMOVE_LINKED_POD,
-};
+/// Removes the link only when it points to a given pod (the same script); whether it was removed.
+pub(crate) static REMOVE_LINKED_POD_WITH_ID: ScriptSpec<bool> = ScriptSpec::writes(
+    "remove linked pod with id",
+    &lua::REMOVE_LINKED_POD,
+    script_flag,
+);
 
 /// Extends a temporary link's TTL only while it points at a given pod; whether it does.
-pub(crate) static TOUCH_LINKED_POD: ScriptSpec<bool> = ScriptSpec {
-    spec: Spec {
-        name: "touch linked pod",
-        access: Access::Write,
-        read: codec::script_flag,
-    },
-    script: &scripts::TOUCH_LINKED_POD,
-};
+pub(crate) static TOUCH_LINKED_POD: ScriptSpec<bool> =
+    ScriptSpec::writes("touch linked pod", &lua::TOUCH_LINKED_POD, script_flag);
 
 /// The persistent links of the uid: service -> pod (`HGETALL` of its hash).
-pub(crate) static GET_LINK_SERVICES: Spec<KeyReader<BTreeMap<String, Pod>>> = Spec {
-    name: "get link services",
-    access: Access::Read,
-    read: |reply, key| {
+pub(crate) static GET_LINK_SERVICES: Spec<KeyReader<BTreeMap<String, Pod>>> =
+    Spec::reads("get link services", |reply, key| {
         let mut links = BTreeMap::new();
         for pair in codec::HashPairs::of(reply)? {
-            let (service, pod) = pair?;
-            let (service, pod) = codec::link_service_entry(key, service, pod)?;
+            let (field, value) = pair?;
+            let (service, pod) = codec::link_service_entry(key, field, value)?;
             links.insert(codec::owned_text(service), pod);
         }
         Ok(links)
-    },
-};
+    });
 
 /// As [`GET_LINK_SERVICES`], into a caller's buffer: sorted by service name, keyed by the pod.
-pub(crate) static GET_LINK_SERVICES_PACKED: Spec<PackedFill> = Spec {
-    name: GET_LINK_SERVICES.name,
-    access: Access::Read,
-    read: |reply, key, out| {
+pub(crate) static GET_LINK_SERVICES_PACKED: Spec<PackedFill> =
+    Spec::reads(GET_LINK_SERVICES.name, |reply, key, out| {
         let entry = |service, pod| {
             let (service, pod) = codec::link_service_entry(key, service, pod)?;
             Ok(Some((service, pod, service)))
         };
         codec::fill_sorted(reply, out, entry, |_| "a service name".to_string())
-    },
-};
+    });
 
 /// The keys of a link script: the uid's two keys plus the service, as key pieces (no
 /// allocation on the hot path).
@@ -163,8 +121,9 @@ impl<'a> LinkKeys<'a> {
     }
 }
 
-/// One of the link setters (set, try set, set if absent), its arguments checked.
-pub(crate) fn set<'a, T>(
+/// A link script given a pod and a persist_seconds, its arguments checked: the three setters
+/// (set, try set, set if absent) and the touch (whose TTL is always temporary).
+pub(crate) fn pod_script<'a, T>(
     spec: &'static ScriptSpec<T>,
     ns: &'a str,
     uid: &'a str,
@@ -182,13 +141,9 @@ pub(crate) fn get_linked_pod<'a>(
     ns: &'a str,
     uid: &'a str,
     service: &'a str,
-) -> Result<KeyCommand<'a, Option<Pod>>> {
+) -> Result<OnKey<'a, Option<Pod>>> {
     let keys = LinkKeys::new(ns, uid, service)?;
-    Ok(KeyCommand {
-        spec: &GET_LINKED_POD,
-        key: keys.link,
-        verb: Verb::Get,
-    })
+    Ok(KeyCommand::new(&GET_LINKED_POD, keys.link, Verb::Get))
 }
 
 /// Get linked pod if persist, its arguments checked.
@@ -211,12 +166,11 @@ pub(crate) fn batch_get_linked_pods<'a, S: AsRef<str>>(
     for uid in uids {
         check_uid(uid.as_ref())?;
     }
-    Ok(KeysRead {
-        spec: &BATCH_GET_LINKED_PODS,
-        count: uids.len(),
-        key: move |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
-        values: Vec::with_capacity(uids.len()),
-    })
+    Ok(KeysRead::new(
+        &BATCH_GET_LINKED_PODS,
+        uids.len(),
+        move |i| keys::link_key_pieces(ns, uids[i].as_ref(), service),
+    ))
 }
 
 /// Remove linked pod (`only_pod: None`) or remove linked pod with id, its arguments checked.
@@ -238,20 +192,6 @@ pub(crate) fn remove<'a>(
     })
 }
 
-/// Touch linked pod, its arguments checked: the TTL must be `1..=2147483647` seconds.
-pub(crate) fn touch_linked_pod<'a>(
-    ns: &'a str,
-    uid: &'a str,
-    service: &'a str,
-    pod: Pod,
-    persist_seconds: u32,
-) -> Result<LinkScript<'a, bool>> {
-    let keys = LinkKeys::new(ns, uid, service)?;
-    check_pod(pod)?;
-    let seconds = checked_touch_seconds(persist_seconds.into())? as i32;
-    Ok(keys.script(&TOUCH_LINKED_POD, &[pod, seconds]))
-}
-
 /// Checks the TTL a touch gives a temporary link: `1..=2147483647` seconds.
 pub(crate) fn checked_touch_seconds(persist_seconds: i64) -> Result<u32> {
     i32::try_from(persist_seconds)
@@ -268,32 +208,13 @@ pub(crate) fn checked_touch_seconds(persist_seconds: i64) -> Result<u32> {
 
 /// The uid's hash of persistent links, checked.
 fn uid_hash<'a>(ns: &'a str, uid: &'a str) -> Result<Key<'a>> {
-    check_namespace(ns)?;
-    check_uid(uid)?;
-    Ok(keys::uid_links_key_pieces(ns, uid).widened())
+    checked_key(ns, uid, check_uid, keys::uid_links_key_pieces)
 }
 
 /// Get link services, its arguments checked.
 pub(crate) fn get_link_services<'a>(
     ns: &'a str,
     uid: &'a str,
-) -> Result<KeyCommand<'a, BTreeMap<String, Pod>>> {
-    Ok(KeyCommand {
-        spec: &GET_LINK_SERVICES,
-        key: uid_hash(ns, uid)?,
-        verb: Verb::HGetAll,
-    })
-}
-
-/// Get link services into `out`, its arguments checked.
-pub(crate) fn get_link_services_packed<'a, 'p>(
-    ns: &'a str,
-    uid: &'a str,
-    out: &'p mut Packed,
-) -> Result<IntoPacked<'a, 'p>> {
-    Ok(IntoPacked {
-        spec: &GET_LINK_SERVICES_PACKED,
-        key: uid_hash(ns, uid)?,
-        out: RefCell::new(out),
-    })
+) -> Result<OnKey<'a, BTreeMap<String, Pod>>> {
+    KeyCommand::on(&GET_LINK_SERVICES, uid_hash(ns, uid), Verb::HGetAll)
 }

@@ -4,9 +4,9 @@
 //! together; the public API (`executor.rs`), [`BatchOp`] and the C API only choose which.
 //!
 //! An operation is a value of one of a few shapes, each implementing [`Op`]:
-//! - [`KeyCommand`]: one command on one key (`HSET`, `SET`, `GET`, `HGETALL`);
+//! - [`KeyCommand`]: one command on one key (`HSET`, `SET`, `GET`, `HGETALL`), its reply read
+//!   into a value or, for the packed map reads, into a caller's [`Packed`] buffer;
 //! - [`LinkScript`]: one of the Lua scripts over a uid's two keys;
-//! - [`IntoPacked`]: a map read whose entries go into a caller's [`Packed`] buffer;
 //! - [`Ping`];
 //! - [`KeysRead`]: many string keys read in one round trip per node (`MGET` per slot), not a
 //!   single command, so it has a trait of its own ([`ReadKeys`]) and is never part of a batch.
@@ -73,39 +73,6 @@ pub(crate) trait Op {
     fn decode(&self, reply: Reply<'_>) -> Result<Self::Output>;
 }
 
-/// An operation borrowed is the same operation (a batch runs its boxed ones alone on a cluster).
-impl<O: Op + ?Sized> Op for &O {
-    type Output = O::Output;
-
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-
-    fn access(&self) -> Access {
-        (**self).access()
-    }
-
-    fn route(&self) -> Route<'_> {
-        (**self).route()
-    }
-
-    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
-        (**self).keys(visit)
-    }
-
-    fn script(&self) -> Option<&'static Script> {
-        (**self).script()
-    }
-
-    fn encode(&self, a: &mut dyn Args, reload: bool) {
-        (**self).encode(a, reload)
-    }
-
-    fn decode(&self, reply: Reply<'_>) -> Result<Self::Output> {
-        (**self).decode(reply)
-    }
-}
-
 /// A key in pieces; keys of five pieces get an empty sixth (which changes no byte sent).
 pub(crate) type Key<'a> = KeyPieces<'a, 6>;
 
@@ -117,6 +84,38 @@ pub(crate) struct Spec<R: 'static> {
     pub(crate) name: &'static str,
     pub(crate) access: Access,
     pub(crate) read: R,
+}
+
+impl<R> Spec<R> {
+    /// A read.
+    pub(crate) const fn reads(name: &'static str, read: R) -> Self {
+        Spec {
+            name,
+            access: Access::Read,
+            read,
+        }
+    }
+
+    /// A write.
+    pub(crate) const fn writes(name: &'static str, read: R) -> Self {
+        Spec {
+            name,
+            access: Access::Write,
+            read,
+        }
+    }
+}
+
+/// The key `key(ns, name)` once `ns` is a valid namespace and `name` passes `check`.
+pub(crate) fn checked_key<'a>(
+    ns: &'a str,
+    name: &'a str,
+    check: fn(&str) -> Result<()>,
+    key: fn(&'a str, &'a str) -> KeyPieces<'a, 5>,
+) -> Result<Key<'a>> {
+    crate::keys::check_namespace(ns)?;
+    check(name)?;
+    Ok(key(ns, name).widened())
 }
 
 /// The command of a [`KeyCommand`] on its key.
@@ -133,22 +132,108 @@ pub(crate) enum Verb<'a> {
 /// A reader of a reply, given the key the command named (for its messages).
 pub(crate) type KeyReader<T> = fn(Reply<'_>, &Key<'_>) -> Result<T>;
 
-/// One command on one key.
-pub(crate) struct KeyCommand<'a, T: 'static> {
-    pub(crate) spec: &'static Spec<KeyReader<T>>,
-    pub(crate) key: Key<'a>,
-    pub(crate) verb: Verb<'a>,
+/// What reads a [`KeyCommand`]'s reply: a [`KeyReader`], or [`IntoPacked`].
+pub(crate) trait ReadReply {
+    type Output;
+    fn read(&self, reply: Reply<'_>, key: &Key<'_>) -> Result<Self::Output>;
 }
 
-impl<T> Op for KeyCommand<'_, T> {
+impl<T> ReadReply for KeyReader<T> {
     type Output = T;
 
+    fn read(&self, reply: Reply<'_>, key: &Key<'_>) -> Result<T> {
+        self(reply, key)
+    }
+}
+
+/// A writer of an `HGETALL` reply's entries into a [`Packed`] buffer, given the key (for
+/// messages).
+pub(crate) type PackedFill = fn(Reply<'_>, &Key<'_>, &mut Packed) -> Result<()>;
+
+/// A map read's entries written into a caller's buffer (no allocation per entry); the buffer
+/// is emptied before each attempt fills it.
+pub(crate) struct IntoPacked<'p> {
+    fill: PackedFill,
+    out: RefCell<&'p mut Packed>,
+}
+
+impl ReadReply for IntoPacked<'_> {
+    type Output = ();
+
+    fn read(&self, reply: Reply<'_>, key: &Key<'_>) -> Result<()> {
+        let mut out = self.out.borrow_mut();
+        out.clear();
+        (self.fill)(reply, key, &mut out)
+    }
+}
+
+/// One command on one key whose reply is read into a value.
+pub(crate) type OnKey<'a, T> = KeyCommand<'a, KeyReader<T>>;
+
+/// A map read into a caller's [`Packed`] buffer.
+pub(crate) type PackedRead<'a, 'p> = KeyCommand<'a, IntoPacked<'p>>;
+
+/// One command on one key.
+pub(crate) struct KeyCommand<'a, R> {
+    name: &'static str,
+    access: Access,
+    key: Key<'a>,
+    verb: Verb<'a>,
+    reader: R,
+}
+
+impl<'a, R> KeyCommand<'a, R> {
+    fn of<F>(spec: &'static Spec<F>, key: Key<'a>, verb: Verb<'a>, reader: R) -> Self {
+        let (name, access) = (spec.name, spec.access);
+        KeyCommand {
+            name,
+            access,
+            key,
+            verb,
+            reader,
+        }
+    }
+}
+
+impl<'a, T> KeyCommand<'a, KeyReader<T>> {
+    pub(crate) fn new(spec: &'static Spec<KeyReader<T>>, key: Key<'a>, verb: Verb<'a>) -> Self {
+        Self::of(spec, key, verb, spec.read)
+    }
+
+    /// As [`new`](Self::new), on a key that may have been refused.
+    pub(crate) fn on(
+        spec: &'static Spec<KeyReader<T>>,
+        key: Result<Key<'a>>,
+        verb: Verb<'a>,
+    ) -> Result<Self> {
+        Ok(Self::new(spec, key?, verb))
+    }
+}
+
+impl<'a, T> KeyCommand<'a, KeyReader<T>> {
+    /// The same map read (`HGETALL`), its entries written by `spec` into `out` instead.
+    pub(crate) fn packed<'p>(
+        self,
+        spec: &'static Spec<PackedFill>,
+        out: &'p mut Packed,
+    ) -> PackedRead<'a, 'p> {
+        let reader = IntoPacked {
+            fill: spec.read,
+            out: RefCell::new(out),
+        };
+        KeyCommand::of(spec, self.key, Verb::HGetAll, reader)
+    }
+}
+
+impl<R: ReadReply> Op for KeyCommand<'_, R> {
+    type Output = R::Output;
+
     fn name(&self) -> &'static str {
-        self.spec.name
+        self.name
     }
 
     fn access(&self) -> Access {
-        self.spec.access
+        self.access
     }
 
     fn route(&self) -> Route<'_> {
@@ -169,8 +254,8 @@ impl<T> Op for KeyCommand<'_, T> {
         }
     }
 
-    fn decode(&self, reply: Reply<'_>) -> Result<T> {
-        (self.spec.read)(reply, &self.key)
+    fn decode(&self, reply: Reply<'_>) -> Result<R::Output> {
+        self.reader.read(reply, &self.key)
     }
 }
 
@@ -181,6 +266,32 @@ pub(crate) type ScriptReader<T> = fn(Reply<'_>, &Script) -> Result<T>;
 pub(crate) struct ScriptSpec<T: 'static> {
     pub(crate) spec: Spec<ScriptReader<T>>,
     pub(crate) script: &'static Script,
+}
+
+impl<T> ScriptSpec<T> {
+    /// A script that only reads.
+    pub(crate) const fn reads(
+        name: &'static str,
+        script: &'static Script,
+        read: ScriptReader<T>,
+    ) -> Self {
+        ScriptSpec {
+            spec: Spec::reads(name, read),
+            script,
+        }
+    }
+
+    /// A script that writes.
+    pub(crate) const fn writes(
+        name: &'static str,
+        script: &'static Script,
+        read: ScriptReader<T>,
+    ) -> Self {
+        ScriptSpec {
+            spec: Spec::writes(name, read),
+            script,
+        }
+    }
 }
 
 /// One of the Lua scripts over a uid's two keys (`lua/`): `KEYS` the uid hash and the link,
@@ -228,48 +339,6 @@ impl<T> Op for LinkScript<'_, T> {
 
     fn decode(&self, reply: Reply<'_>) -> Result<T> {
         (self.spec.spec.read)(reply, self.spec.script)
-    }
-}
-
-/// A writer of an `HGETALL` reply's entries into a [`Packed`] buffer, given the key (for
-/// messages).
-pub(crate) type PackedFill = fn(Reply<'_>, &Key<'_>, &mut Packed) -> Result<()>;
-
-/// A map read (`HGETALL`) whose entries go into a caller's buffer (no allocation per entry);
-/// the buffer is emptied before each attempt fills it.
-pub(crate) struct IntoPacked<'a, 'p> {
-    pub(crate) spec: &'static Spec<PackedFill>,
-    pub(crate) key: Key<'a>,
-    pub(crate) out: RefCell<&'p mut Packed>,
-}
-
-impl Op for IntoPacked<'_, '_> {
-    type Output = ();
-
-    fn name(&self) -> &'static str {
-        self.spec.name
-    }
-
-    fn access(&self) -> Access {
-        self.spec.access
-    }
-
-    fn route(&self) -> Route<'_> {
-        Route::Key(self.key.pieces())
-    }
-
-    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
-        visit(self.key.pieces());
-    }
-
-    fn encode(&self, a: &mut dyn Args, _reload: bool) {
-        codec::hgetall(a, self.key.pieces())
-    }
-
-    fn decode(&self, reply: Reply<'_>) -> Result<()> {
-        let mut out = self.out.borrow_mut();
-        out.clear();
-        (self.spec.read)(reply, &self.key, &mut out)
     }
 }
 
@@ -335,6 +404,17 @@ pub(crate) struct KeysRead<'a, T: 'static, K: Fn(usize) -> Key<'a>> {
     pub(crate) count: usize,
     pub(crate) key: K,
     pub(crate) values: Vec<T>,
+}
+
+impl<'a, T, K: Fn(usize) -> Key<'a>> KeysRead<'a, T, K> {
+    pub(crate) fn new(spec: &'static Spec<ValueReader<T>>, count: usize, key: K) -> Self {
+        KeysRead {
+            spec,
+            count,
+            key,
+            values: Vec::with_capacity(count),
+        }
+    }
 }
 
 impl<'a, T, K: Fn(usize) -> Key<'a>> ReadKeys for KeysRead<'a, T, K> {
@@ -602,98 +682,38 @@ impl<'a> BatchOp<'a> {
     }
 
     /// The operation its single call runs, its arguments checked as that call checks them
-    /// (nothing is sent for a rejected one).
+    /// (nothing is sent for a rejected one): one row per kind.
+    #[rustfmt::skip]
     pub(crate) fn plan(&self) -> Result<Planned<'a>> {
+        use links::{pod_script, remove, SET_LINKED_POD, SET_LINKED_POD_IF_ABSENT, TOUCH_LINKED_POD};
+        use links::TRY_SET_LINKED_POD;
+        use BatchOp as B;
         use BatchOutcome as Out;
         Ok(match *self {
-            BatchOp::SetServiceState {
-                ns,
-                service,
-                pod,
-                state,
-            } => planned(states::set_service_state(ns, service, pod, state)?, done),
-            BatchOp::GetServiceState { ns, service } => {
-                planned(states::get_service_state(ns, service)?, Out::States)
+            B::SetServiceState { ns, service, pod, state } =>
+                planned(states::set_service_state(ns, service, pod, state)?, done),
+            B::GetServiceState { ns, service } => planned(states::get_service_state(ns, service)?, Out::States),
+            B::SetWorkloadState { ns, service, state } =>
+                planned(states::set_workload_state(ns, service, state)?, done),
+            B::GetWorkloadState { ns, service } => planned(states::get_workload_state(ns, service)?, Out::State),
+            B::SetLinkedPod { ns, uid, service, pod, persistence } =>
+                planned(pod_script(&SET_LINKED_POD, ns, uid, service, pod, persistence)?, Out::Pod),
+            B::TrySetLinkedPod { ns, uid, service, pod, persistence } =>
+                planned(pod_script(&TRY_SET_LINKED_POD, ns, uid, service, pod, persistence)?, Out::TrySet),
+            B::SetLinkedPodIfAbsent { ns, uid, service, pod, persistence } =>
+                planned(pod_script(&SET_LINKED_POD_IF_ABSENT, ns, uid, service, pod, persistence)?, |pod| Out::Pod(Some(pod))),
+            B::GetLinkedPod { ns, uid, service } => planned(links::get_linked_pod(ns, uid, service)?, Out::Pod),
+            B::GetLinkedPodIfPersist { ns, uid, service } =>
+                planned(links::get_linked_pod_if_persist(ns, uid, service)?, Out::Pod),
+            B::RemoveLinkedPod { ns, uid, service, grace } =>
+                planned(remove(ns, uid, service, grace, None)?, Out::Removed),
+            B::RemoveLinkedPodWithId { ns, uid, service, grace, pod } =>
+                planned(remove(ns, uid, service, grace, Some(pod))?, Out::Removed),
+            B::TouchLinkedPod { ns, uid, service, pod, persist_seconds } => {
+                let ttl = Persistence::temporary(persist_seconds);
+                planned(pod_script(&TOUCH_LINKED_POD, ns, uid, service, pod, ttl)?, Out::Touched)
             }
-            BatchOp::SetWorkloadState { ns, service, state } => {
-                planned(states::set_workload_state(ns, service, state)?, done)
-            }
-            BatchOp::GetWorkloadState { ns, service } => {
-                planned(states::get_workload_state(ns, service)?, Out::State)
-            }
-            BatchOp::SetLinkedPod {
-                ns,
-                uid,
-                service,
-                pod,
-                persistence,
-            } => {
-                let set = &links::SET_LINKED_POD;
-                planned(
-                    links::set(set, ns, uid, service, pod, persistence)?,
-                    Out::Pod,
-                )
-            }
-            BatchOp::TrySetLinkedPod {
-                ns,
-                uid,
-                service,
-                pod,
-                persistence,
-            } => {
-                let set = &links::TRY_SET_LINKED_POD;
-                planned(
-                    links::set(set, ns, uid, service, pod, persistence)?,
-                    Out::TrySet,
-                )
-            }
-            BatchOp::SetLinkedPodIfAbsent {
-                ns,
-                uid,
-                service,
-                pod,
-                persistence,
-            } => {
-                let set = &links::SET_LINKED_POD_IF_ABSENT;
-                let op = links::set(set, ns, uid, service, pod, persistence)?;
-                planned(op, |pod| Out::Pod(Some(pod)))
-            }
-            BatchOp::GetLinkedPod { ns, uid, service } => {
-                planned(links::get_linked_pod(ns, uid, service)?, Out::Pod)
-            }
-            BatchOp::GetLinkedPodIfPersist { ns, uid, service } => planned(
-                links::get_linked_pod_if_persist(ns, uid, service)?,
-                Out::Pod,
-            ),
-            BatchOp::RemoveLinkedPod {
-                ns,
-                uid,
-                service,
-                grace,
-            } => planned(links::remove(ns, uid, service, grace, None)?, Out::Removed),
-            BatchOp::RemoveLinkedPodWithId {
-                ns,
-                uid,
-                service,
-                grace,
-                pod,
-            } => planned(
-                links::remove(ns, uid, service, grace, Some(pod))?,
-                Out::Removed,
-            ),
-            BatchOp::TouchLinkedPod {
-                ns,
-                uid,
-                service,
-                pod,
-                persist_seconds,
-            } => planned(
-                links::touch_linked_pod(ns, uid, service, pod, persist_seconds)?,
-                Out::Touched,
-            ),
-            BatchOp::GetLinkServices { ns, uid } => {
-                planned(links::get_link_services(ns, uid)?, Out::Links)
-            }
+            B::GetLinkServices { ns, uid } => planned(links::get_link_services(ns, uid)?, Out::Links),
         })
     }
 }
@@ -734,26 +754,24 @@ mod tests {
             check(op, Write, &[key]);
         }
         check(states::get_service_state(ns, svc), Read, &[states]);
-        let packed = states::get_service_state_packed(ns, svc, &mut out);
+        let packed = states::get_service_state(ns, svc)
+            .map(|op| op.packed(&states::GET_SERVICE_STATE_PACKED, &mut out));
         check(packed, Read, &[states]);
         check(states::get_workload_state(ns, svc), Read, &[workload]);
+        fn pod_script<T>(spec: &'static ScriptSpec<T>) -> Result<LinkScript<'static, T>> {
+            let ttl = Persistence::temporary(60);
+            links::pod_script(spec, "prod", "u1", "chat", 1, ttl)
+        }
+        check(pod_script(&links::SET_LINKED_POD), Write, &[hash, link]);
+        check(pod_script(&links::TRY_SET_LINKED_POD), Write, &[hash, link]);
         check(
-            links::set(&links::SET_LINKED_POD, ns, uid, svc, 1, p),
+            pod_script(&links::SET_LINKED_POD_IF_ABSENT),
             Write,
             &[hash, link],
         );
-        let if_absent = &links::SET_LINKED_POD_IF_ABSENT;
-        check(
-            links::set(if_absent, ns, uid, svc, 1, p),
-            Write,
-            &[hash, link],
-        );
-        let try_set = &links::TRY_SET_LINKED_POD;
-        check(
-            links::set(try_set, ns, uid, svc, 1, p),
-            Write,
-            &[hash, link],
-        );
+        check(pod_script(&links::TOUCH_LINKED_POD), Write, &[hash, link]);
+        let persistent = links::pod_script(&links::SET_LINKED_POD, ns, uid, svc, 1, p);
+        check(persistent, Write, &[hash, link]);
         check(links::get_linked_pod(ns, uid, svc), Read, &[link]);
         let if_persist = links::get_linked_pod_if_persist(ns, uid, svc);
         check(if_persist, Read, &[hash, link]);
@@ -765,13 +783,9 @@ mod tests {
                 &[hash, link],
             );
         }
-        check(
-            links::touch_linked_pod(ns, uid, svc, 2, 60),
-            Write,
-            &[hash, link],
-        );
         check(links::get_link_services(ns, uid), Read, &[hash]);
-        let packed = links::get_link_services_packed(ns, uid, &mut out);
+        let packed = links::get_link_services(ns, uid)
+            .map(|op| op.packed(&links::GET_LINK_SERVICES_PACKED, &mut out));
         check(packed, Read, &[hash]);
         check(Ok(Ping), Read, &[]);
     }

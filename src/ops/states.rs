@@ -2,11 +2,10 @@
 //! operation says what every call of it shares (name, read or write, reply reader), and a
 //! constructor checks a call's arguments as the data model says and names its key.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::{
-    Access, IntoPacked, Key, KeyCommand, KeyReader, KeysRead, PackedFill, ReadKeys, Spec,
+    checked_key, Key, KeyCommand, KeyReader, KeysRead, OnKey, PackedFill, ReadKeys, Spec,
     ValueReader, Verb,
 };
 use crate::codec;
@@ -16,18 +15,15 @@ use crate::packed::Packed;
 use crate::types::Pod;
 
 /// Publishes one pod's state (`HSET`).
-pub(crate) static SET_SERVICE_STATE: Spec<KeyReader<()>> = Spec {
-    name: "set service state",
-    access: Access::Write,
-    read: |reply, _| codec::read_int(reply).map(drop),
-};
+pub(crate) static SET_SERVICE_STATE: Spec<KeyReader<()>> =
+    Spec::writes("set service state", |reply, _| {
+        codec::read_int(reply).map(drop)
+    });
 
 /// The states of every pod of a service (`HGETALL`); fields that are not pod ordinals are
 /// skipped.
-pub(crate) static GET_SERVICE_STATE: Spec<KeyReader<BTreeMap<Pod, String>>> = Spec {
-    name: "get service state",
-    access: Access::Read,
-    read: |reply, key| {
+pub(crate) static GET_SERVICE_STATE: Spec<KeyReader<BTreeMap<Pod, String>>> =
+    Spec::reads("get service state", |reply, key| {
         let mut states = BTreeMap::new();
         for pair in codec::HashPairs::of(reply)? {
             let (field, value) = pair?;
@@ -36,55 +32,40 @@ pub(crate) static GET_SERVICE_STATE: Spec<KeyReader<BTreeMap<Pod, String>>> = Sp
             }
         }
         Ok(states)
-    },
-};
+    });
 
 /// As [`GET_SERVICE_STATE`], into a caller's buffer: sorted by pod, keyed by the pod.
-pub(crate) static GET_SERVICE_STATE_PACKED: Spec<PackedFill> = Spec {
-    name: GET_SERVICE_STATE.name,
-    access: Access::Read,
-    read: |reply, key, out| {
+pub(crate) static GET_SERVICE_STATE_PACKED: Spec<PackedFill> =
+    Spec::reads(GET_SERVICE_STATE.name, |reply, key, out| {
         let entry = |field, value| {
             let entry = codec::pod_state_entry(key, field, value)?;
             Ok(entry.map(|(pod, state)| (pod, pod, state)))
         };
         codec::fill_sorted(reply, out, entry, |pod| format!("state of pod {pod}"))
-    },
-};
+    });
 
 /// Publishes a whole service's state (`SET` without expiry).
-pub(crate) static SET_WORKLOAD_STATE: Spec<KeyReader<()>> = Spec {
-    name: "set workload state",
-    access: Access::Write,
-    read: |reply, _| codec::read_ok(reply),
-};
+pub(crate) static SET_WORKLOAD_STATE: Spec<KeyReader<()>> =
+    Spec::writes("set workload state", |reply, _| codec::read_ok(reply));
 
 /// A whole service's state, if published (`GET`).
-pub(crate) static GET_WORKLOAD_STATE: Spec<KeyReader<Option<String>>> = Spec {
-    name: "get workload state",
-    access: Access::Read,
-    read: |reply, key| codec::read_get(reply, |v| codec::stored_text(v, &|| key.to_string())),
-};
+pub(crate) static GET_WORKLOAD_STATE: Spec<KeyReader<Option<String>>> =
+    Spec::reads("get workload state", |reply, key| {
+        codec::read_get(reply, |v| codec::stored_text(v, &|| key.to_string()))
+    });
 
 /// The workload states of many services, in input order (`MGET` per slot).
-pub(crate) static GET_WORKLOAD_STATES: Spec<ValueReader<Option<String>>> = Spec {
-    name: "get workload states",
-    access: Access::Read,
-    read: codec::stored_text,
-};
+pub(crate) static GET_WORKLOAD_STATES: Spec<ValueReader<Option<String>>> =
+    Spec::reads("get workload states", codec::stored_text);
 
 /// The hash of a service's pod states, checked.
 fn state_hash<'a>(ns: &'a str, service: &'a str) -> Result<Key<'a>> {
-    check_namespace(ns)?;
-    check_service(service)?;
-    Ok(keys::service_state_key_pieces(ns, service).widened())
+    checked_key(ns, service, check_service, keys::service_state_key_pieces)
 }
 
 /// The workload-state key of a service, checked.
 fn workload_key<'a>(ns: &'a str, service: &'a str) -> Result<Key<'a>> {
-    check_namespace(ns)?;
-    check_service(service)?;
-    Ok(keys::workload_key_pieces(ns, service).widened())
+    checked_key(ns, service, check_service, keys::workload_key_pieces)
 }
 
 /// Set service state, its arguments checked.
@@ -93,40 +74,23 @@ pub(crate) fn set_service_state<'a>(
     service: &'a str,
     pod: Pod,
     state: &'a str,
-) -> Result<KeyCommand<'a, ()>> {
+) -> Result<OnKey<'a, ()>> {
     let key = state_hash(ns, service)?;
     check_pod(pod)?;
     check_state("pod state", state)?;
-    Ok(KeyCommand {
-        spec: &SET_SERVICE_STATE,
+    Ok(KeyCommand::new(
+        &SET_SERVICE_STATE,
         key,
-        verb: Verb::HSet(pod, state),
-    })
+        Verb::HSet(pod, state),
+    ))
 }
 
 /// Get service state, its arguments checked.
 pub(crate) fn get_service_state<'a>(
     ns: &'a str,
     service: &'a str,
-) -> Result<KeyCommand<'a, BTreeMap<Pod, String>>> {
-    Ok(KeyCommand {
-        spec: &GET_SERVICE_STATE,
-        key: state_hash(ns, service)?,
-        verb: Verb::HGetAll,
-    })
-}
-
-/// Get service state into `out`, its arguments checked.
-pub(crate) fn get_service_state_packed<'a, 'p>(
-    ns: &'a str,
-    service: &'a str,
-    out: &'p mut Packed,
-) -> Result<IntoPacked<'a, 'p>> {
-    Ok(IntoPacked {
-        spec: &GET_SERVICE_STATE_PACKED,
-        key: state_hash(ns, service)?,
-        out: RefCell::new(out),
-    })
+) -> Result<OnKey<'a, BTreeMap<Pod, String>>> {
+    KeyCommand::on(&GET_SERVICE_STATE, state_hash(ns, service), Verb::HGetAll)
 }
 
 /// Set workload state, its arguments checked.
@@ -134,26 +98,18 @@ pub(crate) fn set_workload_state<'a>(
     ns: &'a str,
     service: &'a str,
     state: &'a str,
-) -> Result<KeyCommand<'a, ()>> {
+) -> Result<OnKey<'a, ()>> {
     let key = workload_key(ns, service)?;
     check_state("workload state", state)?;
-    Ok(KeyCommand {
-        spec: &SET_WORKLOAD_STATE,
-        key,
-        verb: Verb::Set(state),
-    })
+    Ok(KeyCommand::new(&SET_WORKLOAD_STATE, key, Verb::Set(state)))
 }
 
 /// Get workload state, its arguments checked.
 pub(crate) fn get_workload_state<'a>(
     ns: &'a str,
     service: &'a str,
-) -> Result<KeyCommand<'a, Option<String>>> {
-    Ok(KeyCommand {
-        spec: &GET_WORKLOAD_STATE,
-        key: workload_key(ns, service)?,
-        verb: Verb::Get,
-    })
+) -> Result<OnKey<'a, Option<String>>> {
+    KeyCommand::on(&GET_WORKLOAD_STATE, workload_key(ns, service), Verb::Get)
 }
 
 /// The checked services of a multi-service read.
@@ -171,12 +127,9 @@ pub(crate) fn get_workload_states<'a, S: AsRef<str>>(
     list: &'a [S],
 ) -> Result<KeysRead<'a, Option<String>, impl Fn(usize) -> Key<'a>>> {
     services(ns, list)?;
-    Ok(KeysRead {
-        spec: &GET_WORKLOAD_STATES,
-        count: list.len(),
-        key: move |i| keys::workload_key_pieces(ns, list[i].as_ref()).widened(),
-        values: Vec::with_capacity(list.len()),
-    })
+    Ok(KeysRead::new(&GET_WORKLOAD_STATES, list.len(), move |i| {
+        keys::workload_key_pieces(ns, list[i].as_ref()).widened()
+    }))
 }
 
 /// As [`get_workload_states`], into a caller's buffer: one entry per service, keyed by its

@@ -137,6 +137,23 @@ impl SlotMap {
     }
 }
 
+/// A command over many keys (`MGET`), for `Connection::call_keys`: sent as one command on
+/// one server, as one per slot on a cluster, so it says how to name each key, encode the
+/// command of a group of keys, and read its reply.
+pub(crate) trait KeysCommand {
+    /// How many keys.
+    fn count(&self) -> usize;
+
+    /// Hands key `i`'s pieces to `put`.
+    fn key(&self, i: usize, put: &mut dyn FnMut(&[&[u8]]));
+
+    /// Encodes the command of the keys whose indexes it is given.
+    fn build(&self, keys: &[usize], a: &mut dyn Args);
+
+    /// Reads the reply to the command of `keys`.
+    fn read(&self, keys: &[usize], reply: Reply<'_>) -> Result<()>;
+}
+
 /// Keys of a batch per slot: (slot, indexes of the keys in the input).
 type SlotGroups = Vec<(u16, Vec<usize>)>;
 
@@ -492,22 +509,19 @@ impl ClusterLink {
 
     /// Sends a command over many keys (a multi-key read) in one round trip per node: one
     /// command per slot (never CROSSSLOT), every node's commands written before any reply is
-    /// read. `build(keys, args)` encodes the command of the keys whose indexes it is given and
-    /// `read(keys, reply)` reads its reply. The keys of slots whose reply was a redirect
-    /// (resharding, failover) are then sent one by one through [`call`](Self::call), which
-    /// follows it (a command over several keys of a slot being migrated would get TRYAGAIN
-    /// until the migration ends).
+    /// read. The keys of slots whose reply was a redirect (resharding, failover) are then sent
+    /// one by one through [`call`](Self::call), which follows it (a command over several keys
+    /// of a slot being migrated would get TRYAGAIN until the migration ends).
     pub(crate) fn call_keys(
         &mut self,
-        count: usize,
         deadline: Deadline,
-        slot_of: impl Fn(usize) -> u16,
-        build: impl Fn(&[usize], &mut dyn Args),
-        mut read: impl FnMut(&[usize], Reply<'_>) -> Result<()>,
+        command: &dyn KeysCommand,
     ) -> Result<()> {
         let mut by_slot: HashMap<u16, Vec<usize>> = HashMap::new();
-        for index in 0..count {
-            by_slot.entry(slot_of(index)).or_default().push(index);
+        for index in 0..command.count() {
+            let mut slot = 0;
+            command.key(index, &mut |pieces| slot = pieces_slot(pieces));
+            by_slot.entry(slot).or_default().push(index);
         }
         let mut by_node: HashMap<NodeAddr, SlotGroups> = HashMap::new();
         for (slot, indexes) in by_slot {
@@ -520,7 +534,7 @@ impl ClusterLink {
         for (node, groups) in by_node {
             let conn = self.conn(&node, deadline)?;
             for (_, indexes) in &groups {
-                conn.queue(|a| build(indexes, a));
+                conn.queue(|a| command.build(indexes, a));
             }
             conn.flush(deadline)?;
             sent.push((node, groups));
@@ -542,7 +556,7 @@ impl ClusterLink {
                     }
                     continue;
                 }
-                if let Err(err) = read(&indexes, reply) {
+                if let Err(err) = command.read(&indexes, reply) {
                     first_error.get_or_insert(err);
                 }
             }
@@ -561,8 +575,8 @@ impl ClusterLink {
                     self.call(
                         Some(slot),
                         deadline,
-                        |a| build(&one, a),
-                        |reply| read(&one, reply),
+                        |a| command.build(&one, a),
+                        |reply| command.read(&one, reply),
                     )?;
                 }
             }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::cluster::{self, ClusterLink};
+use super::cluster::{self, ClusterLink, KeysCommand};
 use super::deadline::Deadline;
 use super::plain::Plain;
 use super::resp::{self, Args, Reply};
@@ -103,35 +103,19 @@ impl Connection {
         })
     }
 
-    /// Sends a command over `count` keys (a multi-key read) in one round trip per node: one
+    /// Sends a command over many keys (a multi-key read) in one round trip per node: one
     /// command of every key on one server; on a cluster one per slot, pipelined per node (never
-    /// CROSSSLOT). `key(i, put)` puts key `i`'s pieces (for its slot), `build(keys, args)`
-    /// encodes the command of the keys whose indexes it is given, and `read(keys, reply)`
-    /// reads its reply (an error reply is returned as the server's error instead).
-    pub(crate) fn call_keys(
-        &mut self,
-        count: usize,
-        key: impl Fn(usize, &mut dyn FnMut(&[&[u8]])),
-        build: impl Fn(&[usize], &mut dyn Args),
-        mut read: impl FnMut(&[usize], Reply<'_>) -> Result<()>,
-    ) -> Result<()> {
+    /// CROSSSLOT). An error reply is returned as the server's error.
+    pub(crate) fn call_keys(&mut self, command: &dyn KeysCommand) -> Result<()> {
         self.exchange(|link, deadline| match link {
             Link::Node(node) => {
-                let all: Vec<usize> = (0..count).collect();
-                node.send(deadline, |a| build(&all, a))?;
-                resp::answer(node.reply(deadline, true)?, |reply| read(&all, reply))
+                let all: Vec<usize> = (0..command.count()).collect();
+                node.send(deadline, |a| command.build(&all, a))?;
+                resp::answer(node.reply(deadline, true)?, |reply| {
+                    command.read(&all, reply)
+                })
             }
-            Link::Cluster(cluster) => cluster.call_keys(
-                count,
-                deadline,
-                |i| {
-                    let mut slot = 0;
-                    key(i, &mut |pieces| slot = cluster::pieces_slot(pieces));
-                    slot
-                },
-                build,
-                read,
-            ),
+            Link::Cluster(cluster) => cluster.call_keys(deadline, command),
         })
     }
 

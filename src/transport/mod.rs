@@ -31,6 +31,7 @@ mod resolve;
 pub(crate) mod resp;
 mod sentinel;
 
+pub(crate) use cluster::KeysCommand;
 pub(crate) use connection::{Connection, Route};
 pub(crate) use pipeline::Pipeline;
 pub(crate) use pool::{Generation, LastConnectError, Manager, QuietErrorHandler};
@@ -154,61 +155,33 @@ impl<'a> Via<'a> {
                 return resp::answer(Reply::new(&bytes?), read);
             }
         }
+        self.pooled(|conn| conn.call(route, build, read))?
+    }
+
+    /// Runs `run` on the pooled connection held (checked out now if none is), and gives the
+    /// pipeline its slot map afterwards (it may have followed a redirect).
+    pub(crate) fn pooled<T>(&mut self, run: impl FnOnce(&mut Connection) -> T) -> Result<T> {
         let pipeline = self.pipeline;
         let conn = self.lease()?;
-        let outcome = conn.call(route, build, read);
+        let outcome = run(conn);
         if let (Some(Pipeline::Cluster(cluster)), Link::Cluster(link)) = (pipeline, &conn.link) {
-            // It may have followed a redirect: route by its slot map from now on.
             cluster.learn(link.slots().clone());
         }
-        outcome
+        Ok(outcome)
     }
 
-    /// Sends `count` independent commands at once on a pooled connection, one round trip per
-    /// node, and hands each one's reply, or the error that kept it from one, to `read` (see
-    /// [`Connection::call_many`]). Returns whether the connection is still in step.
-    pub(crate) fn call_many(
-        &mut self,
-        count: usize,
-        slot_of: impl Fn(usize) -> Option<u16>,
-        build: impl Fn(usize, &mut dyn Args),
-        mut read: impl FnMut(usize, Result<Reply<'_>>),
-    ) -> bool {
-        let pipeline = self.pipeline;
-        let conn = match self.lease() {
-            Ok(conn) => conn,
-            Err(err) => {
-                for i in 0..count {
-                    read(i, Err(err.clone()));
-                }
-                return false;
-            }
-        };
-        let in_step = conn.call_many(count, slot_of, build, read);
-        if let (Some(Pipeline::Cluster(cluster)), Link::Cluster(link)) = (pipeline, &conn.link) {
-            // It may have followed a redirect: route by its slot map from now on.
-            cluster.learn(link.slots().clone());
-        }
-        in_step
-    }
-
-    /// Sends a command over `count` keys in one round trip per node (see
+    /// Sends a command over many keys in one round trip per node (see
     /// [`Connection::call_keys`]).
-    pub(crate) fn call_keys(
-        &mut self,
-        count: usize,
-        key: impl Fn(usize, &mut dyn FnMut(&[&[u8]])),
-        build: impl Fn(&[usize], &mut dyn Args),
-        mut read: impl FnMut(&[usize], Reply<'_>) -> Result<()>,
-    ) -> Result<()> {
+    pub(crate) fn call_keys(&mut self, command: &dyn KeysCommand) -> Result<()> {
+        let count = command.count();
         if let (Some(Pipeline::Node(shared)), true) = (self.pipeline, count <= PIPELINED_KEYS_MAX) {
             let deadline = Deadline::command(self.command_timeout);
             let all: Vec<usize> = (0..count).collect();
-            let (bytes, generation) = shared.call(deadline, |a| build(&all, a));
+            let (bytes, generation) = shared.call(deadline, |a| command.build(&all, a));
             self.generation = generation;
-            return resp::answer(Reply::new(&bytes?), |reply| read(&all, reply));
+            return resp::answer(Reply::new(&bytes?), |reply| command.read(&all, reply));
         }
-        self.lease()?.call_keys(count, key, build, read)
+        self.pooled(|conn| conn.call_keys(command))?
     }
 
     /// Sends one command to every primary (see [`Connection::on_all_primaries`]).
