@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Before/after of the Go package on a Redis Cluster: two builds of the Go bench
+"""Before/after of the Go package on a Redis Cluster (or one server): two builds of the Go bench
 (bindings/go/bench, each linked with its own library) run alternately against the same
-throwaway cluster of N primaries (default 3), measuring sfexec alone at one goroutine count
+throwaway cluster of N primaries (default 3; 0: one throwaway server), measuring sfexec alone at one goroutine count
 (default 16). Each run of a build measures every selected operation once (after a warm-up);
 runs alternate A B, then B A, ...; the ratio B/A of each pair is kept, and the median ratio per
 operation is printed, with the medians of the rates.
@@ -73,8 +73,28 @@ def start_cluster(root, primaries):
     return procs, [f"redis://127.0.0.1:{p}" for p in ports]
 
 
+def target(urls):
+    """The bench's flags for the servers started."""
+    if len(urls) == 1:
+        return ["-server-url", urls[0]]
+    return ["-cluster-urls", ",".join(urls)]
+
+
+def start_server(root):
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir",
+                             root, "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True,
+                          text=True).stdout.strip() == "PONG":
+            break
+        time.sleep(0.05)
+    return [proc], [f"redis://127.0.0.1:{port}"]
+
+
 def run(binary, urls, args, out):
-    subprocess.run([binary, "-cluster-urls", ",".join(urls), "-sides", "sfexec", "-pairs", "1",
+    subprocess.run([binary, *target(urls), "-sides", "sfexec", "-pairs", "1",
                     "-json", out, *args], check=True, capture_output=True, text=True)
     with open(out) as f:
         return {row["op"]: row["ours_per_s"] for row in json.load(f)["rows"]}
@@ -88,12 +108,12 @@ def main():
     primaries = int(os.environ.get("BENCH_PRIMARIES", "3"))
     ops = os.environ.get("BENCH_OPS", "")
     with tempfile.TemporaryDirectory(prefix="go-cluster-compare-") as root:
-        procs, urls = start_cluster(root, primaries)
+        procs, urls = start_cluster(root, primaries) if primaries else start_server(root)
         try:
             out = os.path.join(root, "run.json")
             # The data the reads expect, written once.
-            subprocess.run([new, "-cluster-urls", ",".join(urls), "-sides", "sfexec", "-pairs",
-                            "1", "-duration", "10ms", "-goroutines", "1", "-ops",
+            subprocess.run([new, *target(urls), "-sides", "sfexec", "-pairs", "1", "-duration",
+                            "10ms", "-goroutines", "1", "-ops",
                             "SetServiceState", "-json", out], check=True, capture_output=True)
             args = ["-seed=false", "-duration", duration, "-goroutines", goroutines]
             if ops:
@@ -109,7 +129,8 @@ def main():
             for proc in procs:
                 proc.kill()
                 proc.wait()
-    print(f"Go package (sfexec) on a {primaries}-primary Redis Cluster, {goroutines} goroutines: "
+    where = f"a {primaries}-primary Redis Cluster" if primaries else "one server"
+    print(f"Go package (sfexec) on {where}, {goroutines} goroutines: "
           f"{pairs} alternated pairs of runs, {duration} per measurement")
     print(f"| operation | before calls/s | after calls/s | after/before (median of pairs) | pairs |")
     print("| --- | ---: | ---: | ---: | --- |")

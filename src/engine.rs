@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::codec;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::{Access, BatchOutcome, Op, Ping, Planned, ReadKeys};
+use crate::ops::{Access, BatchOutcome, Command, Op, Ping, Planned, ReadKeys};
 use crate::pool_threads::{self, Threads};
 use crate::scripts::{self, Script};
 use crate::stats::{bump, Counted, Counters, Stats};
@@ -94,7 +94,7 @@ struct Task<T> {
 }
 
 impl<T> Task<T> {
-    fn of<O: Op + ?Sized>(op: &O) -> Task<T> {
+    fn of<O: Command + ?Sized>(op: &O) -> Task<T> {
         Task {
             name: op.name(),
             access: op.access(),
@@ -220,13 +220,13 @@ impl Engine {
         let mut tasks: Vec<Task<BatchOutcome>> = plans
             .iter()
             .map(|plan| match plan {
-                Ok(op) => Task::of(&**op),
+                Ok(op) => Task::of(op),
                 Err(err) => Task::refused(err.clone()),
             })
             .collect();
         if tasks.iter().any(|task| task.outcome.is_none()) {
             let op = |i: usize| match &plans[i] {
-                Ok(op) => &**op,
+                Ok(op) => op,
                 Err(_) => unreachable!("only accepted operations are sent"),
             };
             // One pooled connection: every command written at once, the replies read back in
@@ -333,6 +333,12 @@ impl Engine {
                 }
             };
             let in_step = round(&mut via, &pending, false, tasks);
+            if pending
+                .iter()
+                .all(|&i| matches!(tasks[i].outcome, Some(Ok(_))))
+            {
+                break;
+            }
             // NOSCRIPT: the server lost its script cache (SCRIPT FLUSH, restart, failover):
             // EVAL runs the scripts and caches them again, in one more round trip for all.
             let lost: Vec<usize> = pending

@@ -41,11 +41,9 @@ pub(crate) enum Access {
     Write,
 }
 
-/// One operation that is one command to the node serving its key.
-pub(crate) trait Op {
-    /// What the operation returns.
-    type Output;
-
+/// One operation that is one command to the node serving its key: everything the engine needs
+/// of it but the reading of its reply (so that a batch can hold operations of any result).
+pub(crate) trait Command {
     /// Its name in logs, error messages and statistics ("get linked pod").
     fn name(&self) -> &'static str;
 
@@ -68,6 +66,12 @@ pub(crate) trait Op {
 
     /// Encodes its command; `reload`: EVAL the script's source instead of EVALSHA.
     fn encode(&self, a: &mut dyn Args, reload: bool);
+}
+
+/// A [`Command`] and the reader of its reply.
+pub(crate) trait Op: Command {
+    /// What the operation returns.
+    type Output;
 
     /// Reads its reply (an error reply never gets here: it is the server's error).
     fn decode(&self, reply: Reply<'_>) -> Result<Self::Output>;
@@ -225,9 +229,7 @@ impl<'a, T> KeyCommand<'a, KeyReader<T>> {
     }
 }
 
-impl<R: ReadReply> Op for KeyCommand<'_, R> {
-    type Output = R::Output;
-
+impl<R: ReadReply> Command for KeyCommand<'_, R> {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -253,6 +255,10 @@ impl<R: ReadReply> Op for KeyCommand<'_, R> {
             Verb::HSet(pod, value) => codec::hset(a, key, pod, value),
         }
     }
+}
+
+impl<R: ReadReply> Op for KeyCommand<'_, R> {
+    type Output = R::Output;
 
     fn decode(&self, reply: Reply<'_>) -> Result<R::Output> {
         self.reader.read(reply, &self.key)
@@ -303,9 +309,7 @@ pub(crate) struct LinkScript<'a, T: 'static> {
     pub(crate) argc: usize,
 }
 
-impl<T> Op for LinkScript<'_, T> {
-    type Output = T;
-
+impl<T> Command for LinkScript<'_, T> {
     fn name(&self) -> &'static str {
         self.spec.spec.name
     }
@@ -336,6 +340,10 @@ impl<T> Op for LinkScript<'_, T> {
             }
         });
     }
+}
+
+impl<T> Op for LinkScript<'_, T> {
+    type Output = T;
 
     fn decode(&self, reply: Reply<'_>) -> Result<T> {
         (self.spec.spec.read)(reply, self.spec.script)
@@ -345,9 +353,7 @@ impl<T> Op for LinkScript<'_, T> {
 /// `PING`: whether the server answers.
 pub(crate) struct Ping;
 
-impl Op for Ping {
-    type Output = ();
-
+impl Command for Ping {
     fn name(&self) -> &'static str {
         "ping"
     }
@@ -365,6 +371,10 @@ impl Op for Ping {
     fn encode(&self, a: &mut dyn Args, _reload: bool) {
         codec::ping(a)
     }
+}
+
+impl Op for Ping {
+    type Output = ();
 
     fn decode(&self, reply: Reply<'_>) -> Result<()> {
         codec::read_pong(reply)
@@ -611,54 +621,82 @@ pub enum BatchOutcome {
     Touched(bool),
 }
 
-/// An operation of a batch: any [`Op`], its result given as a [`BatchOutcome`].
-pub(crate) type Planned<'a> = Box<dyn Op<Output = BatchOutcome> + 'a>;
-
-/// An [`Op`] whose result `into` turns into a [`BatchOutcome`].
-struct Outcome<O: Op> {
-    op: O,
-    into: fn(O::Output) -> BatchOutcome,
+/// An operation of a batch, its result given as a [`BatchOutcome`]: one variant per kind of
+/// result (not per operation), so that a batch allocates nothing per operation.
+pub(crate) enum Planned<'a> {
+    Done(OnKey<'a, ()>),
+    States(OnKey<'a, BTreeMap<Pod, String>>),
+    State(OnKey<'a, Option<String>>),
+    Linked(OnKey<'a, Option<Pod>>),
+    Links(OnKey<'a, BTreeMap<String, Pod>>),
+    Pod(LinkScript<'a, Option<Pod>>),
+    Current(LinkScript<'a, Pod>),
+    TrySet(LinkScript<'a, TrySet>),
+    Removed(LinkScript<'a, bool>),
+    Touched(LinkScript<'a, bool>),
 }
 
-impl<O: Op> Op for Outcome<O> {
-    type Output = BatchOutcome;
+impl Planned<'_> {
+    /// The operation, whatever its result.
+    fn command(&self) -> &dyn Command {
+        match self {
+            Planned::Done(op) => op,
+            Planned::States(op) => op,
+            Planned::State(op) => op,
+            Planned::Linked(op) => op,
+            Planned::Links(op) => op,
+            Planned::Pod(op) => op,
+            Planned::Current(op) => op,
+            Planned::TrySet(op) => op,
+            Planned::Removed(op) | Planned::Touched(op) => op,
+        }
+    }
+}
 
+impl Command for Planned<'_> {
     fn name(&self) -> &'static str {
-        self.op.name()
+        self.command().name()
     }
 
     fn access(&self) -> Access {
-        self.op.access()
+        self.command().access()
     }
 
     fn route(&self) -> Route<'_> {
-        self.op.route()
+        self.command().route()
     }
 
     fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
-        self.op.keys(visit)
+        self.command().keys(visit)
     }
 
     fn script(&self) -> Option<&'static Script> {
-        self.op.script()
+        self.command().script()
     }
 
     fn encode(&self, a: &mut dyn Args, reload: bool) {
-        self.op.encode(a, reload)
+        self.command().encode(a, reload)
     }
+}
+
+impl Op for Planned<'_> {
+    type Output = BatchOutcome;
 
     fn decode(&self, reply: Reply<'_>) -> Result<BatchOutcome> {
-        self.op.decode(reply).map(self.into)
+        use BatchOutcome as Out;
+        Ok(match self {
+            Planned::Done(op) => op.decode(reply).map(|()| Out::Done)?,
+            Planned::States(op) => Out::States(op.decode(reply)?),
+            Planned::State(op) => Out::State(op.decode(reply)?),
+            Planned::Linked(op) => Out::Pod(op.decode(reply)?),
+            Planned::Links(op) => Out::Links(op.decode(reply)?),
+            Planned::Pod(op) => Out::Pod(op.decode(reply)?),
+            Planned::Current(op) => Out::Pod(Some(op.decode(reply)?)),
+            Planned::TrySet(op) => Out::TrySet(op.decode(reply)?),
+            Planned::Removed(op) => Out::Removed(op.decode(reply)?),
+            Planned::Touched(op) => Out::Touched(op.decode(reply)?),
+        })
     }
-}
-
-/// The outcome of a write without a result.
-fn done((): ()) -> BatchOutcome {
-    BatchOutcome::Done
-}
-
-fn planned<'a, O: Op + 'a>(op: O, into: fn(O::Output) -> BatchOutcome) -> Planned<'a> {
-    Box::new(Outcome { op, into })
 }
 
 impl<'a> BatchOp<'a> {
@@ -688,32 +726,30 @@ impl<'a> BatchOp<'a> {
         use links::{pod_script, remove, SET_LINKED_POD, SET_LINKED_POD_IF_ABSENT, TOUCH_LINKED_POD};
         use links::TRY_SET_LINKED_POD;
         use BatchOp as B;
-        use BatchOutcome as Out;
+        use Planned as P;
         Ok(match *self {
             B::SetServiceState { ns, service, pod, state } =>
-                planned(states::set_service_state(ns, service, pod, state)?, done),
-            B::GetServiceState { ns, service } => planned(states::get_service_state(ns, service)?, Out::States),
-            B::SetWorkloadState { ns, service, state } =>
-                planned(states::set_workload_state(ns, service, state)?, done),
-            B::GetWorkloadState { ns, service } => planned(states::get_workload_state(ns, service)?, Out::State),
+                P::Done(states::set_service_state(ns, service, pod, state)?),
+            B::GetServiceState { ns, service } => P::States(states::get_service_state(ns, service)?),
+            B::SetWorkloadState { ns, service, state } => P::Done(states::set_workload_state(ns, service, state)?),
+            B::GetWorkloadState { ns, service } => P::State(states::get_workload_state(ns, service)?),
             B::SetLinkedPod { ns, uid, service, pod, persistence } =>
-                planned(pod_script(&SET_LINKED_POD, ns, uid, service, pod, persistence)?, Out::Pod),
+                P::Pod(pod_script(&SET_LINKED_POD, ns, uid, service, pod, persistence)?),
             B::TrySetLinkedPod { ns, uid, service, pod, persistence } =>
-                planned(pod_script(&TRY_SET_LINKED_POD, ns, uid, service, pod, persistence)?, Out::TrySet),
+                P::TrySet(pod_script(&TRY_SET_LINKED_POD, ns, uid, service, pod, persistence)?),
             B::SetLinkedPodIfAbsent { ns, uid, service, pod, persistence } =>
-                planned(pod_script(&SET_LINKED_POD_IF_ABSENT, ns, uid, service, pod, persistence)?, |pod| Out::Pod(Some(pod))),
-            B::GetLinkedPod { ns, uid, service } => planned(links::get_linked_pod(ns, uid, service)?, Out::Pod),
+                P::Current(pod_script(&SET_LINKED_POD_IF_ABSENT, ns, uid, service, pod, persistence)?),
+            B::GetLinkedPod { ns, uid, service } => P::Linked(links::get_linked_pod(ns, uid, service)?),
             B::GetLinkedPodIfPersist { ns, uid, service } =>
-                planned(links::get_linked_pod_if_persist(ns, uid, service)?, Out::Pod),
-            B::RemoveLinkedPod { ns, uid, service, grace } =>
-                planned(remove(ns, uid, service, grace, None)?, Out::Removed),
+                P::Pod(links::get_linked_pod_if_persist(ns, uid, service)?),
+            B::RemoveLinkedPod { ns, uid, service, grace } => P::Removed(remove(ns, uid, service, grace, None)?),
             B::RemoveLinkedPodWithId { ns, uid, service, grace, pod } =>
-                planned(remove(ns, uid, service, grace, Some(pod))?, Out::Removed),
+                P::Removed(remove(ns, uid, service, grace, Some(pod))?),
             B::TouchLinkedPod { ns, uid, service, pod, persist_seconds } => {
                 let ttl = Persistence::temporary(persist_seconds);
-                planned(pod_script(&TOUCH_LINKED_POD, ns, uid, service, pod, ttl)?, Out::Touched)
+                P::Touched(pod_script(&TOUCH_LINKED_POD, ns, uid, service, pod, ttl)?)
             }
-            B::GetLinkServices { ns, uid } => planned(links::get_link_services(ns, uid)?, Out::Links),
+            B::GetLinkServices { ns, uid } => P::Links(links::get_link_services(ns, uid)?),
         })
     }
 }

@@ -16,6 +16,7 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     /// For one command (every write and read of it, and any connect it needs).
+    #[inline]
     pub(crate) fn command(timeout: Duration) -> Deadline {
         Deadline {
             at: Instant::now() + timeout,
@@ -24,6 +25,7 @@ impl Deadline {
     }
 
     /// For opening a connection: connect, TLS and the Redis handshake.
+    #[inline]
     pub(crate) fn connect(timeout: Duration) -> Deadline {
         Deadline {
             at: Instant::now() + timeout,
@@ -32,6 +34,7 @@ impl Deadline {
     }
 
     /// A connect inside a command: within the connect timeout and the command's deadline.
+    #[inline]
     pub(crate) fn connect_within(self, timeout: Duration) -> Deadline {
         Deadline {
             at: self.at.min(Instant::now() + timeout),
@@ -40,6 +43,7 @@ impl Deadline {
     }
 
     /// The time left, or the error for having none.
+    #[inline]
     pub(crate) fn remaining(&self, doing: &str) -> Result<Duration> {
         let left = self.at.saturating_duration_since(Instant::now());
         // Below a microsecond a socket timeout cannot be set: count it as none.

@@ -194,6 +194,7 @@ func main() {
 	jsonPath := flag.String("json", "", "also write the table as JSON to this file (the charts' input)")
 	primaries := flag.Int("cluster", 0, "run on a throwaway Redis Cluster of this many primaries (0: one server)")
 	clusterURLs := flag.String("cluster-urls", "", "comma-separated seed URLs of a running Redis Cluster to use instead")
+	serverURL := flag.String("server-url", "", "the URL of a running server to use instead of a throwaway one")
 	sides := flag.String("sides", "both", "both, or sfexec alone")
 	seedData := flag.Bool("seed", true, "write the data the reads expect first")
 	flag.Parse()
@@ -208,7 +209,8 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	t := target{primaries: *primaries, seeds: splitList(*clusterURLs), sfexecOnly: *sides == "sfexec", seed: *seedData}
+	t := target{primaries: *primaries, seeds: splitList(*clusterURLs), server: *serverURL,
+		sfexecOnly: *sides == "sfexec", seed: *seedData}
 	if *sides != "both" && *sides != "sfexec" {
 		fmt.Fprintln(os.Stderr, "bench: -sides is both or sfexec")
 		os.Exit(2)
@@ -224,6 +226,7 @@ func main() {
 type target struct {
 	primaries  int      // a throwaway cluster of this many primaries; 0: one server
 	seeds      []string // a running cluster's seed URLs (instead of a throwaway one)
+	server     string   // a running server's URL (instead of a throwaway one)
 	sfexecOnly bool     // measure sfexec alone
 	seed       bool     // write the data the reads expect
 }
@@ -318,15 +321,19 @@ func run(t target, pairs int, duration time.Duration, only, levels, luaDir, json
 		}
 		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, PoolSize: poolSize, MinIdleConns: poolSize})
 	} else {
-		server, err := redistest.StartProcess(dir)
-		if err != nil {
+		url := t.server
+		if url == "" {
+			server, err := redistest.StartProcess(dir)
+			if err != nil {
+				return err
+			}
+			defer server.Stop()
+			url = server.URL
+		}
+		if sf, err = sfexec.Open(url, options...); err != nil {
 			return err
 		}
-		defer server.Stop()
-		if sf, err = sfexec.Open(server.URL, options...); err != nil {
-			return err
-		}
-		rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(server.Port),
+		rdb = redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(url, "redis://"),
 			PoolSize: poolSize, MinIdleConns: poolSize})
 	}
 	defer sf.Close()
