@@ -3,6 +3,7 @@
 #   make check                 the quick check, no Redis needed: format, clippy, unit tests, header
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
+#   make demo-cpp              the same gateway in C++ (examples-cpp/gateway.cpp, the C++ API)
 #   make test                  the whole test suite: lint, header check, Rust tests (twice: with
 #                              the default, adaptive auto-pipelining, and with every call
 #                              through the shared connection), C tests (also
@@ -18,6 +19,10 @@
 #   make header                regenerate include/stateful_executor.h from the Rust source
 #   make bench                 throughput of every operation (C and Rust APIs) beside redis-benchmark
 #   make c-test-sanitize       the C suite built with AddressSanitizer and UBSan (part of make test)
+#   make cxx-test              the C++ API (include/stateful_executor.hpp): its GoogleTest suite
+#                              with g++ (C++17) and clang++-14 (C++20) under ASan and UBSan, the
+#                              no-exceptions build, the C++ gateway against the C demo (part of make test)
+#   make bench-cpp             the C++ API's overhead per call against the C call (alternated pairs)
 #   make fuzz                  libFuzzer on the C API against a throwaway redis-server, for
 #                              FUZZ_SECONDS (default 60); make test runs it for 20 s
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
@@ -76,7 +81,8 @@ VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=d
 .PHONY: all build release lib deps deps-c check unit-test test rust-test lint fmt header check-header \
 	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check demo-c-check \
 	c-test-sanitize deps-fuzz fuzz fuzz-build fuzz-lib fuzz-smoke soak soak-build \
-	demo demo-static demo-c-build demo-rust install clean
+	demo demo-static demo-c-build demo-rust install clean deps-cxx cxx-test demo-cpp demo-cpp-build \
+	bench-cpp
 
 all: build
 
@@ -166,8 +172,8 @@ check-header:
 
 # ---- C ----
 
-c-test: deps-c c-test-build c-test-run cpp-test c-test-valgrind c-test-sanitize install-check \
-	demo-c-check
+c-test: deps-c c-test-build c-test-run cpp-test cxx-test c-test-valgrind c-test-sanitize \
+	install-check demo-c-check
 
 # The C demo builds against both libraries (-Werror); the static one runs on a throwaway server.
 demo-c-check: deps demo-c-build
@@ -210,9 +216,70 @@ c-test-sanitize: deps-c lib
 
 # make install (and install-debug) into a temporary prefix, check the layout (links, SONAME,
 # stripped library, debug link), then build and run programs with pkg-config (shared and static)
-# and a CMake project using find_package(stateful_executor) (shared and static).
+# and a CMake project using find_package(stateful_executor) (shared, static, and the C++ API
+# through stateful_executor::cxx).
 install-check: deps-c lib
 	MAKE="$(MAKE)" scripts/c-install-check.sh
+
+# ---- C++ (include/stateful_executor.hpp, header-only over the C library) ----
+
+CXX_OUT := $(TARGET_DIR)/cxx
+CXX_WARN := -Wall -Wextra -Werror -pedantic
+CLANG_CC ?= clang-14
+CLANG_CXX ?= clang++-14
+CXX_TEST := tests/cpp/test_cxx_api.cpp
+GTEST_LIBS := -lgtest -lpthread
+CXX_DEMO_OUT := examples-cpp/build
+
+deps-cxx:
+	@scripts/ensure-deps.sh g++ clang-14 libclang-rt-14-dev libgtest-dev
+
+# One sanitized build and run of the suite: $(1) C compiler (for the test harness), $(2) C++
+# compiler, $(3) language standard, $(4) a name for the build.
+define CXX_SUITE
+	$(1) -std=c99 -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c -c tests/c/harness.c \
+		-o $(CXX_OUT)/harness-$(4).o
+	$(1) -std=c99 -g -O1 $(SAN_FLAGS) -Itests/c -c tests/c/resp.c -o $(CXX_OUT)/resp-$(4).o
+	$(2) -std=$(3) $(CXX_WARN) -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
+		-o $(CXX_OUT)/test_cxx_api-$(4) $(CXX_TEST) $(CXX_OUT)/harness-$(4).o \
+		$(CXX_OUT)/resp-$(4).o $(LINK_SHARED) $(GTEST_LIBS)
+	$(SAN_ENV) $(CXX_OUT)/test_cxx_api-$(4)
+endef
+
+# The suite with g++ at C++17 and clang++-14 at C++20, each under ASan and UBSan (the other two
+# pairings compile it with -fsyntax-only: the same warnings, no build); the program that uses
+# the API without exceptions (-fno-exceptions -fno-rtti); the C++ gateway, whose output must
+# be the C demo's.
+cxx-test: deps deps-cxx lib demo-c-build demo-cpp-build
+	@mkdir -p $(CXX_OUT)
+	$(CXX) -std=c++20 $(CXX_WARN) -fsyntax-only -Iinclude -Itests/c $(CXX_TEST)
+	$(CLANG_CXX) -std=c++17 $(CXX_WARN) -fsyntax-only -Iinclude -Itests/c $(CXX_TEST)
+	$(call CXX_SUITE,$(CC),$(CXX),c++17,gcc)
+	$(call CXX_SUITE,$(CLANG_CC),$(CLANG_CXX),c++20,clang)
+	$(CXX) -std=c++17 $(CXX_WARN) -fno-exceptions -fno-rtti -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
+		-o $(CXX_OUT)/no_exceptions tests/cpp/no_exceptions.cpp $(CXX_OUT)/harness-gcc.o \
+		$(CXX_OUT)/resp-gcc.o $(LINK_SHARED)
+	$(SAN_ENV) $(CXX_OUT)/no_exceptions
+	scripts/with-redis.sh sh -c '$(DEMO_OUT)/demo > $(CXX_OUT)/demo-c.txt && \
+		$(CXX_DEMO_OUT)/gateway > $(CXX_OUT)/demo-cpp.txt'
+	diff $(CXX_OUT)/demo-c.txt $(CXX_OUT)/demo-cpp.txt
+	@echo "cxx-test: the C++ gateway printed what the C demo printed"
+
+demo-cpp-build: lib
+	@mkdir -p $(CXX_DEMO_OUT)
+	$(CXX) -std=c++17 $(CXX_WARN) -O2 -Iinclude -o $(CXX_DEMO_OUT)/gateway examples-cpp/gateway.cpp \
+		$(LINK_SHARED)
+
+demo-cpp: deps demo-cpp-build
+	scripts/with-redis.sh $(CXX_DEMO_OUT)/gateway
+
+# The C++ API's cost per call against the C call it wraps, on one executor and a throwaway
+# redis-server: alternated pairs, median ratio (bench/cxx_overhead.cpp says how).
+bench-cpp: deps lib
+	@mkdir -p $(TARGET_DIR)/bench
+	$(CXX) -std=c++17 $(CXX_WARN) -O2 -Iinclude -o $(TARGET_DIR)/bench/cxx_overhead \
+		bench/cxx_overhead.cpp $(STATIC_LIB) $(STATIC_DEPS)
+	scripts/with-redis.sh $(TARGET_DIR)/bench/cxx_overhead $(BENCH_CPP_ARGS)
 
 # ---- demo ----
 
@@ -261,6 +328,7 @@ install: strip-lib
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libstateful_executor.a
 	strip --strip-debug $(DESTDIR)$(LIBDIR)/libstateful_executor.a
 	install -m 644 include/stateful_executor.h $(DESTDIR)$(INCLUDEDIR)/stateful_executor.h
+	install -m 644 include/stateful_executor.hpp $(DESTDIR)$(INCLUDEDIR)/stateful_executor.hpp
 	$(PC_SED) packaging/stateful_executor.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor.pc
 	$(PC_SED) packaging/stateful_executor-static.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor-static.pc
@@ -270,7 +338,7 @@ install: strip-lib
 		> $(DESTDIR)$(CMAKE_DIR)/stateful_executorConfigVersion.cmake
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/*.pc $(DESTDIR)$(CMAKE_DIR)/*.cmake
 	install -d $(DESTDIR)$(DOCDIR)
-	install -m 644 docs/c-api.md docs/data-model.md $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/c-api.md docs/data-model.md docs/cpp.md $(DESTDIR)$(DOCDIR)
 
 install-debug: install
 	install -d $(DESTDIR)$(LIBDIR)/.debug
@@ -278,7 +346,7 @@ install-debug: install
 
 clean:
 	$(CARGO) clean
-	rm -rf $(DEMO_OUT)
+	rm -rf $(DEMO_OUT) $(CXX_DEMO_OUT)
 
 # Throughput of every operation through the C and Rust APIs beside redis-benchmark on the same
 # server (a throwaway one unless REDIS_URL is set), then the C layer's per-call instructions
