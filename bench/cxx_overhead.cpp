@@ -97,25 +97,17 @@ int main(int argc, char **argv) {
   std::printf("%-34s %10s %10s %9s %9s %9s\n", "operation", "C us/call", "C++ us", "median", "lowest", "highest");
 
   volatile int64_t sink = 0;  // keeps the results alive
+  const auto c_get_linked_pod = [&] {
+    sf_error err;
+    int32_t pod;
+    sf_status status = sf_get_linked_pod(raw, ns.c_str(), uid.c_str(), service.c_str(), &pod, &err);
+    if (status != SF_OK) fail_c("sf_get_linked_pod", status, err);
+    sink = sink + pod;
+  };
+  compare("get_linked_pod", pairs, calls, c_get_linked_pod,
+          [&] { sink = sink + ex.get_linked_pod(ns, uid, service).value_or(-1); });
   compare(
-      "get_linked_pod", pairs, calls,
-      [&] {
-        sf_error err;
-        int32_t pod;
-        sf_status status = sf_get_linked_pod(raw, ns.c_str(), uid.c_str(), service.c_str(), &pod, &err);
-        if (status != SF_OK) fail_c("sf_get_linked_pod", status, err);
-        sink = sink + pod;
-      },
-      [&] { sink = sink + ex.get_linked_pod(ns, uid, service).value_or(-1); });
-  compare(
-      "get_linked_pod (Status& form)", pairs, calls,
-      [&] {
-        sf_error err;
-        int32_t pod;
-        sf_status status = sf_get_linked_pod(raw, ns.c_str(), uid.c_str(), service.c_str(), &pod, &err);
-        if (status != SF_OK) fail_c("sf_get_linked_pod", status, err);
-        sink = sink + pod;
-      },
+      "get_linked_pod (Status& form)", pairs, calls, c_get_linked_pod,
       [&] {
         se::Status st;
         auto pod = ex.get_linked_pod(ns, uid, service, st);

@@ -161,8 +161,9 @@ inline const std::error_category &error_category() noexcept {
     const char *name() const noexcept override { return "stateful_executor"; }
     std::string message(int code) const override { return sf_status_name(code); }
   };
-  static const Category category;
-  return category;
+  // Never destroyed, so that an Error's code() stays usable during static destruction.
+  static const Category *const category = new Category;
+  return *category;
 }
 
 /**
@@ -458,6 +459,14 @@ class CStringList {
   std::size_t nul_ = npos;
 };
 
+/** Owns a C object: frees it with `Free` (which accepts NULL) when destroyed or replaced. */
+template <class T, void (*Free)(T *)>
+struct Freer {
+  void operator()(T *object) const noexcept { Free(object); }
+};
+template <class T, void (*Free)(T *)>
+using Owned = std::unique_ptr<T, Freer<T, Free>>;
+
 inline std::optional<std::int32_t> pod_or_none(std::int32_t pod) noexcept {
   return pod == SF_NO_POD ? std::nullopt : std::optional<std::int32_t>(pod);
 }
@@ -466,6 +475,20 @@ inline std::optional<std::int32_t> pod_or_none(std::int32_t pod) noexcept {
 /** Throws the Error of a failed Status. */
 inline void check(const Status &status) {
   if (!status.ok()) throw Error(status);
+}
+
+/** Every throwing form: runs the non-throwing form `call(status)` and throws its failure. */
+template <class Call>
+auto or_throw(Call &&call) {
+  Status status;
+  if constexpr (std::is_void_v<decltype(call(status))>) {
+    call(status);
+    check(status);
+  } else {
+    auto result = call(status);
+    check(status);
+    return result;
+  }
 }
 #endif
 
@@ -594,16 +617,12 @@ inline void clear_logger(Status &status) {
 /** set_logger, throwing Error on failure. */
 template <class F>
 void set_logger(F &&fn, LogLevel max_level = LogLevel::warn) {
-  Status status;
-  set_logger(std::forward<F>(fn), max_level, status);
-  detail::check(status);
+  detail::or_throw([&](Status &status) { set_logger(std::forward<F>(fn), max_level, status); });
 }
 
 /** clear_logger, throwing Error on failure. */
 inline void clear_logger() {
-  Status status;
-  clear_logger(status);
-  detail::check(status);
+  detail::or_throw([&](Status &status) { clear_logger(status); });
 }
 #endif
 
@@ -628,26 +647,18 @@ class Config {
  public:
   /** An empty config: opening it fails with SF_INVALID_ARGUMENT. */
   Config() noexcept = default;
-  /** Adopts a config from the C API (or nullptr); the Config frees it. */
+  /** Adopts a config from the C API (or nullptr); the Config frees it (sf_config_free). */
   explicit Config(sf_config *adopted) noexcept : cfg_(adopted) {}
-  Config(Config &&other) noexcept : cfg_(std::exchange(other.cfg_, nullptr)) {}
-  Config &operator=(Config &&other) noexcept {
-    if (this != &other) {
-      sf_config_free(cfg_);
-      cfg_ = std::exchange(other.cfg_, nullptr);
-    }
-    return *this;
-  }
-  Config(const Config &) = delete;
-  Config &operator=(const Config &) = delete;
-  ~Config() { sf_config_free(cfg_); }
+  /** Moves leave the source empty; move-assignment frees the target's own config first. */
+  Config(Config &&other) noexcept = default;
+  Config &operator=(Config &&other) noexcept = default;
 
   /** True unless empty (default-constructed, moved from, or a failed factory's result). */
   explicit operator bool() const noexcept { return cfg_ != nullptr; }
   /** The C config, still owned by this object (for C functions that take one). */
-  sf_config *native_handle() const noexcept { return cfg_; }
+  sf_config *native_handle() const noexcept { return cfg_.get(); }
   /** Gives up ownership: the caller frees the result with sf_config_free. */
-  sf_config *release() noexcept { return std::exchange(cfg_, nullptr); }
+  sf_config *release() noexcept { return cfg_.release(); }
 
   /** One server (sf_config_new): "redis://[user:password@]host:port[/db]", "rediss://..." (TLS)
    *  or "unix:///path". Nothing is connected yet. SF_CONFIG for a malformed URL (the message
@@ -689,38 +700,38 @@ class Config {
 
   /** Largest number of pooled connections (default 16; 1..10000, at least min idle). */
   Config &set_pool_max_size(std::uint32_t max_size, Status &status) {
-    if (status.ok()) sf_config_set_pool_max_size(cfg_, max_size, status.c_error());
+    if (status.ok()) sf_config_set_pool_max_size(cfg_.get(), max_size, status.c_error());
     return *this;
   }
   /** Idle connections kept open in advance (default 0; at most max size). */
   Config &set_pool_min_idle(std::uint32_t min_idle, Status &status) {
-    if (status.ok()) sf_config_set_pool_min_idle(cfg_, min_idle, status.c_error());
+    if (status.ok()) sf_config_set_pool_min_idle(cfg_.get(), min_idle, status.c_error());
     return *this;
   }
   /** Longest time to open one connection: connect, TLS and handshake (default 1000; not 0). */
   Config &set_connect_timeout_ms(std::uint32_t ms, Status &status) {
-    if (status.ok()) sf_config_set_connect_timeout_ms(cfg_, ms, status.c_error());
+    if (status.ok()) sf_config_set_connect_timeout_ms(cfg_.get(), ms, status.c_error());
     return *this;
   }
   /** Longest time one command may take, else SF_TIMEOUT (default 1000; not 0). */
   Config &set_command_timeout_ms(std::uint32_t ms, Status &status) {
-    if (status.ok()) sf_config_set_command_timeout_ms(cfg_, ms, status.c_error());
+    if (status.ok()) sf_config_set_command_timeout_ms(cfg_.get(), ms, status.c_error());
     return *this;
   }
   /** Longest wait for a free pooled connection, else SF_POOL_TIMEOUT (default 1000; not 0). */
   Config &set_pool_wait_timeout_ms(std::uint32_t ms, Status &status) {
-    if (status.ok()) sf_config_set_pool_wait_timeout_ms(cfg_, ms, status.c_error());
+    if (status.ok()) sf_config_set_pool_wait_timeout_ms(cfg_.get(), ms, status.c_error());
     return *this;
   }
   /** Auto-pipelining on or off (default on, or as the environment's SF_PIPELINING says). */
   Config &set_pipelining(bool enabled, Status &status) {
-    if (status.ok()) sf_config_set_pipelining(cfg_, enabled, status.c_error());
+    if (status.ok()) sf_config_set_pipelining(cfg_.get(), enabled, status.c_error());
     return *this;
   }
   /** With pipelining on: calls in flight at once for a call to use the shared connection
    *  (default 12; 1: every call; not 0). */
   Config &set_pipelining_min_in_flight(std::uint32_t calls, Status &status) {
-    if (status.ok()) sf_config_set_pipelining_min_in_flight(cfg_, calls, status.c_error());
+    if (status.ok()) sf_config_set_pipelining_min_in_flight(cfg_.get(), calls, status.c_error());
     return *this;
   }
   /** Sentinel only: the primary's credentials when they differ from the sentinels'.
@@ -731,7 +742,7 @@ class Config {
     if (!status.ok()) return *this;
     detail::CStrings<2> s({username.value_or(std::string_view()), password.value_or(std::string_view())});
     if (!s.check({"username", "password"}, status)) return *this;
-    sf_config_set_sentinel_master_auth(cfg_, username ? s[0] : nullptr, password ? s[1] : nullptr,
+    sf_config_set_sentinel_master_auth(cfg_.get(), username ? s[0] : nullptr, password ? s[1] : nullptr,
                                        status.c_error());
     return *this;
   }
@@ -740,14 +751,15 @@ class Config {
   Config &set_tls_ca_file(std::string_view path, Status &status) {
     if (!status.ok()) return *this;
     detail::CStrings<1> s({path});
-    if (s.check({"path"}, status)) sf_config_set_tls_ca_file(cfg_, s[0], status.c_error());
+    if (s.check({"path"}, status)) sf_config_set_tls_ca_file(cfg_.get(), s[0], status.c_error());
     return *this;
   }
   /** TLS: present this client certificate chain and private key (PEM files, read now). */
   Config &set_tls_client_cert(std::string_view cert_path, std::string_view key_path, Status &status) {
     if (!status.ok()) return *this;
     detail::CStrings<2> s({cert_path, key_path});
-    if (s.check({"cert_path", "key_path"}, status)) sf_config_set_tls_client_cert(cfg_, s[0], s[1], status.c_error());
+    if (s.check({"cert_path", "key_path"}, status))
+      sf_config_set_tls_client_cert(cfg_.get(), s[0], s[1], status.c_error());
     return *this;
   }
   /* 0.3 (sf_config_set_client_cache, not in this version of the C API yet): add
@@ -757,22 +769,13 @@ class Config {
 #if STATEFUL_EXECUTOR_EXCEPTIONS
   /* The throwing forms: the same, throwing Error on failure. */
   [[nodiscard]] static Config standalone(std::string_view url) {
-    Status status;
-    Config cfg = standalone(url, status);
-    detail::check(status);
-    return cfg;
+    return detail::or_throw([&](Status &status) { return standalone(url, status); });
   }
   [[nodiscard]] static Config cluster(const NameList &seed_urls) {
-    Status status;
-    Config cfg = cluster(seed_urls, status);
-    detail::check(status);
-    return cfg;
+    return detail::or_throw([&](Status &status) { return cluster(seed_urls, status); });
   }
   [[nodiscard]] static Config sentinel(const NameList &sentinel_urls, std::string_view master_name) {
-    Status status;
-    Config cfg = sentinel(sentinel_urls, master_name, status);
-    detail::check(status);
-    return cfg;
+    return detail::or_throw([&](Status &status) { return sentinel(sentinel_urls, master_name, status); });
   }
   Config &set_pool_max_size(std::uint32_t max_size) {
     return checked([&](Status &s) { set_pool_max_size(max_size, s); });
@@ -795,7 +798,8 @@ class Config {
   Config &set_pipelining_min_in_flight(std::uint32_t calls) {
     return checked([&](Status &s) { set_pipelining_min_in_flight(calls, s); });
   }
-  Config &set_sentinel_master_auth(std::optional<std::string_view> username, std::optional<std::string_view> password) {
+  Config &set_sentinel_master_auth(std::optional<std::string_view> username,
+                                   std::optional<std::string_view> password) {
     return checked([&](Status &s) { set_sentinel_master_auth(username, password, s); });
   }
   Config &set_tls_ca_file(std::string_view path) {
@@ -808,15 +812,13 @@ class Config {
  private:
   template <class Set>
   Config &checked(Set set) {
-    Status status;
-    set(status);
-    detail::check(status);
+    detail::or_throw([&](Status &status) { set(status); });
     return *this;
   }
 #endif
 
  private:
-  sf_config *cfg_ = nullptr;
+  detail::Owned<sf_config, &sf_config_free> cfg_;
 };
 
 /* ---- packed results ---- */
@@ -871,7 +873,8 @@ class Packed {
       const char *text = nullptr;
       std::size_t length = 0;
       if (sf_packed_next(packed_, &next_, &entry_.key, &text, &length)) {
-        entry_.text = text != nullptr ? std::optional<std::string_view>(std::string_view(text, length)) : std::nullopt;
+        entry_.text = text != nullptr ? std::optional<std::string_view>(std::string_view(text,
+                                                                                         length)) : std::nullopt;
       } else {
         at_ = next_ = packed_->size;  // the end (or bytes that are not a whole entry)
       }
@@ -1015,7 +1018,8 @@ class Batch {
     text_.clear();
   }
 
-  Entry<void> set_service_state(std::string_view ns, std::string_view service, std::int32_t pod, std::string_view state) {
+  Entry<void> set_service_state(std::string_view ns, std::string_view service, std::int32_t pod,
+                                std::string_view state) {
     return add<void>(SF_BATCH_SET_SERVICE_STATE, ns, {}, service, state, pod, 0);
   }
   Entry<std::map<std::int32_t, std::string>> get_service_state(std::string_view ns, std::string_view service) {
@@ -1028,7 +1032,8 @@ class Batch {
     return add<std::optional<std::string>>(SF_BATCH_GET_WORKLOAD_STATE, ns, {}, service, {}, 0, 0);
   }
   /** The previous pod. */
-  Entry<std::optional<std::int32_t>> set_linked_pod(std::string_view ns, std::string_view uid, std::string_view service,
+  Entry<std::optional<std::int32_t>> set_linked_pod(std::string_view ns, std::string_view uid,
+                                                    std::string_view service,
                                                     std::int32_t pod, std::int32_t persist_seconds) {
     return add<std::optional<std::int32_t>>(SF_BATCH_SET_LINKED_POD, ns, uid, service, {}, pod, persist_seconds);
   }
@@ -1041,7 +1046,8 @@ class Batch {
                                                std::int32_t pod, std::int32_t persist_seconds) {
     return add<std::int32_t>(SF_BATCH_SET_LINKED_POD_IF_ABSENT, ns, uid, service, {}, pod, persist_seconds);
   }
-  Entry<std::optional<std::int32_t>> get_linked_pod(std::string_view ns, std::string_view uid, std::string_view service) {
+  Entry<std::optional<std::int32_t>> get_linked_pod(std::string_view ns, std::string_view uid,
+                                                    std::string_view service) {
     return add<std::optional<std::int32_t>>(SF_BATCH_GET_LINKED_POD, ns, uid, service, {}, 0, 0);
   }
   Entry<std::optional<std::int32_t>> get_linked_pod_if_persist(std::string_view ns, std::string_view uid,
@@ -1107,7 +1113,8 @@ class Batch {
       if (op == nullptr) return out;
       const std::size_t n = sf_service_links_len(op->out_links);
       for (std::size_t i = 0; i < n; ++i)
-        out.emplace_hint(out.end(), sf_service_links_service(op->out_links, i), sf_service_links_pod(op->out_links, i));
+        out.emplace_hint(out.end(), sf_service_links_service(op->out_links, i), sf_service_links_pod(op->out_links,
+                                                                                                     i));
       return out;
     } else if constexpr (std::is_same_v<T, std::optional<std::string>>) {
       if (op == nullptr || op->out_text == nullptr) return std::nullopt;
@@ -1128,15 +1135,7 @@ class Batch {
   /** The result of an entry; throws Error with the entry's status when it failed. */
   template <class T>
   T get(Entry<T> entry) const {
-    Status status;
-    if constexpr (std::is_same_v<T, void>) {
-      get(entry, status);
-      detail::check(status);
-    } else {
-      T result = get(entry, status);
-      detail::check(status);
-      return result;
-    }
+    return detail::or_throw([&](Status &status) { return get(entry, status); });
   }
 #endif
 
@@ -1268,18 +1267,11 @@ class Executor {
   Executor() noexcept = default;
   /** Adopts an executor from the C API (or nullptr); the Executor closes it. */
   explicit Executor(sf_executor *adopted) noexcept : ex_(adopted) {}
-  Executor(Executor &&other) noexcept : ex_(std::exchange(other.ex_, nullptr)) {}
-  Executor &operator=(Executor &&other) noexcept {
-    if (this != &other) {
-      sf_executor_close(ex_);
-      ex_ = std::exchange(other.ex_, nullptr);
-    }
-    return *this;
-  }
-  Executor(const Executor &) = delete;
-  Executor &operator=(const Executor &) = delete;
-  /** Closes the executor (sf_executor_close): returns once the pool's threads have exited. */
-  ~Executor() { sf_executor_close(ex_); }
+  /** Moves leave the source empty; move-assignment closes the target's own executor first. */
+  Executor(Executor &&other) noexcept = default;
+  Executor &operator=(Executor &&other) noexcept = default;
+  /* The destructor closes the executor (sf_executor_close): it returns once the pool's threads
+   * have exited. */
 
   /** Connects, checks the server answers and loads the scripts (sf_executor_open): blocks for
    *  at most about the connect plus the command timeout. SF_CONNECTION, SF_AUTH, SF_TIMEOUT,
@@ -1294,23 +1286,23 @@ class Executor {
   /** Closes now, as the destructor would; the executor is then empty. Not thread-safe: no call
    *  on it may run concurrently or start afterwards (a later call fails with
    *  SF_INVALID_ARGUMENT, as on any empty Executor). */
-  void close() noexcept { sf_executor_close(std::exchange(ex_, nullptr)); }
+  void close() noexcept { ex_.reset(); }
 
   /** True unless empty (default-constructed, moved from, closed, or a failed open's result). */
   explicit operator bool() const noexcept { return ex_ != nullptr; }
   /** The C executor, still owned by this object (for C functions that take one). */
-  sf_executor *native_handle() const noexcept { return ex_; }
+  sf_executor *native_handle() const noexcept { return ex_.get(); }
   /** Gives up ownership: the caller closes the result with sf_executor_close. */
-  sf_executor *release() noexcept { return std::exchange(ex_, nullptr); }
+  sf_executor *release() noexcept { return ex_.release(); }
 
   /** Checks that the server answers (PING). */
-  void ping(Status &status) const { sf_ping(ex_, status.c_error()); }
+  void ping(Status &status) const { sf_ping(ex_.get(), status.c_error()); }
 
   /** The executor's statistics (sf_executor_stats): no round trip, cheap enough to poll. Zeroed
    *  on failure. */
   Stats stats(Status &status) const {
     Stats out;
-    sf_executor_stats(ex_, &out, status.c_error());
+    sf_executor_stats(ex_.get(), &out, status.c_error());
     return out;
   }
 
@@ -1320,7 +1312,8 @@ class Executor {
   void set_service_state(std::string_view ns, std::string_view service, std::int32_t pod, std::string_view state,
                          Status &status) const {
     detail::CStrings<3> s({ns, service, state});
-    if (s.check({"ns", "service", "state"}, status)) sf_set_service_state(ex_, s[0], s[1], pod, s[2], status.c_error());
+    if (s.check({"ns", "service", "state"}, status))
+      sf_set_service_state(ex_.get(), s[0], s[1], pod, s[2], status.c_error());
   }
 
   /** The states of all pods of a service: pod -> state (empty when it has none). */
@@ -1329,7 +1322,7 @@ class Executor {
     detail::CStrings<2> s({ns, service});
     if (!s.check({"ns", "service"}, status)) return {};
     sf_pod_states *states = nullptr;
-    if (sf_get_service_state(ex_, s[0], s[1], &states, status.c_error()) != SF_OK) return {};
+    if (sf_get_service_state(ex_.get(), s[0], s[1], &states, status.c_error()) != SF_OK) return {};
     return detail::take_pod_states(states);
   }
 
@@ -1339,14 +1332,17 @@ class Executor {
     std::uint8_t *buffer = out.prepare();
     detail::CStrings<2> s({ns, service});
     if (!s.check({"ns", "service"}, status)) return;
-    if (sf_get_service_state_packed(ex_, s[0], s[1], buffer, out.capacity(), &out.result_, status.c_error()) == SF_OK)
+    if (sf_get_service_state_packed(ex_.get(), s[0], s[1], buffer, out.capacity(), &out.result_,
+                                    status.c_error()) == SF_OK)
       out.adopt();
   }
 
   /** Publishes the state of a whole service. */
-  void set_workload_state(std::string_view ns, std::string_view service, std::string_view state, Status &status) const {
+  void set_workload_state(std::string_view ns, std::string_view service, std::string_view state,
+                          Status &status) const {
     detail::CStrings<3> s({ns, service, state});
-    if (s.check({"ns", "service", "state"}, status)) sf_set_workload_state(ex_, s[0], s[1], s[2], status.c_error());
+    if (s.check({"ns", "service", "state"}, status))
+      sf_set_workload_state(ex_.get(), s[0], s[1], s[2], status.c_error());
   }
 
   /** The state of a whole service; std::nullopt when none was published. */
@@ -1355,7 +1351,7 @@ class Executor {
     detail::CStrings<2> s({ns, service});
     if (!s.check({"ns", "service"}, status)) return std::nullopt;
     char *state = nullptr;
-    if (sf_get_workload_state(ex_, s[0], s[1], &state, status.c_error()) != SF_OK) return std::nullopt;
+    if (sf_get_workload_state(ex_.get(), s[0], s[1], &state, status.c_error()) != SF_OK) return std::nullopt;
     return detail::take_string(state);
   }
 
@@ -1366,7 +1362,8 @@ class Executor {
    * caller already holds the names, and zips them with the result), duplicates and the order
    * of the input survive, and absence stays visible per entry. Empty on failure.
    */
-  [[nodiscard]] std::vector<std::optional<std::string>> get_workload_states(std::string_view ns, const NameList &services,
+  [[nodiscard]] std::vector<std::optional<std::string>> get_workload_states(std::string_view ns,
+                                                                            const NameList &services,
                                                                             Status &status) const {
     detail::CStrings<1> s({ns});
     detail::CStringList names(services);
@@ -1377,7 +1374,8 @@ class Executor {
         for (char *state : states) sf_string_free(state);
       }
     } owned{std::vector<char *>(names.size(), nullptr)};
-    if (sf_get_workload_states(ex_, s[0], names.data(), names.size(), owned.states.data(), status.c_error()) != SF_OK)
+    if (sf_get_workload_states(ex_.get(), s[0], names.data(), names.size(), owned.states.data(),
+                               status.c_error()) != SF_OK)
       return {};
     std::vector<std::optional<std::string>> out;
     out.reserve(owned.states.size());
@@ -1392,7 +1390,8 @@ class Executor {
     detail::CStrings<1> s({ns});
     detail::CStringList names(services);
     if (!s.check({"ns"}, status) || !names.check("services", status)) return;
-    if (sf_get_workload_states_packed(ex_, s[0], names.data(), names.size(), buffer, out.capacity(), &out.result_,
+    if (sf_get_workload_states_packed(ex_.get(), s[0], names.data(), names.size(), buffer, out.capacity(),
+                                      &out.result_,
                                       status.c_error()) == SF_OK)
       out.adopt();
   }
@@ -1406,7 +1405,7 @@ class Executor {
     detail::CStrings<3> s({ns, uid, service});
     if (!s.check(link_args, status)) return std::nullopt;
     std::int32_t previous = SF_NO_POD;
-    sf_set_linked_pod(ex_, s[0], s[1], s[2], pod, persist_seconds, &previous, status.c_error());
+    sf_set_linked_pod(ex_.get(), s[0], s[1], s[2], pod, persist_seconds, &previous, status.c_error());
     return detail::pod_or_none(previous);
   }
 
@@ -1417,7 +1416,7 @@ class Executor {
     detail::CStrings<3> s({ns, uid, service});
     TrySetResult result{false, SF_NO_POD};
     if (!s.check(link_args, status)) return result;
-    sf_try_set_linked_pod(ex_, s[0], s[1], s[2], pod, persist_seconds, &result.linked, &result.current,
+    sf_try_set_linked_pod(ex_.get(), s[0], s[1], s[2], pod, persist_seconds, &result.linked, &result.current,
                           status.c_error());
     return result;
   }
@@ -1430,7 +1429,7 @@ class Executor {
     detail::CStrings<3> s({ns, uid, service});
     std::int32_t current = SF_NO_POD;
     if (s.check(link_args, status))
-      sf_set_linked_pod_if_absent(ex_, s[0], s[1], s[2], pod, persist_seconds, &current, status.c_error());
+      sf_set_linked_pod_if_absent(ex_.get(), s[0], s[1], s[2], pod, persist_seconds, &current, status.c_error());
     return current;
   }
 
@@ -1440,17 +1439,18 @@ class Executor {
     detail::CStrings<3> s({ns, uid, service});
     if (!s.check(link_args, status)) return std::nullopt;
     std::int32_t pod = SF_NO_POD;
-    sf_get_linked_pod(ex_, s[0], s[1], s[2], &pod, status.c_error());
+    sf_get_linked_pod(ex_.get(), s[0], s[1], s[2], &pod, status.c_error());
     return detail::pod_or_none(pod);
   }
 
   /** The pod uid is linked to for service only when the link is persistent. */
   [[nodiscard]] std::optional<std::int32_t> get_linked_pod_if_persist(std::string_view ns, std::string_view uid,
-                                                                      std::string_view service, Status &status) const {
+                                                                      std::string_view service,
+                                                                      Status &status) const {
     detail::CStrings<3> s({ns, uid, service});
     if (!s.check(link_args, status)) return std::nullopt;
     std::int32_t pod = SF_NO_POD;
-    sf_get_linked_pod_if_persist(ex_, s[0], s[1], s[2], &pod, status.c_error());
+    sf_get_linked_pod_if_persist(ex_.get(), s[0], s[1], s[2], &pod, status.c_error());
     return detail::pod_or_none(pod);
   }
 
@@ -1464,7 +1464,8 @@ class Executor {
     detail::CStringList names(uids);
     if (!s.check({"ns", "service"}, status) || !names.check("uids", status)) return {};
     std::vector<std::int32_t> pods(names.size(), SF_NO_POD);
-    if (sf_batch_get_linked_pods(ex_, s[0], s[1], names.data(), names.size(), pods.data(), status.c_error()) != SF_OK)
+    if (sf_batch_get_linked_pods(ex_.get(), s[0], s[1], names.data(), names.size(), pods.data(),
+                                 status.c_error()) != SF_OK)
       return {};
     std::vector<std::optional<std::int32_t>> out;
     out.reserve(pods.size());
@@ -1480,7 +1481,8 @@ class Executor {
     detail::CStringList names(uids);
     if (!s.check({"ns", "service"}, status) || !names.check("uids", status)) return {};
     std::vector<std::int32_t> pods(names.size(), SF_NO_POD);
-    if (sf_batch_get_linked_pods(ex_, s[0], s[1], names.data(), names.size(), pods.data(), status.c_error()) != SF_OK)
+    if (sf_batch_get_linked_pods(ex_.get(), s[0], s[1], names.data(), names.size(), pods.data(),
+                                 status.c_error()) != SF_OK)
       return {};
     std::map<std::int32_t, std::vector<std::string>> out;
     for (std::size_t i = 0; i < pods.size(); ++i)
@@ -1495,7 +1497,7 @@ class Executor {
     detail::CStrings<3> s({ns, uid, service});
     bool removed = false;
     if (s.check(link_args, status))
-      sf_remove_linked_pod(ex_, s[0], s[1], s[2], keep_seconds, &removed, status.c_error());
+      sf_remove_linked_pod(ex_.get(), s[0], s[1], s[2], keep_seconds, &removed, status.c_error());
     return removed;
   }
 
@@ -1505,7 +1507,7 @@ class Executor {
     detail::CStrings<3> s({ns, uid, service});
     bool removed = false;
     if (s.check(link_args, status))
-      sf_remove_linked_pod_with_id(ex_, s[0], s[1], s[2], keep_seconds, pod, &removed, status.c_error());
+      sf_remove_linked_pod_with_id(ex_.get(), s[0], s[1], s[2], keep_seconds, pod, &removed, status.c_error());
     return removed;
   }
 
@@ -1518,7 +1520,7 @@ class Executor {
     detail::CStrings<3> s({ns, uid, service});
     bool touched = false;
     if (s.check(link_args, status))
-      sf_touch_linked_pod(ex_, s[0], s[1], s[2], pod, persist_seconds, &touched, status.c_error());
+      sf_touch_linked_pod(ex_.get(), s[0], s[1], s[2], pod, persist_seconds, &touched, status.c_error());
     return touched;
   }
 #endif
@@ -1529,7 +1531,7 @@ class Executor {
     detail::CStrings<2> s({ns, uid});
     if (!s.check({"ns", "uid"}, status)) return {};
     sf_service_links *links = nullptr;
-    if (sf_get_link_services(ex_, s[0], s[1], &links, status.c_error()) != SF_OK) return {};
+    if (sf_get_link_services(ex_.get(), s[0], s[1], &links, status.c_error()) != SF_OK) return {};
     return detail::take_service_links(links);
   }
 
@@ -1539,7 +1541,8 @@ class Executor {
     std::uint8_t *buffer = out.prepare();
     detail::CStrings<2> s({ns, uid});
     if (!s.check({"ns", "uid"}, status)) return;
-    if (sf_get_link_services_packed(ex_, s[0], s[1], buffer, out.capacity(), &out.result_, status.c_error()) == SF_OK)
+    if (sf_get_link_services_packed(ex_.get(), s[0], s[1], buffer, out.capacity(), &out.result_,
+                                    status.c_error()) == SF_OK)
       out.adopt();
   }
 
@@ -1576,7 +1579,7 @@ class Executor {
       loads = l;
     }
     std::int32_t pod = SF_NO_POD;
-    sf_compute_linked_pod(ex_, s[0], s[1], s[2], pods, loads, n, persist_seconds, &pod, status.c_error());
+    sf_compute_linked_pod(ex_.get(), s[0], s[1], s[2], pods, loads, n, persist_seconds, &pod, status.c_error());
     return detail::pod_or_none(pod);
   }
 
@@ -1589,172 +1592,116 @@ class Executor {
   void execute_batch(Batch &batch, Status &status) const {
     batch.release_outcomes();
     batch.resolve();
-    sf_execute_batch(ex_, batch.ops_.data(), batch.ops_.size(), status.c_error());
+    sf_execute_batch(ex_.get(), batch.ops_.data(), batch.ops_.size(), status.c_error());
     batch.finish();
   }
 
 #if STATEFUL_EXECUTOR_EXCEPTIONS
   /* The throwing forms: the same, throwing Error on failure. */
   [[nodiscard]] static Executor open(const Config &config) {
-    Status status;
-    Executor ex = open(config, status);
-    detail::check(status);
-    return ex;
+    return detail::or_throw([&](Status &status) { return open(config, status); });
   }
   void ping() const {
-    Status status;
-    ping(status);
-    detail::check(status);
+    detail::or_throw([&](Status &status) { ping(status); });
   }
   [[nodiscard]] Stats stats() const {
-    Status status;
-    Stats out = stats(status);
-    detail::check(status);
-    return out;
+    return detail::or_throw([&](Status &status) { return stats(status); });
   }
-  void set_service_state(std::string_view ns, std::string_view service, std::int32_t pod, std::string_view state) const {
-    Status status;
-    set_service_state(ns, service, pod, state, status);
-    detail::check(status);
+  void set_service_state(std::string_view ns, std::string_view service, std::int32_t pod,
+                         std::string_view state) const {
+    detail::or_throw([&](Status &status) { set_service_state(ns, service, pod, state, status); });
   }
   [[nodiscard]] std::map<std::int32_t, std::string> get_service_state(std::string_view ns,
                                                                       std::string_view service) const {
-    Status status;
-    auto result = get_service_state(ns, service, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return get_service_state(ns, service, status); });
   }
   void get_service_state_packed(std::string_view ns, std::string_view service, Packed &out) const {
-    Status status;
-    get_service_state_packed(ns, service, out, status);
-    detail::check(status);
+    detail::or_throw([&](Status &status) { get_service_state_packed(ns, service, out, status); });
   }
   void set_workload_state(std::string_view ns, std::string_view service, std::string_view state) const {
-    Status status;
-    set_workload_state(ns, service, state, status);
-    detail::check(status);
+    detail::or_throw([&](Status &status) { set_workload_state(ns, service, state, status); });
   }
   [[nodiscard]] std::optional<std::string> get_workload_state(std::string_view ns, std::string_view service) const {
-    Status status;
-    auto result = get_workload_state(ns, service, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return get_workload_state(ns, service, status); });
   }
   [[nodiscard]] std::vector<std::optional<std::string>> get_workload_states(std::string_view ns,
                                                                             const NameList &services) const {
-    Status status;
-    auto result = get_workload_states(ns, services, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return get_workload_states(ns, services, status); });
   }
   void get_workload_states_packed(std::string_view ns, const NameList &services, Packed &out) const {
-    Status status;
-    get_workload_states_packed(ns, services, out, status);
-    detail::check(status);
+    detail::or_throw([&](Status &status) { get_workload_states_packed(ns, services, out, status); });
   }
   std::optional<std::int32_t> set_linked_pod(std::string_view ns, std::string_view uid, std::string_view service,
                                              std::int32_t pod, std::int32_t persist_seconds) const {
-    Status status;
-    auto result = set_linked_pod(ns, uid, service, pod, persist_seconds, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return set_linked_pod(ns, uid, service, pod, persist_seconds,
+                                                                        status); });
   }
   TrySetResult try_set_linked_pod(std::string_view ns, std::string_view uid, std::string_view service,
                                   std::int32_t pod, std::int32_t persist_seconds) const {
-    Status status;
-    auto result = try_set_linked_pod(ns, uid, service, pod, persist_seconds, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return try_set_linked_pod(ns, uid, service, pod, persist_seconds,
+                                                                            status); });
   }
   std::int32_t set_linked_pod_if_absent(std::string_view ns, std::string_view uid, std::string_view service,
                                         std::int32_t pod, std::int32_t persist_seconds) const {
-    Status status;
-    auto result = set_linked_pod_if_absent(ns, uid, service, pod, persist_seconds, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return set_linked_pod_if_absent(ns, uid, service, pod,
+                                                                                  persist_seconds, status); });
   }
   [[nodiscard]] std::optional<std::int32_t> get_linked_pod(std::string_view ns, std::string_view uid,
                                                            std::string_view service) const {
-    Status status;
-    auto result = get_linked_pod(ns, uid, service, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return get_linked_pod(ns, uid, service, status); });
   }
   [[nodiscard]] std::optional<std::int32_t> get_linked_pod_if_persist(std::string_view ns, std::string_view uid,
                                                                       std::string_view service) const {
-    Status status;
-    auto result = get_linked_pod_if_persist(ns, uid, service, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return get_linked_pod_if_persist(ns, uid, service, status); });
   }
   [[nodiscard]] std::vector<std::optional<std::int32_t>> batch_get_linked_pods(std::string_view ns,
                                                                                std::string_view service,
                                                                                const NameList &uids) const {
-    Status status;
-    auto result = batch_get_linked_pods(ns, service, uids, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return batch_get_linked_pods(ns, service, uids, status); });
   }
   [[nodiscard]] std::map<std::int32_t, std::vector<std::string>> batch_get_linked_pods_by_pod(
       std::string_view ns, std::string_view service, const NameList &uids) const {
-    Status status;
-    auto result = batch_get_linked_pods_by_pod(ns, service, uids, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return batch_get_linked_pods_by_pod(ns, service, uids, status); });
   }
   bool remove_linked_pod(std::string_view ns, std::string_view uid, std::string_view service,
                          std::int32_t keep_seconds) const {
-    Status status;
-    bool result = remove_linked_pod(ns, uid, service, keep_seconds, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return remove_linked_pod(ns, uid, service, keep_seconds,
+                                                                           status); });
   }
   bool remove_linked_pod_with_id(std::string_view ns, std::string_view uid, std::string_view service,
                                  std::int32_t keep_seconds, std::int32_t pod) const {
-    Status status;
-    bool result = remove_linked_pod_with_id(ns, uid, service, keep_seconds, pod, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return remove_linked_pod_with_id(ns, uid, service, keep_seconds,
+                                                                                   pod, status); });
   }
 #ifdef SF_BATCH_TOUCH_LINKED_POD
   bool touch_linked_pod(std::string_view ns, std::string_view uid, std::string_view service, std::int32_t pod,
                         std::int32_t persist_seconds) const {
-    Status status;
-    bool result = touch_linked_pod(ns, uid, service, pod, persist_seconds, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return touch_linked_pod(ns, uid, service, pod, persist_seconds,
+                                                                          status); });
   }
 #endif
-  [[nodiscard]] std::map<std::string, std::int32_t> get_link_services(std::string_view ns, std::string_view uid) const {
-    Status status;
-    auto result = get_link_services(ns, uid, status);
-    detail::check(status);
-    return result;
+  [[nodiscard]] std::map<std::string, std::int32_t> get_link_services(std::string_view ns,
+                                                                      std::string_view uid) const {
+    return detail::or_throw([&](Status &status) { return get_link_services(ns, uid, status); });
   }
   void get_link_services_packed(std::string_view ns, std::string_view uid, Packed &out) const {
-    Status status;
-    get_link_services_packed(ns, uid, out, status);
-    detail::check(status);
+    detail::or_throw([&](Status &status) { get_link_services_packed(ns, uid, out, status); });
   }
   std::optional<std::int32_t> compute_linked_pod(std::string_view ns, std::string_view uid, std::string_view service,
                                                  std::int32_t persist_seconds, const Candidates &candidates) const {
-    Status status;
-    auto result = compute_linked_pod(ns, uid, service, persist_seconds, candidates, status);
-    detail::check(status);
-    return result;
+    return detail::or_throw([&](Status &status) { return compute_linked_pod(ns, uid, service, persist_seconds,
+                                                                            candidates, status); });
   }
   /** Throws only when the batch cannot run at all; each entry's own failure is thrown by
    *  Batch::get for that entry. */
   void execute_batch(Batch &batch) const {
-    Status status;
-    execute_batch(batch, status);
-    detail::check(status);
+    detail::or_throw([&](Status &status) { execute_batch(batch, status); });
   }
 #endif
 
  private:
   static constexpr const char *link_args[3] = {"ns", "uid", "service"};
-  sf_executor *ex_ = nullptr;
+  detail::Owned<sf_executor, &sf_executor_close> ex_;
 };
 
 }  // namespace stateful_executor

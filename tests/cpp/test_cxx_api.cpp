@@ -447,7 +447,8 @@ TEST(States, WorkloadStatesInInputOrder) {
 
   // More names than the stack holds (32 entries, 1 KiB): the heap path, same answer.
   std::vector<std::string> many;
-  for (int i = 0; i < 300; ++i) many.push_back(i % 3 == 0 ? "chat" : "absent-service-with-a-long-name-" + std::to_string(i));
+  for (int i = 0; i < 300; ++i)
+    many.push_back(i % 3 == 0 ? "chat" : "absent-service-with-a-long-name-" + std::to_string(i));
   States many_states = ex.get_workload_states(ns, many);
   ASSERT_EQ(many_states.size(), many.size());
   for (size_t i = 0; i < many.size(); ++i)
@@ -608,7 +609,8 @@ TEST(Links, ComputeLinkedPodTakesAnyCandidateView) {
 
   EXPECT_SF_ERROR(SF_INVALID_ARGUMENT, ex.compute_linked_pod(ns, "u8", "chat", se::persistent, {{-3, 0}}));
   EXPECT_SF_ERROR(SF_INVALID_ARGUMENT, ex.compute_linked_pod(ns, "u8", "chat", 0, {{1, 0}}));
-  EXPECT_SF_ERROR(SF_INVALID_ARGUMENT, ex.compute_linked_pod(ns, "u8", "chat", 60, se::Candidates(nullptr, nullptr, 2)));
+  EXPECT_SF_ERROR(SF_INVALID_ARGUMENT, ex.compute_linked_pod(ns, "u8", "chat", 60, se::Candidates(nullptr, nullptr,
+                                                                                                  2)));
   EXPECT_EQ(ex.get_linked_pod(ns, "u8", "chat"), std::nullopt);
 }
 
