@@ -306,12 +306,15 @@ demo-cpp: deps demo-cpp-build
 	scripts/with-redis.sh $(CXX_DEMO_OUT)/gateway
 
 # The C++ API's cost per call against the C call it wraps, on one executor and a throwaway
-# redis-server: alternated pairs, median ratio (bench/cxx_overhead.cpp says how).
-bench-cpp: deps lib
+# redis-server: timed in alternated pairs (median ratio), then counted in instructions under
+# callgrind (bench/cxx_overhead.cpp and bench/cxx_instructions.py say how).
+# BENCH_CPP_ARGS="--pairs 41 --calls 1000" changes the timed runs.
+bench-cpp: deps deps-c lib
 	@mkdir -p $(TARGET_DIR)/bench
-	$(CXX) -std=c++17 $(CXX_WARN) -O2 -Iinclude -o $(TARGET_DIR)/bench/cxx_overhead \
+	$(CXX) -std=c++17 $(CXX_WARN) -O2 -g -Iinclude -o $(TARGET_DIR)/bench/cxx_overhead \
 		bench/cxx_overhead.cpp $(STATIC_LIB) $(STATIC_DEPS)
-	scripts/with-redis.sh $(TARGET_DIR)/bench/cxx_overhead $(BENCH_CPP_ARGS)
+	scripts/with-redis.sh sh -c '$(TARGET_DIR)/bench/cxx_overhead $(BENCH_CPP_ARGS) && \
+		python3 bench/cxx_instructions.py'
 
 # ---- demo ----
 
