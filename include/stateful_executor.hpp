@@ -32,8 +32,9 @@
  *    std::error_code for code that wants one. With exceptions disabled (-fno-exceptions, or
  *    STATEFUL_EXECUTOR_EXCEPTIONS defined to 0) only this form is declared, so the header
  *    compiles and works without exceptions. Both forms run the same code (the throwing one is
- *    the non-throwing one plus a check); neither adds a heap allocation to the C call apart
- *    from building the returned C++ values (see "Arguments"). Memory exhaustion is not turned
+ *    the non-throwing one plus a check). Neither allocates on the heap besides the returned
+ *    C++ values (and, for the reads of many entries, one array the C call fills; see
+ *    "Arguments" for long arguments). Memory exhaustion is not turned
  *    into a Status: building a std::string, std::map or std::vector may throw std::bad_alloc
  *    (or abort without exceptions), as everywhere in the standard library.
  *
@@ -53,7 +54,7 @@
  * Ownership: `Config` and `Executor` own their C objects and free them in their destructors
  * (sf_config_free, sf_executor_close); both are move-only (the C API has no way to copy them).
  * A moved-from or default-constructed object is empty: calls on it fail with
- * SF_INVALID_ARGUMENT ("... is NULL"), never with undefined behaviour. Results are plain C++
+ * SF_INVALID_ARGUMENT, never with undefined behaviour. Results are plain C++
  * values (std::optional, std::string, std::map, std::vector) that own their memory; the C
  * result objects behind them are freed before the call returns. `Packed` and `Batch` own the
  * library's buffers and outcomes until they are destroyed, cleared or reused.
@@ -1067,7 +1068,7 @@ class Batch {
   Entry<std::map<std::string, std::int32_t>> get_link_services(std::string_view ns, std::string_view uid) {
     return add<std::map<std::string, std::int32_t>>(SF_BATCH_GET_LINK_SERVICES, ns, uid, {}, {}, 0, 0);
   }
-#ifdef SF_BATCH_TOUCH_LINKED_POD
+#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
   /** 0.3: whether the link points at `pod` (its expiry extended when temporary). */
   Entry<bool> touch_linked_pod(std::string_view ns, std::string_view uid, std::string_view service, std::int32_t pod,
                                std::int32_t persist_seconds) {
@@ -1170,7 +1171,7 @@ class Batch {
       return kind == SF_BATCH_SET_LINKED_POD_IF_ABSENT;
     else
       return kind == SF_BATCH_REMOVE_LINKED_POD || kind == SF_BATCH_REMOVE_LINKED_POD_WITH_ID
-#ifdef SF_BATCH_TOUCH_LINKED_POD
+#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
              || kind == SF_BATCH_TOUCH_LINKED_POD
 #endif
           ;
@@ -1511,7 +1512,7 @@ class Executor {
     return removed;
   }
 
-#ifdef SF_BATCH_TOUCH_LINKED_POD
+#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
   /** 0.3 (sf_touch_linked_pod): extends a temporary link only while it points at pod (its TTL
    *  becomes persist_seconds, > 0); a persistent link to pod stays as it is. Returns whether
    *  the link points at pod; a link to another pod, or none, is left alone (false). */
@@ -1673,7 +1674,7 @@ class Executor {
     return detail::or_throw([&](Status &status) { return remove_linked_pod_with_id(ns, uid, service, keep_seconds,
                                                                                    pod, status); });
   }
-#ifdef SF_BATCH_TOUCH_LINKED_POD
+#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
   bool touch_linked_pod(std::string_view ns, std::string_view uid, std::string_view service, std::int32_t pod,
                         std::int32_t persist_seconds) const {
     return detail::or_throw([&](Status &status) { return touch_linked_pod(ns, uid, service, pod, persist_seconds,

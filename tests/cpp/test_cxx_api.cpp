@@ -631,7 +631,7 @@ TEST(Links, LongArgumentsTakeTheHeapPath) {
   EXPECT_SF_ERROR(SF_INVALID_ARGUMENT, ex.set_workload_state(ns, service, state + "x"));
 }
 
-#ifdef SF_BATCH_TOUCH_LINKED_POD
+#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: runs once the C header has sf_touch_linked_pod
 TEST(Links, TouchLinkedPod) {
   se::Executor ex = open_on(*shared_redis);
   const std::string ns = test_ns();
