@@ -747,6 +747,11 @@ class Config {
                                        status.c_error());
     return *this;
   }
+  /** A null pointer is not "none" here (it would be read as a string): say std::nullopt. */
+  template <class U, class P,
+            std::enable_if_t<std::is_null_pointer_v<std::decay_t<U>> || std::is_null_pointer_v<std::decay_t<P>>,
+                             int> = 0>
+  Config &set_sentinel_master_auth(U &&username, P &&password, Status &status) = delete;
   /** TLS: trust only the CA certificates of this PEM file (read now; SF_CONFIG when missing,
    *  unreadable or without a certificate). */
   Config &set_tls_ca_file(std::string_view path, Status &status) {
@@ -803,6 +808,10 @@ class Config {
                                    std::optional<std::string_view> password) {
     return checked([&](Status &s) { set_sentinel_master_auth(username, password, s); });
   }
+  template <class U, class P,
+            std::enable_if_t<std::is_null_pointer_v<std::decay_t<U>> || std::is_null_pointer_v<std::decay_t<P>>,
+                             int> = 0>
+  Config &set_sentinel_master_auth(U &&username, P &&password) = delete;
   Config &set_tls_ca_file(std::string_view path) {
     return checked([&](Status &s) { set_tls_ca_file(path, s); });
   }

@@ -110,6 +110,18 @@ long long now_ms() {
 
 // ---- values, errors, config ----
 
+// A null pointer for "no username/password" does not compile (std::nullopt says it).
+template <class U, class P, class = void>
+struct takes_master_auth : std::false_type {};
+template <class U, class P>
+struct takes_master_auth<U, P,
+                         std::void_t<decltype(std::declval<se::Config &>().set_sentinel_master_auth(
+                             std::declval<U>(), std::declval<P>()))>> : std::true_type {};
+static_assert(takes_master_auth<std::nullopt_t, const char *>::value, "std::nullopt and a string");
+static_assert(takes_master_auth<std::string, std::nullopt_t>::value, "a string and std::nullopt");
+static_assert(!takes_master_auth<std::nullptr_t, const char *>::value, "nullptr as the username");
+static_assert(!takes_master_auth<const char *, std::nullptr_t>::value, "nullptr as the password");
+
 TEST(Basics, VersionStatusNamesAndErrorTypes) {
   EXPECT_STREQ(se::version(), SF_VERSION_STRING);
   EXPECT_STREQ(se::status_name(SF_TIMEOUT), "SF_TIMEOUT");
