@@ -599,6 +599,8 @@ inline void replace_logger(std::unique_ptr<LoggerBase> next, LogLevel max_level,
  * is dropped with the record (it must not unwind into the library). It must not call set_logger
  * or clear_logger (they fail there with SF_INVALID_ARGUMENT). Fails with SF_CONFIG when another
  * Rust logger owns the process's `log` facade, SF_INVALID_ARGUMENT as above. Thread-safe.
+ * The callable is kept in this header's inline state: in a process where several shared
+ * objects each hide their own copy of it, call set_logger from one of them only.
  */
 template <class F>
 void set_logger(F &&fn, LogLevel max_level, Status &status) {
