@@ -185,7 +185,9 @@ valkey-test: deps deps-valkey c-test-build
 	$(VALKEY_ENV) $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
 		faults:: pipelining:: $$skip
 	$(VALKEY_ENV) $(C_OUT)/test_c_api
-	@echo "valkey-test: the Rust integration suite and the C suite passed against $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)"
+	@if [ -x $(CXX_OUT)/test_cxx_api-gcc ]; then $(VALKEY_ENV) $(SAN_ENV) $(CXX_OUT)/test_cxx_api-gcc; \
+	else echo "valkey-test: the C++ suite is not built (make cxx-test builds it; make test does)"; fi
+	@echo "valkey-test: the Rust integration, C and C++ suites passed against $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)"
 
 lint:
 	$(CARGO) fmt --check
