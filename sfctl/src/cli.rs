@@ -29,7 +29,7 @@ pub struct Cli {
 
     /// One JSON object per line (fields: ns, uid, service, pod, persistent, ttl_seconds,
     /// state) instead of tables.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
 
     #[command(subcommand)]

@@ -12,6 +12,7 @@ use crate::fail::{Fail, Result, CONNECTION};
 
 /// The connection flags, shared by every command.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Connection (before or after the command)")]
 pub struct ConnectArgs {
     /// One Redis server: redis://[user:password@]host:port[/db], rediss://... (TLS) or
     /// unix:///path/to/socket[?db=N] (the same URL forms as the library).
@@ -25,14 +26,27 @@ pub struct ConnectArgs {
     )]
     pub url: String,
 
-    /// A Redis Cluster: one or more seed nodes (redis:// or rediss://), each after its own
-    /// --cluster or several after one; replaces --url.
-    #[arg(long, global = true, num_args = 1.., value_name = "URL", conflicts_with = "sentinel")]
+    /// A Redis Cluster, by one or more seed nodes (redis:// or rediss://): --cluster URL
+    /// --cluster URL, or --cluster URL,URL; replaces --url. Every primary is found from them.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "URL",
+        conflicts_with = "sentinel"
+    )]
     pub cluster: Vec<String>,
 
-    /// Redis Sentinel: one or more sentinels (redis:// or rediss://), asked for the primary
-    /// named by --master; replaces --url. Credentials and /db of the URL apply to the primary too.
-    #[arg(long, global = true, num_args = 1.., value_name = "URL", requires = "master")]
+    /// Redis Sentinel, by one or more sentinels (redis:// or rediss://; repeated, or
+    /// comma-separated), asked in order for the primary named by --master; replaces --url. The
+    /// first URL's credentials and /db apply to the primary too.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "URL",
+        requires = "master"
+    )]
     pub sentinel: Vec<String>,
 
     /// The name the sentinels monitor the primary under (with --sentinel).

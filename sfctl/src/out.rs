@@ -55,6 +55,10 @@ impl Out {
         for row in rows {
             table.add_row(row);
         }
+        // No borders: two spaces between columns, none before the first.
+        for column in table.column_iter_mut() {
+            column.set_padding((0, 2));
+        }
         for line in table.lines() {
             self.line(line.trim_end())?;
         }
