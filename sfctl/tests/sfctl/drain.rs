@@ -273,6 +273,8 @@ fn drain_interrupted_by_sigint_then_resumed() {
 }
 
 /// Peak RSS (KiB) and wall time of one sfctl run, from wait4.
+// The child is reaped by wait4 (std's wait gives no rusage).
+#[allow(clippy::zombie_processes)]
 fn measured_run(args: &[String]) -> (Json, u64, Duration) {
     let started = Instant::now();
     let child = command(args)
@@ -327,23 +329,15 @@ fn drain_in_flat_memory(small: usize, big: usize) {
         big_rss <= small_rss + 4096,
         "peak RSS grew with the number of links: {small_rss} KiB for {small}, {big_rss} KiB for {big}"
     );
-    assert!(setup
-        .executor()
-        .batch_get_linked_pods("prod", "big", &names(&uids_on("b", big, 1)))
-        .unwrap()
-        .iter()
-        .all(Option::is_none));
+    let ex = setup.executor();
+    for uids in names(&uids_on("b", big, 1)).chunks(5000) {
+        let pods = ex.batch_get_linked_pods("prod", "big", uids).unwrap();
+        assert!(pods.iter().all(Option::is_none));
+    }
 }
 
-/// In make test: 2,000 against 20,000 links.
+/// 10,000 against 100,000 links (about 45 s on the 2-core test machine, debug build).
 #[test]
-fn drain_of_20k_links_across_a_cluster_in_flat_memory() {
-    drain_in_flat_memory(2_000, 20_000);
-}
-
-/// `make sfctl-test-big`: 10,000 against 100,000 links.
-#[test]
-#[ignore = "long: make sfctl-test-big"]
 fn drain_of_100k_links_across_a_cluster_in_flat_memory() {
     drain_in_flat_memory(10_000, 100_000);
 }
