@@ -208,7 +208,10 @@ pub fn link(ctx: &mut Context, args: &LinkArgs) -> Result<u8> {
             rows.iter().map(LinkRow::cells).collect(),
         )?;
     }
-    if rows.is_empty() && corrupt == 0 {
+    if corrupt > 0 {
+        return Ok(crate::fail::FAILED);
+    }
+    if rows.is_empty() {
         let what = match &args.service {
             Some(service) => format!("no link of uid {:?} to service {service:?}", args.uid),
             None => format!("no link of uid {:?}", args.uid),
@@ -282,7 +285,7 @@ pub fn links_of_pod(ctx: &mut Context, args: &LinksOfPodArgs) -> Result<u8> {
     }
     out.flush()?;
     eprintln!(
-        "sfctl: {found} uids linked to pod {} of {:?} ({scanned} links of the service scanned on {} nodes{})",
+        "sfctl: {found} uids linked to pod {} of {:?} ({scanned} links of the service scanned on {} node(s){})",
         args.pod,
         args.service,
         nodes.nodes.len(),
