@@ -117,6 +117,17 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return 1";
 }
 
+/// A uid hash that disagrees with a link key, and the repair that would make it agree.
+struct Mismatch {
+    problem: Problem,
+    detail: String,
+    script: &'static str,
+    /// The script's arguments after the service.
+    args: Vec<Vec<u8>>,
+    /// What the repair does, for the report.
+    done: String,
+}
+
 /// What is known of a link key after reading it.
 struct LinkRead {
     value: Option<Vec<u8>>,
@@ -446,7 +457,6 @@ impl Checker<'_> {
         let Some(value) = read.value else {
             return Ok(()); // expired or deleted since the SCAN
         };
-        let uid_hash = keys::uid_links_key(self.ns, uid);
         let finding = |checker: &Self, problem, detail: String, pod| {
             let mut finding = checker.finding(problem, key, detail);
             finding.uid = Some(uid.to_string());
@@ -469,88 +479,83 @@ impl Checker<'_> {
             }
             return self.report(f);
         };
-        let persistent = read.pttl_ms == -1;
+        // The uid hash against the link key: what is wrong, and the repair (script, its
+        // arguments after the service, what it does).
+        let uid_hash = keys::uid_links_key(self.ns, uid);
         let pod_text = pod.to_string();
-        match (&read.field, persistent) {
+        let persistent = read.pttl_ms == -1;
+        let mismatch = match (read.field, persistent) {
             (None, true) => {
-                let mut f = finding(
-                    self,
-                    Problem::UntimedLinkNotInHash,
-                    format!("pod {pod}, no TTL, but the uid hash {uid_hash} does not list it"),
-                    Some(pod),
-                );
-                if self.args.fix {
-                    match self.args.untimed_ttl {
-                        None => self.repair(
-                            node,
-                            &mut f,
-                            scripts::SET_FIELD,
-                            &[uid_hash.as_bytes(), key],
-                            &[service.as_bytes(), pod_text.as_bytes(), b"0"],
-                            "field added: a persistent link",
-                        ),
-                        Some(seconds) => self.repair(
-                            node,
-                            &mut f,
-                            scripts::EXPIRE_UNTIMED,
-                            &[uid_hash.as_bytes(), key],
-                            &[
-                                service.as_bytes(),
-                                pod_text.as_bytes(),
-                                seconds.to_string().as_bytes(),
-                            ],
-                            &format!("TTL of {seconds} s given: a temporary link"),
-                        ),
-                    }
-                }
-                self.report(f)?;
-            }
-            (Some(field), true) if keys::parse_pod(field) != Some(pod) => {
-                let mut f = finding(
-                    self,
-                    Problem::FieldNamesOtherPod,
-                    format!(
-                        "persistent link to pod {pod}, but the uid hash field says {:?}",
-                        lossy(field)
-                    ),
-                    Some(pod),
-                );
-                if self.args.fix {
-                    self.repair(
-                        node,
-                        &mut f,
+                let (script, args, done) = match self.args.untimed_ttl {
+                    None => (
                         scripts::SET_FIELD,
-                        &[uid_hash.as_bytes(), key],
-                        &[service.as_bytes(), pod_text.as_bytes(), b"1", field],
-                        "field set to the link's pod",
-                    );
-                }
-                self.report(f)?;
-            }
-            (Some(field), false) => {
-                let mut f = finding(
-                    self,
-                    Problem::TemporaryLinkInHash,
-                    format!(
-                        "temporary link to pod {pod} ({} ms left), but the uid hash lists it ({:?})",
-                        read.pttl_ms,
-                        lossy(field)
+                        vec![pod_text.clone().into_bytes(), b"0".to_vec()],
+                        "field added: a persistent link".to_string(),
                     ),
-                    Some(pod),
-                );
-                if self.args.fix {
-                    self.repair(
-                        node,
-                        &mut f,
-                        scripts::DROP_FIELD,
-                        &[uid_hash.as_bytes(), key],
-                        &[service.as_bytes(), field, b"temporary"],
-                        "field removed",
-                    );
-                }
-                self.report(f)?;
+                    Some(seconds) => (
+                        scripts::EXPIRE_UNTIMED,
+                        vec![
+                            pod_text.clone().into_bytes(),
+                            seconds.to_string().into_bytes(),
+                        ],
+                        format!("TTL of {seconds} s given: a temporary link"),
+                    ),
+                };
+                let detail =
+                    format!("pod {pod}, no TTL, but the uid hash {uid_hash} does not list it");
+                Some(Mismatch {
+                    problem: Problem::UntimedLinkNotInHash,
+                    detail,
+                    script,
+                    args,
+                    done,
+                })
             }
-            _ => {}
+            (Some(field), true) if keys::parse_pod(&field) != Some(pod) => Some(Mismatch {
+                problem: Problem::FieldNamesOtherPod,
+                detail: format!(
+                    "persistent link to pod {pod}, but the uid hash field says {:?}",
+                    lossy(&field)
+                ),
+                script: scripts::SET_FIELD,
+                args: vec![pod_text.clone().into_bytes(), b"1".to_vec(), field],
+                done: "field set to the link's pod".to_string(),
+            }),
+            (Some(field), false) => Some(Mismatch {
+                problem: Problem::TemporaryLinkInHash,
+                detail: format!(
+                    "temporary link to pod {pod} ({} ms left), but the uid hash lists it ({:?})",
+                    read.pttl_ms,
+                    lossy(&field)
+                ),
+                script: scripts::DROP_FIELD,
+                args: vec![field, b"temporary".to_vec()],
+                done: "field removed".to_string(),
+            }),
+            _ => None,
+        };
+        if let Some(Mismatch {
+            problem,
+            detail,
+            script,
+            args,
+            done,
+        }) = mismatch
+        {
+            let mut f = finding(self, problem, detail, Some(pod));
+            if self.args.fix {
+                let mut all: Vec<&[u8]> = vec![service.as_bytes()];
+                all.extend(args.iter().map(Vec::as_slice));
+                self.repair(
+                    node,
+                    &mut f,
+                    script,
+                    &[uid_hash.as_bytes(), key],
+                    &all,
+                    &done,
+                );
+            }
+            self.report(f)?;
         }
         match self.pods_with_state(service)? {
             Some(pods) if !pods.contains(&pod) => {

@@ -14,7 +14,7 @@ use stateful_executor::{keys, BatchOp, BatchOutcome, Grace};
 
 use crate::cli::{Context, DrainArgs};
 use crate::fail::{code_of, Fail, Result, CONNECTION, FAILED, INTERRUPTED, OK};
-use crate::layout::{self, Key};
+use crate::layout;
 use crate::out::spinner;
 use crate::scan::{read_strings, scan_node};
 
@@ -139,15 +139,7 @@ pub fn drain(ctx: &mut Context, args: &DrainArgs) -> Result<u8> {
     let mut run = || -> Result<()> {
         for (index, node) in nodes.nodes.iter_mut().enumerate() {
             let done = scan_node(node, &pattern, Some("string"), &stop, |node, batch| {
-                let links: Vec<(String, &[u8])> = batch
-                    .iter()
-                    .filter_map(|key| match layout::classify(&args.ns, key) {
-                        Key::Link { uid, service } if service == args.service => {
-                            Some((uid, key.as_slice()))
-                        }
-                        _ => None,
-                    })
-                    .collect();
+                let links = layout::service_links(&args.ns, &args.service, &batch);
                 tally.scanned += links.len() as u64;
                 let keys: Vec<&[u8]> = links.iter().map(|(_, key)| *key).collect();
                 let mut uids = Vec::new();

@@ -83,6 +83,20 @@ pub fn classify(ns: &str, key: &[u8]) -> Key {
     }
 }
 
+/// The link keys of `service` in a batch of keys of namespace `ns`, with their uids.
+pub fn service_links<'k>(ns: &str, service: &str, batch: &'k [Vec<u8>]) -> Vec<(String, &'k [u8])> {
+    batch
+        .iter()
+        .filter_map(|key| match classify(ns, key) {
+            Key::Link {
+                uid,
+                service: found,
+            } if found == service => Some((uid, key.as_slice())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// `name` as a literal inside a SCAN MATCH pattern (glob characters escaped).
 fn literal(name: &str) -> String {
     let mut out = String::with_capacity(name.len());

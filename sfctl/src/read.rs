@@ -233,15 +233,7 @@ pub fn links_of_pod(ctx: &mut Context, args: &LinksOfPodArgs) -> Result<u8> {
     let out = &mut ctx.out;
     for node in &mut nodes.nodes {
         scan_node(node, &pattern, Some("string"), &never, |node, batch| {
-            let links: Vec<(String, &[u8])> = batch
-                .iter()
-                .filter_map(|key| match layout::classify(&args.ns, key) {
-                    Key::Link { uid, service } if service == args.service => {
-                        Some((uid, key.as_slice()))
-                    }
-                    _ => None,
-                })
-                .collect();
+            let links = layout::service_links(&args.ns, &args.service, &batch);
             scanned += links.len() as u64;
             let keys: Vec<&[u8]> = links.iter().map(|(_, key)| *key).collect();
             let reads = read_strings(node, &keys)?;
