@@ -10,8 +10,11 @@ use stateful_executor::{Config, Executor};
 
 use crate::harness::{Cluster, RedisServer};
 
-/// The sfctl binary cargo built for these tests.
-pub const SFCTL: &str = env!("CARGO_BIN_EXE_sfctl");
+/// The sfctl binary cargo built for these tests, or the one `SFCTL_BIN` names (to measure the
+/// release build: `SFCTL_BIN=target/release/sfctl cargo test -p sfctl drain_of_100k`).
+fn sfctl_binary() -> String {
+    std::env::var("SFCTL_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sfctl").to_string())
+}
 
 /// How one run of sfctl ended.
 #[derive(Debug)]
@@ -67,7 +70,7 @@ pub fn sfctl<S: AsRef<str>>(args: &[S]) -> Run {
 
 /// The command line of sfctl with `args`, to spawn.
 pub fn command<S: AsRef<str>>(args: &[S]) -> Command {
-    let mut cmd = Command::new(SFCTL);
+    let mut cmd = Command::new(sfctl_binary());
     cmd.env_remove("REDIS_URL")
         .env_remove("SF_PIPELINING")
         .args(args.iter().map(AsRef::as_ref));
