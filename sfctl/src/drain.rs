@@ -172,6 +172,8 @@ pub fn drain(ctx: &mut Context, args: &DrainArgs) -> Result<u8> {
                             pod: args.pod,
                         })
                         .collect();
+                    // Every outcome is counted before a lost connection stops the drain.
+                    let mut lost = None;
                     for (uid, outcome) in group.iter().zip(executor.execute_batch(&ops)) {
                         match outcome {
                             Ok(BatchOutcome::Removed(true)) => tally.released += 1,
@@ -181,7 +183,9 @@ pub fn drain(ctx: &mut Context, args: &DrainArgs) -> Result<u8> {
                                     "unexpected outcome of a removal: {other:?}"
                                 )))
                             }
-                            Err(err) if code_of(err.kind()) == CONNECTION => return Err(err.into()),
+                            Err(err) if code_of(err.kind()) == CONNECTION => {
+                                lost.get_or_insert(err);
+                            }
                             Err(err) => {
                                 tally.failed += 1;
                                 if errors.len() < SHOWN_ERRORS {
@@ -189,6 +193,9 @@ pub fn drain(ctx: &mut Context, args: &DrainArgs) -> Result<u8> {
                                 }
                             }
                         }
+                    }
+                    if let Some(err) = lost {
+                        return Err(err.into());
                     }
                     bar.set_message(tally.progress(index, node_count));
                 }

@@ -341,3 +341,41 @@ fn drain_in_flat_memory(small: usize, big: usize) {
 fn drain_of_100k_links_across_a_cluster_in_flat_memory() {
     drain_in_flat_memory(10_000, 100_000);
 }
+
+#[test]
+fn drain_losing_its_server_exits_3_with_the_counts_so_far() {
+    let mut server = crate::harness::RedisServer::start();
+    let url = server.url();
+    let links = uids_on("l", 2_000, 1);
+    let mut conn = server.raw();
+    let mut pipe = redis::pipe();
+    for (uid, pod, _) in &links {
+        pipe.cmd("SET")
+            .arg(keys::link_key("prod", uid, "chat"))
+            .arg(pod)
+            .ignore();
+    }
+    pipe.query::<()>(&mut conn).unwrap();
+    let child = command(&[
+        "--url", &url, "drain", "prod", "chat", "1", "--rate", "200", "--json",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while crate::harness::dbsize(&mut conn) == 2_000 {
+        assert!(Instant::now() < deadline, "the drain released nothing");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let summary: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let released = summary["released"].as_u64().unwrap();
+    assert!(released > 0 && released < 2_000, "{summary}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("drain stopped"),
+        "{out:?}"
+    );
+}
