@@ -5,11 +5,14 @@
 #   make sfctl-test            sfctl's tests against throwaway servers and clusters (part of make test)
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
+#   make demo-cpp              the same gateway in C++ (examples-cpp/gateway.cpp, the C++ API)
 #   make test                  the whole test suite: lint, header check, Rust tests (twice: with
 #                              the default, adaptive auto-pipelining, and with every call
 #                              through the shared connection), C tests (also
-#                              under valgrind and sanitizers), a short fuzz run; installs
+#                              under valgrind and sanitizers), the Rust and C suites against
+#                              Valkey, the Go and Java packages, a short fuzz run; installs
 #                              redis-server, valgrind, clang-14, ... when run as root
+#   make valkey-test           the Rust integration and C suites against Valkey (VALKEY_SERVER)
 #   make install PREFIX=/usr/local
 #                              bin/sfctl, the stripped shared library (libstateful_executor.so.X.Y.Z with
 #                              its .so.X and .so links), the static one, the header, pkg-config
@@ -20,6 +23,10 @@
 #   make header                regenerate include/stateful_executor.h from the Rust source
 #   make bench                 throughput of every operation (C and Rust APIs) beside redis-benchmark
 #   make c-test-sanitize       the C suite built with AddressSanitizer and UBSan (part of make test)
+#   make cxx-test              the C++ API (include/stateful_executor.hpp): its GoogleTest suite
+#                              with g++ (C++17) and clang++-14 (C++20) under ASan and UBSan, the
+#                              no-exceptions build, the C++ gateway against the C demo (part of make test)
+#   make bench-cpp             the C++ API's overhead per call against the C call (alternated pairs)
 #   make fuzz                  libFuzzer on the C API against a throwaway redis-server, for
 #                              FUZZ_SECONDS (default 60); make test runs it for 20 s
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
@@ -27,6 +34,7 @@
 #                              throwaway redis-servers, the README's Go quickstart built shared and static
 #                              (the sfexec tests twice: as they come, then with every single-key call batched)
 #   make go-bench              the Go package beside go-redis v9 (same scripts, EVALSHA), 1 and 16 goroutines
+#   make charts                docs/perf/*.svg from the benches' JSON (target/bench/*-vs-*.json)
 #   make java-test             the Java binding (bindings/java): its JNI library, then mvn test
 #                              (part of make test); installs a JDK and Maven when run as root
 #   make java-bench            the Java binding beside Jedis (EVALSHA of the same scripts)
@@ -80,7 +88,8 @@ VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=d
 	header check-header \
 	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check demo-c-check \
 	c-test-sanitize deps-fuzz fuzz fuzz-build fuzz-lib fuzz-smoke soak soak-build \
-	demo demo-static demo-c-build demo-rust install clean
+	demo demo-static demo-c-build demo-rust install clean deps-cxx cxx-test demo-cpp demo-cpp-build \
+	bench-cpp
 
 all: build
 
@@ -108,7 +117,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++ cmake binutils
 
-test: deps lint check-header rust-test sfctl-test c-test go-test java-test fuzz-smoke
+test: deps lint check-header rust-test sfctl-test c-test valkey-test go-test java-test fuzz-smoke
 
 # The quick check before a commit: no redis-server, under a minute on a warm build.
 check: lint unit-test check-header
@@ -159,6 +168,35 @@ check-latest:
 		CARGO_TARGET_DIR=$(LATEST_DIR)/target $(CARGO) test --lib
 	@echo "check-latest: clippy and unit tests pass on the newest compatible versions"
 
+# ---- Valkey ----
+
+# The Rust integration suite and the C suite once more against Valkey instead of Redis (the
+# harnesses' one switch: SF_TEST_SERVER=valkey). VALKEY_SERVER names the binary; by default
+# scripts/ensure-valkey.sh puts a pinned Valkey 8.1.8 into target/valkey/bin. A build without
+# TLS (that one) cannot run the TLS tests: they are skipped, and the run says so. The
+# hostile-server tests talk to a fake server, not to Valkey, and stay with the Redis pass.
+VALKEY_DIR := $(abspath $(TARGET_DIR))/valkey/bin
+VALKEY_SERVER ?= $(VALKEY_DIR)/valkey-server
+VALKEY_ENV = SF_TEST_SERVER=valkey REDIS_SERVER=$(VALKEY_SERVER)
+VALKEY_TLS_TESTS := tls:: batch::over_a_unix_socket_and_tls
+.PHONY: deps-valkey valkey-test
+deps-valkey:
+	@[ "$(VALKEY_SERVER)" != "$(VALKEY_DIR)/valkey-server" ] || scripts/ensure-valkey.sh $(VALKEY_DIR)
+
+valkey-test: deps deps-valkey c-test-build
+	@$(VALKEY_SERVER) --version
+	@skip=""; \
+	if timeout 10 $(VALKEY_SERVER) --port 0 --tls-port 1 --save "" 2>&1 | grep -q "TLS support"; then \
+		skip="$(addprefix --skip ,$(VALKEY_TLS_TESTS))"; \
+		echo "valkey-test: SKIPPED the TLS tests ($(VALKEY_TLS_TESTS)): $(VALKEY_SERVER) was built without TLS"; \
+	fi; \
+	$(VALKEY_ENV) $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+		$(addprefix --skip ,$(TIMED_TESTS)) $$skip && \
+	$(VALKEY_ENV) $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+		faults:: pipelining:: $$skip
+	$(VALKEY_ENV) $(C_OUT)/test_c_api
+	@echo "valkey-test: the Rust integration suite and the C suite passed against $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)"
+
 lint:
 	$(CARGO) fmt --check -p stateful-executor -p sfctl
 	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
@@ -183,8 +221,8 @@ sfctl-test: deps
 
 # ---- C ----
 
-c-test: deps-c c-test-build c-test-run cpp-test c-test-valgrind c-test-sanitize install-check \
-	demo-c-check
+c-test: deps-c c-test-build c-test-run cpp-test cxx-test c-test-valgrind c-test-sanitize \
+	install-check demo-c-check
 
 # The C demo builds against both libraries (-Werror); the static one runs on a throwaway server.
 demo-c-check: deps demo-c-build
@@ -227,9 +265,73 @@ c-test-sanitize: deps-c lib
 
 # make install (and install-debug) into a temporary prefix, check the layout (links, SONAME,
 # stripped library, debug link), then build and run programs with pkg-config (shared and static)
-# and a CMake project using find_package(stateful_executor) (shared and static).
+# and a CMake project using find_package(stateful_executor) (shared, static, and the C++ API
+# through stateful_executor::cxx).
 install-check: deps-c lib
 	MAKE="$(MAKE)" scripts/c-install-check.sh
+
+# ---- C++ (include/stateful_executor.hpp, header-only over the C library) ----
+
+CXX_OUT := $(TARGET_DIR)/cxx
+CXX_WARN := -Wall -Wextra -Werror -pedantic
+CLANG_CC ?= clang-14
+CLANG_CXX ?= clang++-14
+CXX_TEST := tests/cpp/test_cxx_api.cpp
+GTEST_LIBS := -lgtest -lpthread
+CXX_DEMO_OUT := examples-cpp/build
+
+deps-cxx:
+	@scripts/ensure-deps.sh g++ clang-14 libclang-rt-14-dev libgtest-dev
+
+# One sanitized build and run of the suite: $(1) C compiler (for the test harness), $(2) C++
+# compiler, $(3) language standard, $(4) a name for the build.
+define CXX_SUITE
+	$(1) -std=c99 -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c -c tests/c/harness.c \
+		-o $(CXX_OUT)/harness-$(4).o
+	$(1) -std=c99 -g -O1 $(SAN_FLAGS) -Itests/c -c tests/c/resp.c -o $(CXX_OUT)/resp-$(4).o
+	$(2) -std=$(3) $(CXX_WARN) -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
+		-o $(CXX_OUT)/test_cxx_api-$(4) $(CXX_TEST) $(CXX_OUT)/harness-$(4).o \
+		$(CXX_OUT)/resp-$(4).o $(LINK_SHARED) $(GTEST_LIBS)
+	$(SAN_ENV) $(CXX_OUT)/test_cxx_api-$(4)
+endef
+
+# The suite with g++ at C++17 and clang++-14 at C++20, each under ASan and UBSan (the other two
+# pairings compile it with -fsyntax-only: the same warnings, no build); the program that uses
+# the API without exceptions (-fno-exceptions -fno-rtti); the C++ gateway, whose output must
+# be the C demo's.
+cxx-test: deps deps-cxx lib demo-c-build demo-cpp-build
+	@mkdir -p $(CXX_OUT)
+	$(CXX) -std=c++20 $(CXX_WARN) -fsyntax-only -Iinclude -Itests/c $(CXX_TEST)
+	$(CLANG_CXX) -std=c++17 $(CXX_WARN) -fsyntax-only -Iinclude -Itests/c $(CXX_TEST)
+	$(call CXX_SUITE,$(CC),$(CXX),c++17,gcc)
+	$(call CXX_SUITE,$(CLANG_CC),$(CLANG_CXX),c++20,clang)
+	$(CXX) -std=c++17 $(CXX_WARN) -fno-exceptions -fno-rtti -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
+		-o $(CXX_OUT)/no_exceptions tests/cpp/no_exceptions.cpp $(CXX_OUT)/harness-gcc.o \
+		$(CXX_OUT)/resp-gcc.o $(LINK_SHARED)
+	$(SAN_ENV) $(CXX_OUT)/no_exceptions
+	scripts/with-redis.sh sh -c '$(DEMO_OUT)/demo > $(CXX_OUT)/demo-c.txt && \
+		$(CXX_DEMO_OUT)/gateway > $(CXX_OUT)/demo-cpp.txt'
+	diff $(CXX_OUT)/demo-c.txt $(CXX_OUT)/demo-cpp.txt
+	@echo "cxx-test: the C++ gateway printed what the C demo printed"
+
+demo-cpp-build: lib
+	@mkdir -p $(CXX_DEMO_OUT)
+	$(CXX) -std=c++17 $(CXX_WARN) -O2 -Iinclude -o $(CXX_DEMO_OUT)/gateway examples-cpp/gateway.cpp \
+		$(LINK_SHARED)
+
+demo-cpp: deps demo-cpp-build
+	scripts/with-redis.sh $(CXX_DEMO_OUT)/gateway
+
+# The C++ API's cost per call against the C call it wraps, on one executor and a throwaway
+# redis-server: timed in alternated pairs (median ratio), then counted in instructions under
+# callgrind (bench/cxx_overhead.cpp and bench/cxx_instructions.py say how).
+# BENCH_CPP_ARGS="--pairs 41 --calls 1000" changes the timed runs.
+bench-cpp: deps deps-c lib
+	@mkdir -p $(TARGET_DIR)/bench
+	$(CXX) -std=c++17 $(CXX_WARN) -O2 -g -Iinclude -o $(TARGET_DIR)/bench/cxx_overhead \
+		bench/cxx_overhead.cpp $(STATIC_LIB) $(STATIC_DEPS)
+	scripts/with-redis.sh sh -c '$(TARGET_DIR)/bench/cxx_overhead $(BENCH_CPP_ARGS) && \
+		python3 bench/cxx_instructions.py'
 
 # ---- demo ----
 
@@ -281,6 +383,7 @@ install: strip-lib sfctl
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libstateful_executor.a
 	strip --strip-debug $(DESTDIR)$(LIBDIR)/libstateful_executor.a
 	install -m 644 include/stateful_executor.h $(DESTDIR)$(INCLUDEDIR)/stateful_executor.h
+	install -m 644 include/stateful_executor.hpp $(DESTDIR)$(INCLUDEDIR)/stateful_executor.hpp
 	$(PC_SED) packaging/stateful_executor.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor.pc
 	$(PC_SED) packaging/stateful_executor-static.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor-static.pc
@@ -290,7 +393,7 @@ install: strip-lib sfctl
 		> $(DESTDIR)$(CMAKE_DIR)/stateful_executorConfigVersion.cmake
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/*.pc $(DESTDIR)$(CMAKE_DIR)/*.cmake
 	install -d $(DESTDIR)$(DOCDIR)
-	install -m 644 docs/c-api.md docs/data-model.md docs/sfctl.md $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/c-api.md docs/data-model.md docs/cpp.md docs/sfctl.md $(DESTDIR)$(DOCDIR)
 
 install-debug: install
 	install -d $(DESTDIR)$(LIBDIR)/.debug
@@ -298,7 +401,7 @@ install-debug: install
 
 clean:
 	$(CARGO) clean
-	rm -rf $(DEMO_OUT)
+	rm -rf $(DEMO_OUT) $(CXX_DEMO_OUT)
 
 # Throughput of every operation through the C and Rust APIs beside redis-benchmark on the same
 # server (a throwaway one unless REDIS_URL is set), then the C layer's per-call instructions
@@ -312,6 +415,14 @@ bench-build: lib
 	mkdir -p $(TARGET_DIR)/bench
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/driver.c \
 		$(STATIC_LIB) $(STATIC_DEPS) -o $(TARGET_DIR)/bench/driver
+
+# The charts of docs/performance.md: copies target/bench/*-vs-*.json (written by make bench,
+# go-bench and java-bench) into docs/perf and draws docs/perf/*.svg from them. CHARTS_FROM=docs/perf
+# only redraws the committed data.
+CHARTS_FROM ?= $(TARGET_DIR)/bench
+.PHONY: charts
+charts:
+	python3 scripts/charts.py $(CHARTS_FROM) docs/perf
 
 # ---- fuzzing ----
 
@@ -403,7 +514,9 @@ go-test: deps lib go-lint
 # The bench module (bindings/go/bench) is the only place that needs go-redis, which the go
 # command fetches into its module cache.
 go-bench: deps lib
-	cd $(GO_DIR)/bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) run . $(GO_BENCH_ARGS)
+	@mkdir -p $(TARGET_DIR)/bench
+	cd $(GO_DIR)/bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) run . \
+		-json $(abspath $(TARGET_DIR))/bench/go-vs-goredis.json $(GO_BENCH_ARGS)
 # ---- Java (bindings/java) ----
 
 # The JNI glue and the static library linked into one self-contained shared library, packed into
