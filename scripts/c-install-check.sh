@@ -22,9 +22,14 @@ for f in "lib/libstateful_executor.so.$version" lib/libstateful_executor.a \
   lib/cmake/stateful_executor/stateful_executorConfig.cmake \
   lib/cmake/stateful_executor/stateful_executorConfigVersion.cmake \
   "lib/.debug/libstateful_executor.so.$version.debug" share/doc/stateful_executor/c-api.md \
-  share/doc/stateful_executor/data-model.md share/doc/stateful_executor/cpp.md; do
+  share/doc/stateful_executor/data-model.md share/doc/stateful_executor/cpp.md \
+  share/doc/stateful_executor/sfctl.md bin/sfctl; do
   [ -f "$prefix/$f" ] || fail "$f was not installed"
 done
+"$prefix/bin/sfctl" --version >/dev/null || fail "the installed sfctl does not run"
+if readelf -S "$prefix/bin/sfctl" | grep -q '\.debug_info'; then
+  fail "the installed sfctl is not stripped"
+fi
 [ "$(readlink "$lib/libstateful_executor.so")" = "libstateful_executor.so.$major" ] ||
   fail "libstateful_executor.so does not link to libstateful_executor.so.$major"
 [ "$(readlink "$lib/libstateful_executor.so.$major")" = "libstateful_executor.so.$version" ] ||
