@@ -373,7 +373,7 @@ soak: deps soak-build
 # A VERSION given on the command line must be the one in Cargo.toml.
 version-arg:
 	@test "$(VERSION)" = "$(CARGO_VERSION)" || { echo "VERSION=$(VERSION) but Cargo.toml says \
-	$(CARGO_VERSION): the version is set in Cargo.toml (scripts/release-check.sh says what follows it)" >&2; exit 1; }
+	$(CARGO_VERSION): the version is set in Cargo.toml (scripts/release-check.py says what follows it)" >&2; exit 1; }
 
 # Every place that carries the version agrees with Cargo.toml (Cargo.lock, the header, the pom,
 # the CMake and pkg-config templates, a Go dist when one was built); then the check's self-test

@@ -2,10 +2,11 @@ package io.statefulexecutor;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.function.Consumer;
 
@@ -42,10 +43,15 @@ final class NativeLibrary {
             if (in == null) {
                 throw missing(platform);
             }
-            extractAndLoad(in, platform, Path.of(System.getProperty("java.io.tmpdir")), System::load);
+            extractAndLoad(in, platform, Path.of(System.getProperty("java.io.tmpdir")), NativeLibrary::systemLoad);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the stateful-executor native library " + resource, e);
         }
+    }
+
+    /** System.load from a named method, so that JDK messages about the call name this class. */
+    private static void systemLoad(String path) {
+        System.load(path);
     }
 
     /**
@@ -115,7 +121,11 @@ final class NativeLibrary {
         int dot = name.lastIndexOf('.');
         Path file = Files.createTempFile(dir, name.substring(0, dot) + "-", name.substring(dot));
         try {
-            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+            // Into the file just created, keeping its owner-only permissions (Files.copy with
+            // REPLACE_EXISTING would delete it and create another with the umask's).
+            try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.WRITE)) {
+                in.transferTo(out);
+            }
             try {
                 loader.accept(file.toString());
             } catch (UnsatisfiedLinkError e) {
