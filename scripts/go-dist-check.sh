@@ -51,8 +51,12 @@ mkdir -p "$work/home" "$work/app/quickstart" "$work/app/allmethods"
 cd "$work/app"
 run go mod init example.com/consumer >/dev/null 2>&1
 run go get "$module@v$version"
-cp "$root/bindings/go/examples/quickstart/main.go" quickstart/
-cp "$root/bindings/go/examples/allmethods/main.go" allmethods/
+# The examples import the package by the repository's module path; a release under another path
+# (make go-dist GO_MODULE=...) is imported by that one.
+repo_module=$(sed -n 's/^module //p' "$root/bindings/go/go.mod")
+for example in quickstart allmethods; do
+  sed "s#\"$repo_module/sfexec\"#\"$module/sfexec\"#" "$root/bindings/go/examples/$example/main.go" >"$example/main.go"
+done
 run go build -o bin/quickstart ./quickstart
 run go build -o bin/allmethods ./allmethods
 # The module as downloaded is what the proxy's zip and go.sum say.
@@ -75,6 +79,17 @@ grep -q "^native library version $version\$" "$work/output.txt" || {
   exit 1
 }
 grep -q '^allmethods: every sfexec function and method answered as documented$' "$work/output.txt"
+
+# On a platform the release lacks, the build stops at the one error that names the problem.
+if run env GOOS=freebsd GOARCH=riscv64 CGO_ENABLED=0 go build -o /dev/null ./allmethods 2>"$work/other.err"; then
+  echo "go-dist-check: a freebsd/riscv64 build succeeded without a native library" >&2
+  exit 1
+fi
+grep -q 'undefined: sfexec_has_no_prebuilt_native_library_for_this_GOOS_GOARCH' "$work/other.err" || {
+  echo "go-dist-check: a freebsd/riscv64 build did not name the missing library:" >&2
+  cat "$work/other.err" >&2
+  exit 1
+}
 
 # go mod vendor keeps the lib folder (through its placeholder package), and a vendored build links.
 run go mod vendor

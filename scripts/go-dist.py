@@ -151,6 +151,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--time", required=True, help="the version's time (RFC 3339), for the .info file")
     parser.add_argument("--archive", action="append", default=[], metavar="GOOS_GOARCH=PATH")
+    # STRIP_<GOOS_GOARCH> (e.g. STRIP_linux_arm64=aarch64-linux-gnu-strip) for a cross-built archive.
     parser.add_argument("--strip", default=os.environ.get("STRIP", "strip"))
     args = parser.parse_args()
 
@@ -215,11 +216,12 @@ def main():
         with open(os.path.join(lib_dir, "lib.go"), "w", encoding="utf-8") as f:
             f.write(placeholder_file(goos, goarch))
         target = os.path.join(lib_dir, LIBRARY)
+        strip = os.environ.get("STRIP_" + plat, args.strip)
         try:
-            subprocess.run([args.strip, "--strip-debug", "-o", target, archives[plat]], check=True)
+            subprocess.run([strip, "--strip-debug", "-o", target, archives[plat]], check=True)
         except (OSError, subprocess.CalledProcessError) as err:
-            fail("%s: cannot strip %s with %s (%s); set STRIP to a strip for that platform"
-                 % (plat, archives[plat], args.strip, err))
+            fail("%s: cannot strip %s with %s (%s); set STRIP_%s to a strip for that platform"
+                 % (plat, archives[plat], strip, err, plat))
         os.chmod(target, 0o644)
     check_cgo_paths(tree)
 
