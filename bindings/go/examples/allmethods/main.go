@@ -59,6 +59,8 @@ func run(url string) error {
 		sfexec.WithConnectTimeout(2*time.Second),
 		sfexec.WithCommandTimeout(2*time.Second),
 		sfexec.WithPoolWaitTimeout(2*time.Second),
+		sfexec.WithPipelining(true),
+		sfexec.WithPipeliningMinInFlight(2),
 		sfexec.WithLogger(logger),
 	)
 	if err != nil {
