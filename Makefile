@@ -564,7 +564,7 @@ java-dist: version-arg deps-java java-native
 	@ls -l $(JAVA_DIR)/target/stateful-executor-$(VERSION)*.jar
 
 # mvn deploy to a file repository in a scratch folder, then a separate consumer project resolves
-# the jar from there and runs on JDK 17 and on JDK 25 (JAVA25_HOME) with nothing on stderr.
+# the jar from there and runs on JDK 17 and on JDK 25 (JAVA25_HOME) with no warning on stderr.
 java-dist-check: deps deps-java java-native
 	JAVA_HOME="$(JAVA_HOME)" JAVA25_HOME="$(JAVA25_HOME)" MVN="$(MVN)" \
 		scripts/java-dist-check.sh $(VERSION) $(JAVA_PLATFORM)
