@@ -3,6 +3,7 @@ package io.statefulexecutor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -140,4 +141,18 @@ final class Native {
 
     static native int computeLinkedPod(
             long ex, byte[] nsUidService, int[] pods, long[] loads, int persistSeconds);
+
+    // ---- batches (Batcher) ----
+
+    /** sizeof(sf_batch_op): the room executeBatch needs per call in its {@code ops} buffer. */
+    static native int batchOpSize();
+
+    /**
+     * Runs {@code count} calls described in the direct buffer {@code in} with one
+     * sf_execute_batch and writes their outcomes into the direct buffer {@code out} (layouts in
+     * {@link Batcher.BatchBuffers}); {@code ops} is scratch room for the sf_batch_op array. Returns
+     * null, or, when the outcomes do not fit in {@code out}, a new array holding all of them in
+     * the same layout.
+     */
+    static native byte[] executeBatch(long ex, ByteBuffer in, int count, ByteBuffer out, ByteBuffer ops);
 }

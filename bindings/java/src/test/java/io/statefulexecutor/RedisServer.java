@@ -90,6 +90,32 @@ final class RedisServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Freezes the server (SIGSTOP): its connections stay open and accept bytes, but nothing is
+     * answered until {@link #thaw()}.
+     */
+    void freeze() {
+        signal("STOP");
+    }
+
+    void thaw() {
+        signal("CONT");
+    }
+
+    private void signal(String name) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+            if (kill.waitFor() != 0) {
+                throw new IllegalStateException("kill -" + name + " failed");
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Stops the server (the directory stays until close). */
     void kill() {
         process.destroyForcibly();

@@ -23,7 +23,8 @@ import redis.clients.jedis.RedisClient;
 /**
  * make java-bench: each operation through the binding beside Jedis doing the same on the same
  * server (the same Lua scripts with EVALSHA, or the same plain commands), with the same pool size,
- * the same result types and the same key spread; 1 and 16 threads. After a warm-up, runs
+ * the same result types and the same key spread; 1 and 16 platform threads and 1,000 virtual
+ * threads (on Java 21 and later). After a warm-up, runs
  * alternate in pairs (binding, Jedis / Jedis, binding, ...) and the table shows medians: of
  * throughput per side, of the per-pair ratio binding / Jedis, and of the client process's CPU
  * time per call (all its threads; less sensitive to a busy machine than throughput).
@@ -33,7 +34,7 @@ import redis.clients.jedis.RedisClient;
  *
  * <p>Environment: REDIS_URL (redis://host:port), BENCH_SECONDS per run (default 0.1),
  * BENCH_PAIRS (default 60), BENCH_OPS (comma list of operations to run), BENCH_THREADS (default
- * 1,16).
+ * 1,16,v1000: a number of platform threads, or v and a number of virtual threads).
  */
 public final class JedisComparison {
     private static final String NS = "bench";
@@ -210,14 +211,43 @@ public final class JedisComparison {
     private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
 
+    /** How many threads call at once, and whether they are virtual threads. */
+    private record Threads(int count, boolean virtual) {
+        static Threads parse(String spec) {
+            boolean virtual = spec.startsWith("v");
+            return new Threads(Integer.parseInt(virtual ? spec.substring(1) : spec), virtual);
+        }
+
+        String label() {
+            return virtual ? count + " virtual" : Integer.toString(count);
+        }
+
+        Thread newThread(Runnable task) {
+            return virtual ? VIRTUAL.newThread(task) : new Thread(task);
+        }
+    }
+
+    /** Thread.ofVirtual().factory() on Java 21 and later (this code compiles for Java 17), else null. */
+    private static final java.util.concurrent.ThreadFactory VIRTUAL = virtualThreadFactory();
+
+    private static java.util.concurrent.ThreadFactory virtualThreadFactory() {
+        try {
+            Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+            return (java.util.concurrent.ThreadFactory)
+                    Class.forName("java.lang.Thread$Builder").getMethod("factory").invoke(builder);
+        } catch (ReflectiveOperationException before21) {
+            return null;
+        }
+    }
+
     /** Runs {@code call} on {@code threads} threads for {@code seconds}. */
-    private static Rate run(Call call, int threads, double seconds) throws InterruptedException {
+    private static Rate run(Call call, Threads threads, double seconds) throws InterruptedException {
         LongAdder calls = new LongAdder();
         AtomicBoolean stop = new AtomicBoolean();
         List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
-        Thread[] workers = new Thread[threads];
-        for (int t = 0; t < threads; t++) {
-            workers[t] = new Thread(() -> {
+        Thread[] workers = new Thread[threads.count()];
+        for (int t = 0; t < workers.length; t++) {
+            workers[t] = threads.newThread(() -> {
                 ThreadLocalRandom random = ThreadLocalRandom.current();
                 long n = 0;
                 try {
@@ -278,8 +308,16 @@ public final class JedisComparison {
         double seconds = Double.parseDouble(System.getenv().getOrDefault("BENCH_SECONDS", "0.1"));
         int pairs = Integer.parseInt(System.getenv().getOrDefault("BENCH_PAIRS", "60"));
         String only = System.getenv().getOrDefault("BENCH_OPS", "");
-        int[] threadCounts = Arrays.stream(System.getenv().getOrDefault("BENCH_THREADS", "1,16").split(","))
-                .mapToInt(Integer::parseInt).toArray();
+        List<Threads> threadCounts = new ArrayList<>();
+        for (String spec : System.getenv().getOrDefault("BENCH_THREADS", "1,16,v1000").split(",")) {
+            Threads threads = Threads.parse(spec.trim());
+            if (threads.virtual() && VIRTUAL == null) {
+                System.out.println("(no virtual threads on Java " + Runtime.version().feature()
+                        + ": the " + threads.label() + " rows are left out; run on Java 21 or later)");
+                continue;
+            }
+            threadCounts.add(threads);
+        }
         Path luaDir = Path.of(System.getProperty("sf.luaDir", "../../lua"));
 
         ConnectionPoolConfig poolConfig = new ConnectionPoolConfig();
@@ -303,9 +341,9 @@ public final class JedisComparison {
             bench.prepare(uids1000, services100);
 
             StringBuilder table = new StringBuilder();
-            table.append(String.format(Locale.ROOT, "| %-24s | %7s | %14s | %14s | %8s | %9s | %9s |%n",
+            table.append(String.format(Locale.ROOT, "| %-24s | %12s | %14s | %14s | %8s | %9s | %9s |%n",
                     "operation", "threads", "binding ops/s", "Jedis ops/s", "ratio", "CPU µs b.", "CPU µs J."));
-            table.append("| ------------------------ | ------: | -------------: | -------------: | -------: | --------: | --------: |\n");
+            table.append("| ------------------------ | -----------: | -------------: | -------------: | -------: | --------: | --------: |\n");
             System.out.print(table);
             for (Op op : bench.operations(uids1000, services100)) {
                 if (!only.isEmpty() && !Arrays.asList(only.split(",")).contains(op.name())) {
@@ -318,7 +356,7 @@ public final class JedisComparison {
                 if (read && !Objects.equals(mine, theirs)) {
                     throw new IllegalStateException(op.name() + ": binding " + mine + " but Jedis " + theirs);
                 }
-                for (int threads : threadCounts) {
+                for (Threads threads : threadCounts) {
                     for (int warm = 0; warm < 2; warm++) { // warm-up, both sides
                         run(op.binding(), threads, Math.max(0.5, seconds));
                         run(op.jedis(), threads, Math.max(0.5, seconds));
@@ -344,8 +382,8 @@ public final class JedisComparison {
                         ourCpu.add(a.cpuMicrosPerCall());
                         jedisCpu.add(b.cpuMicrosPerCall());
                     }
-                    String row = String.format(Locale.ROOT, "| %-24s | %7d | %14.0f | %14.0f | %7.2fx | %9.1f | %9.1f |%n",
-                            op.name(), threads, median(ours), median(jedisRates), median(ratios),
+                    String row = String.format(Locale.ROOT, "| %-24s | %12s | %14.0f | %14.0f | %7.2fx | %9.1f | %9.1f |%n",
+                            op.name(), threads.label(), median(ours), median(jedisRates), median(ratios),
                             median(ourCpu), median(jedisCpu));
                     System.out.print(row);
                     table.append(row);
