@@ -26,8 +26,9 @@ import redis.clients.jedis.RedisClient;
  * the same result types and the same key spread; 1 and 16 platform threads and 1,000 virtual
  * threads (on Java 21 and later). After a warm-up, runs
  * alternate in pairs (binding, Jedis / Jedis, binding, ...) and the table shows medians: of
- * throughput per side, of the per-pair ratio binding / Jedis, and of the client process's CPU
- * time per call (all its threads; less sensitive to a busy machine than throughput).
+ * throughput per side, of the per-pair ratio binding / Jedis, of the client process's CPU time
+ * per call (all its threads; less sensitive to a busy machine than throughput) and of
+ * redis-server's CPU time per call.
  *
  * <p>Runs are short (a tenth of a second) and many, so that a burst of load from elsewhere on
  * the machine hits both sides of a pair alike instead of one side's whole measurement.
@@ -205,8 +206,26 @@ public final class JedisComparison {
 
     // ---- timing ----
 
-    /** Calls per second and client CPU time per call (this whole process: callers, pool threads, GC). */
-    private record Rate(double callsPerSecond, double cpuMicrosPerCall) {}
+    /**
+     * Calls per second, client CPU time per call (this whole process: callers, pool threads,
+     * runners, GC) and the server's CPU time per call (redis-server's INFO: a thread woken by a
+     * reply is woken by the server's write, one woken by a runner by the client).
+     */
+    private record Rate(double callsPerSecond, double cpuMicrosPerCall, double serverMicrosPerCall) {}
+
+    /** A connection of its own for INFO, outside both sides' pools. */
+    private static redis.clients.jedis.Jedis admin;
+
+    /** redis-server's CPU time so far (user + system), in microseconds. */
+    private static double serverCpuMicros() {
+        double seconds = 0;
+        for (String line : admin.info("cpu").split("\r\n")) {
+            if (line.startsWith("used_cpu_sys:") || line.startsWith("used_cpu_user:")) {
+                seconds += Double.parseDouble(line.substring(line.indexOf(':') + 1).trim());
+            }
+        }
+        return seconds * 1e6;
+    }
 
     private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
@@ -261,6 +280,7 @@ public final class JedisComparison {
                 calls.add(n);
             });
         }
+        double serverStart = serverCpuMicros();
         long cpuStart = OS.getProcessCpuTime();
         long start = System.nanoTime();
         for (Thread w : workers) {
@@ -273,11 +293,12 @@ public final class JedisComparison {
         }
         double elapsed = (System.nanoTime() - start) / 1e9;
         double cpu = (OS.getProcessCpuTime() - cpuStart) / 1e3;
+        double serverCpu = serverCpuMicros() - serverStart;
         if (!failures.isEmpty()) {
             throw new IllegalStateException("benchmark call failed", failures.get(0));
         }
         long n = Math.max(1, calls.sum());
-        return new Rate(n / elapsed, cpu / n);
+        return new Rate(n / elapsed, cpu / n, serverCpu / n);
     }
 
     private static double median(List<Double> values) {
@@ -324,7 +345,12 @@ public final class JedisComparison {
         poolConfig.setMaxTotal(POOL);
         poolConfig.setMaxIdle(POOL);
         try (StatefulExecutor executor = StatefulExecutor.builder(url).poolMaxSize(POOL).open();
-                RedisClient jedis = RedisClient.builder().hostAndPort(uri.getHost(), uri.getPort()).poolConfig(poolConfig).build()) {
+                RedisClient jedis = RedisClient.builder().hostAndPort(uri.getHost(), uri.getPort()).poolConfig(poolConfig).build();
+                redis.clients.jedis.Jedis info = new redis.clients.jedis.Jedis(uri.getHost(), uri.getPort())) {
+            admin = info;
+            System.out.println("(Java " + Runtime.version() + ", " + Runtime.getRuntime().availableProcessors()
+                    + " cores; redis-server " + info.info("server").lines()
+                            .filter(l -> l.startsWith("redis_version:")).findFirst().orElse("?").substring(14).trim() + ")");
             JedisComparison bench = new JedisComparison(executor, jedis);
             for (String script : List.of("set_linked_pod", "try_set_linked_pod", "set_linked_pod_if_absent",
                     "get_linked_pod_if_persist", "remove_linked_pod")) {
@@ -341,9 +367,11 @@ public final class JedisComparison {
             bench.prepare(uids1000, services100);
 
             StringBuilder table = new StringBuilder();
-            table.append(String.format(Locale.ROOT, "| %-24s | %12s | %14s | %14s | %8s | %9s | %9s |%n",
-                    "operation", "threads", "binding ops/s", "Jedis ops/s", "ratio", "CPU µs b.", "CPU µs J."));
-            table.append("| ------------------------ | -----------: | -------------: | -------------: | -------: | --------: | --------: |\n");
+            table.append(String.format(Locale.ROOT, "| %-24s | %12s | %14s | %14s | %8s | %9s | %9s | %9s | %9s |%n",
+                    "operation", "threads", "binding ops/s", "Jedis ops/s", "ratio", "CPU µs b.", "CPU µs J.",
+                    "srv µs b.", "srv µs J."));
+            table.append("| ------------------------ | -----------: | -------------: | -------------: | -------: "
+                    + "| --------: | --------: | --------: | --------: |\n");
             System.out.print(table);
             for (Op op : bench.operations(uids1000, services100)) {
                 if (!only.isEmpty() && !Arrays.asList(only.split(",")).contains(op.name())) {
@@ -366,6 +394,8 @@ public final class JedisComparison {
                     List<Double> ratios = new ArrayList<>();
                     List<Double> ourCpu = new ArrayList<>();
                     List<Double> jedisCpu = new ArrayList<>();
+                    List<Double> ourServer = new ArrayList<>();
+                    List<Double> jedisServer = new ArrayList<>();
                     for (int pair = 0; pair < pairs; pair++) {
                         Rate a;
                         Rate b;
@@ -381,10 +411,13 @@ public final class JedisComparison {
                         ratios.add(a.callsPerSecond() / b.callsPerSecond());
                         ourCpu.add(a.cpuMicrosPerCall());
                         jedisCpu.add(b.cpuMicrosPerCall());
+                        ourServer.add(a.serverMicrosPerCall());
+                        jedisServer.add(b.serverMicrosPerCall());
                     }
-                    String row = String.format(Locale.ROOT, "| %-24s | %12s | %14.0f | %14.0f | %7.2fx | %9.1f | %9.1f |%n",
+                    String row = String.format(Locale.ROOT,
+                            "| %-24s | %12s | %14.0f | %14.0f | %7.2fx | %9.1f | %9.1f | %9.1f | %9.1f |%n",
                             op.name(), threads.label(), median(ours), median(jedisRates), median(ratios),
-                            median(ourCpu), median(jedisCpu));
+                            median(ourCpu), median(jedisCpu), median(ourServer), median(jedisServer));
                     System.out.print(row);
                     table.append(row);
                 }
