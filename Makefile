@@ -6,8 +6,10 @@
 #   make test                  the whole test suite: lint, header check, Rust tests (twice: with
 #                              the default, adaptive auto-pipelining, and with every call
 #                              through the shared connection), C tests (also
-#                              under valgrind and sanitizers), a short fuzz run; installs
+#                              under valgrind and sanitizers), the Rust and C suites against
+#                              Valkey, the Go and Java packages, a short fuzz run; installs
 #                              redis-server, valgrind, clang-14, ... when run as root
+#   make valkey-test           the Rust integration and C suites against Valkey (VALKEY_SERVER)
 #   make install PREFIX=/usr/local
 #                              the stripped shared library (libstateful_executor.so.X.Y.Z with
 #                              its .so.X and .so links), the static one, the header, pkg-config
@@ -25,6 +27,7 @@
 #                              throwaway redis-servers, the README's Go quickstart built shared and static
 #                              (the sfexec tests twice: as they come, then with every single-key call batched)
 #   make go-bench              the Go package beside go-redis v9 (same scripts, EVALSHA), 1 and 16 goroutines
+#   make charts                docs/perf/*.svg from the benches' JSON (target/bench/*-vs-*.json)
 #   make java-test             the Java binding (bindings/java): its JNI library, then mvn test
 #                              (part of make test; the suite twice: as it comes, then with every
 #                              call batched, on JDK 21+ when installed, with the virtual-thread
@@ -102,7 +105,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++ cmake binutils
 
-test: deps lint check-header rust-test c-test go-test java-test fuzz-smoke
+test: deps lint check-header rust-test c-test valkey-test go-test java-test fuzz-smoke
 
 # The quick check before a commit: no redis-server, under a minute on a warm build.
 check: lint unit-test check-header
@@ -151,6 +154,35 @@ check-latest:
 		CARGO_TARGET_DIR=$(LATEST_DIR)/target $(CARGO) clippy --all-targets -- -D warnings && \
 		CARGO_TARGET_DIR=$(LATEST_DIR)/target $(CARGO) test --lib
 	@echo "check-latest: clippy and unit tests pass on the newest compatible versions"
+
+# ---- Valkey ----
+
+# The Rust integration suite and the C suite once more against Valkey instead of Redis (the
+# harnesses' one switch: SF_TEST_SERVER=valkey). VALKEY_SERVER names the binary; by default
+# scripts/ensure-valkey.sh puts a pinned Valkey 8.1.8 into target/valkey/bin. A build without
+# TLS (that one) cannot run the TLS tests: they are skipped, and the run says so. The
+# hostile-server tests talk to a fake server, not to Valkey, and stay with the Redis pass.
+VALKEY_DIR := $(abspath $(TARGET_DIR))/valkey/bin
+VALKEY_SERVER ?= $(VALKEY_DIR)/valkey-server
+VALKEY_ENV = SF_TEST_SERVER=valkey REDIS_SERVER=$(VALKEY_SERVER)
+VALKEY_TLS_TESTS := tls:: batch::over_a_unix_socket_and_tls
+.PHONY: deps-valkey valkey-test
+deps-valkey:
+	@[ "$(VALKEY_SERVER)" != "$(VALKEY_DIR)/valkey-server" ] || scripts/ensure-valkey.sh $(VALKEY_DIR)
+
+valkey-test: deps deps-valkey c-test-build
+	@$(VALKEY_SERVER) --version
+	@skip=""; \
+	if timeout 10 $(VALKEY_SERVER) --port 0 --tls-port 1 --save "" 2>&1 | grep -q "TLS support"; then \
+		skip="$(addprefix --skip ,$(VALKEY_TLS_TESTS))"; \
+		echo "valkey-test: SKIPPED the TLS tests ($(VALKEY_TLS_TESTS)): $(VALKEY_SERVER) was built without TLS"; \
+	fi; \
+	$(VALKEY_ENV) $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+		$(addprefix --skip ,$(TIMED_TESTS)) $$skip && \
+	$(VALKEY_ENV) $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
+		faults:: pipelining:: $$skip
+	$(VALKEY_ENV) $(C_OUT)/test_c_api
+	@echo "valkey-test: the Rust integration suite and the C suite passed against $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)"
 
 lint:
 	$(CARGO) fmt --check
@@ -296,6 +328,14 @@ bench-build: lib
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/driver.c \
 		$(STATIC_LIB) $(STATIC_DEPS) -o $(TARGET_DIR)/bench/driver
 
+# The charts of docs/performance.md: copies target/bench/*-vs-*.json (written by make bench,
+# go-bench and java-bench) into docs/perf and draws docs/perf/*.svg from them. CHARTS_FROM=docs/perf
+# only redraws the committed data.
+CHARTS_FROM ?= $(TARGET_DIR)/bench
+.PHONY: charts
+charts:
+	python3 scripts/charts.py $(CHARTS_FROM) docs/perf
+
 # ---- fuzzing ----
 
 # libFuzzer (clang's -fsanitize=fuzzer) drives the C API with arbitrary bytes against a throwaway
@@ -386,7 +426,9 @@ go-test: deps lib go-lint
 # The bench module (bindings/go/bench) is the only place that needs go-redis, which the go
 # command fetches into its module cache.
 go-bench: deps lib
-	cd $(GO_DIR)/bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) run . $(GO_BENCH_ARGS)
+	@mkdir -p $(TARGET_DIR)/bench
+	cd $(GO_DIR)/bench && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) run . \
+		-json $(abspath $(TARGET_DIR))/bench/go-vs-goredis.json $(GO_BENCH_ARGS)
 # ---- Java (bindings/java) ----
 
 # The JNI glue and the static library linked into one self-contained shared library, packed into

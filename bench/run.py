@@ -2,7 +2,8 @@
 """make bench: each operation through the C API and the Rust API beside redis-benchmark sending
 the equivalent raw command (or EVALSHA of the same Lua script) to the same server, at the same
 concurrency and key spread. Each figure is the median of several runs (the machine is noisy).
-Prints a table and writes target/bench/results.json.
+Prints a table and writes target/bench/results.json, plus the comparisons `make charts` draws:
+target/bench/rust-vs-redis-benchmark.json and c-vs-redis-benchmark.json.
 
 The Rust driver runs with pipelining on (adaptive, the library's default threshold;
 SF_BENCH_MIN_IN_FLIGHT=1 in the environment: every call through the shared connection) and off,
@@ -22,6 +23,8 @@ import statistics
 import subprocess
 import sys
 from urllib.parse import urlparse
+
+from report import Report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where cargo builds, as the Makefile sees it.
@@ -117,6 +120,13 @@ def main():
     threads_list = [int(t) for t in os.environ.get("BENCH_THREADS", "1,4,16").split(",")]
     subprocess.run([RUST_DRIVER, "setup"], check=True)
     have_c = os.path.exists(C_DRIVER)
+    command = "make bench" + "".join(f" {k}={os.environ[k]}" for k in
+                                     ("BENCH_SECONDS", "BENCH_RUNS", "BENCH_OPS", "BENCH_THREADS")
+                                     if k in os.environ)
+    rust = Report(ROOT, "Rust API (default settings) against redis-benchmark", "Rust API",
+                  "redis-benchmark", command)
+    c = Report(ROOT, "C API (default settings) against redis-benchmark", "C API",
+               "redis-benchmark", command)
     results = []
     for op in ops:
         _, items = OPS[op]
@@ -155,12 +165,20 @@ def main():
             }
             results.append(row)
             print_row(row, header=len(results) == 1)
+            rust.row(op, threads, row["on_ratio"], pairs=RUNS, ours_per_s=row["on_ops"],
+                     peer_per_s=row["redis_benchmark_ops"])
+            if have_c:
+                c.row(op, threads, row["c_ratio"], pairs=RUNS, ours_per_s=row["c_ops"],
+                      peer_per_s=row["redis_benchmark_ops"])
     os.makedirs(os.path.join(TARGET, "bench"), exist_ok=True)
     with open(os.path.join(TARGET, "bench/results.json"), "w") as f:
         json.dump({"seconds_per_run": SECONDS, "runs": RUNS, "results": results}, f, indent=2)
     print("ratios: median of the per-round ratios; rb = redis-benchmark, one command per round")
     print("trip; CPU = the server's CPU (INFO cpu) per call, microseconds")
-    print("written: target/bench/results.json")
+    rust.write(os.path.join(TARGET, "bench/rust-vs-redis-benchmark.json"))
+    if have_c:
+        c.write(os.path.join(TARGET, "bench/c-vs-redis-benchmark.json"))
+    print("written: target/bench/results.json, target/bench/*-vs-redis-benchmark.json")
 
 
 def fmt_rate(ops, items):

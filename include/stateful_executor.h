@@ -5,22 +5,13 @@
  * as share/doc/stateful_executor/c-api.md (with data-model.md); this header documents every
  * function itself.
  *
- * Conventions, valid for every function below:
- *  - Every fallible function returns an sf_status and takes `sf_error *err` as its last
- *    parameter. `err` may be NULL. Otherwise it receives the code and a NUL-terminated
- *    human-readable message on failure, and SF_OK with an empty message on success. No error
- *    detail is kept in thread-local or global state.
- *  - Absence is a value, not an error: no link gives SF_OK with pod SF_NO_POD (-1); no string
- *    gives SF_OK with a NULL string.
- *  - Every pointer argument except `err` is required: NULL gives SF_INVALID_ARGUMENT (and, for
- *    batches, a NULL array is allowed only with count 0). Output parameters always hold a
- *    defined value after the call: on failure NULL, SF_NO_POD or false, as each function says.
- *  - Strings are NUL-terminated UTF-8. Strings and result objects returned by the library are
- *    owned by the caller and freed with the matching sf_*_free; every free function accepts NULL.
- *  - Thread safety: one sf_executor may be used by any number of threads at once (only
- *    sf_executor_close must not race with other calls on it). Result objects are immutable.
- *    An sf_config must not be changed while another thread uses it.
- *  - No function panics or aborts across the boundary: an internal panic becomes SF_INTERNAL.
+ * Conventions, the same for every function (spelled out once, in c-api.md "Conventions"):
+ * fallible functions return an sf_status and take `sf_error *err` (may be NULL) last; absence
+ * is a value (SF_NO_POD, a NULL string), not an error; every other pointer is required; strings
+ * are NUL-terminated UTF-8; what the library returns is the caller's, freed with its sf_*_free
+ * (each accepts NULL); an sf_executor is shared by any number of threads; no panic crosses the
+ * boundary (SF_INTERNAL instead). Each function below states its own ownership, NULL handling
+ * and thread-safety.
  *
  * Linking: pkg-config --cflags --libs stateful_executor (shared library, SONAME
  * libstateful_executor.so.0); pkg-config --cflags --libs stateful_executor-static (the .a);
@@ -102,15 +93,6 @@
  * A bug: a caught panic or a broken invariant.
  */
 #define SF_INTERNAL 9
-
-/**
- * With auto-pipelining on, a call goes through the shared connection only while at least
- * this many calls of the executor (itself included) are in flight, and through a pooled
- * connection otherwise, exactly as with pipelining off: fewer concurrent callers rarely
- * fill a batch, and then waiting for another thread's read costs more than the shared write
- * saves (see the README's Performance section).
- */
-#define DEFAULT_PIPELINING_MIN_IN_FLIGHT 12
 
 /**
  * Size of `sf_error.message`, including its terminating NUL.
@@ -431,7 +413,7 @@ extern "C" {
 const char *sf_status_name(sf_status status);
 
 /**
- * The library's version, e.g. `"0.1.0"` (the Rust crate's version), as a static
+ * The library's version, e.g. `"0.3.0"` (the Rust crate's version), as a static
  * NUL-terminated string.
  *
  * Never NULL; the string is static storage: do not free it. Thread-safe.

@@ -192,15 +192,12 @@ impl Error {
     /// The error for an error reply `CODE detail` of the server, with the same kinds and flags
     /// wherever it was read.
     pub(crate) fn from_server_reply(code: &str, detail: &str) -> Error {
-        // Scripts' errors end with " script: <sha>, on @user_script:N.": noise for a reader.
-        let detail = detail.split(" script: ").next().unwrap_or(detail);
+        let detail = without_script_location(detail);
         let kind = match code {
             // WRONGTYPE: one of our keys holds another type: data not in the documented format.
             CORRUPT_DATA_CODE | "WRONGTYPE" => ErrorKind::UnexpectedReply,
             "NOAUTH" | "WRONGPASS" | "NOPERM" => ErrorKind::Auth,
-            // An ACL refusal inside a script (Redis 7.0: "ERR The user executing the script
-            // can't run this command or subcommand", "... can't access at least one of the keys").
-            "ERR" if detail.starts_with("The user executing the script can't") => ErrorKind::Auth,
+            "ERR" if is_acl_denial_in_script(detail) => ErrorKind::Auth,
             _ => ErrorKind::Redis,
         };
         let message = match code {
@@ -217,6 +214,37 @@ impl Error {
         error.missing_script = code == "NOSCRIPT";
         error
     }
+}
+
+/// A script's error ends with where it ran: " script: <sha1>, on @user_script:N." (Redis 7,
+/// Valkey 8) or " script: on @user_script:N." (Valkey 9): noise for a reader. Only that suffix
+/// is cut, so a reason that itself says "script:" (Valkey's "ACL failure in script: User u has
+/// no permissions to run the 'hdel' command") keeps the part that matters.
+fn without_script_location(detail: &str) -> &str {
+    const MARK: &str = " script: ";
+    let Some(at) = detail.rfind(MARK) else {
+        return detail;
+    };
+    let location = &detail[at + MARK.len()..];
+    let location = match location.split_once(", ") {
+        Some((sha, rest)) if !sha.is_empty() && sha.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
+        _ => location,
+    };
+    if location.starts_with("on @user_script:") {
+        &detail[..at]
+    } else {
+        detail
+    }
+}
+
+/// An ACL refusal of a command a script ran, which servers report as a plain `ERR` (outside a
+/// script the same refusal is `NOPERM`): Redis 7.0 "The user executing the script can't run
+/// this command or subcommand" / "... can't access at least one of the keys ...", Valkey 8 and
+/// 9 "ACL failure in script: User u has no permissions to run the 'hdel' command" / "...: No
+/// permissions to access a key".
+fn is_acl_denial_in_script(detail: &str) -> bool {
+    detail.starts_with("The user executing the script can't")
+        || detail.starts_with("ACL failure in script")
 }
 
 fn classify(err: &redis::RedisError) -> ErrorKind {
@@ -236,5 +264,71 @@ fn classify(err: &redis::RedisError) -> ErrorKind {
         | K::NoValidReplicasFoundBySentinel => ErrorKind::Connection,
         _ if err.is_io_error() || err.is_connection_dropped() => ErrorKind::Connection,
         _ => ErrorKind::Redis,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every wording of an ACL refusal known from the servers the tests run, as they send it.
+    #[test]
+    fn acl_denials_are_auth_on_every_server_with_the_reason_kept() {
+        for (code, detail, message) in [
+            (
+                "NOPERM",
+                "this user has no permissions to access one of the keys used as arguments",
+                "NOPERM this user has no permissions to access one of the keys used as arguments",
+            ),
+            // Redis 7.0, inside a script.
+            (
+                "ERR",
+                "The user executing the script can't run this command or subcommand script: \
+                 90e3a9d39dea330c08b4ae1ce660d847a50af793, on @user_script:1.",
+                "ERR The user executing the script can't run this command or subcommand",
+            ),
+            (
+                "ERR",
+                "The user executing the script can't access at least one of the keys mentioned \
+                 in the command arguments script: 96743f74c8ae503e858c6c892c76905655eeb209, on \
+                 @user_script:1.",
+                "ERR The user executing the script can't access at least one of the keys \
+                 mentioned in the command arguments",
+            ),
+            // Valkey 8.1, inside a script.
+            (
+                "ERR",
+                "ACL failure in script: User lim has no permissions to run the 'hdel' command \
+                 script: 90e3a9d39dea330c08b4ae1ce660d847a50af793, on @user_script:1.",
+                "ERR ACL failure in script: User lim has no permissions to run the 'hdel' command",
+            ),
+            // Valkey 9.1: the location without the script's SHA.
+            (
+                "ERR",
+                "ACL failure in script: No permissions to access a key script: on @user_script:1.",
+                "ERR ACL failure in script: No permissions to access a key",
+            ),
+        ] {
+            let error = Error::from_server_reply(code, detail);
+            assert_eq!(error.kind(), ErrorKind::Auth, "{detail}");
+            assert_eq!(error.message(), message);
+        }
+    }
+
+    #[test]
+    fn only_the_script_location_is_cut() {
+        let other = Error::from_server_reply(
+            "ERR",
+            "Wrong number of args calling command from script script: on @user_script:1.",
+        );
+        assert_eq!(other.kind(), ErrorKind::Redis);
+        assert_eq!(
+            other.message(),
+            "ERR Wrong number of args calling command from script"
+        );
+        // No location: the text stays whole, even when it says "script: ".
+        let plain = Error::from_server_reply("ERR", "bad script: here");
+        assert_eq!(plain.message(), "ERR bad script: here");
+        assert_eq!(plain.kind(), ErrorKind::Redis);
     }
 }

@@ -94,7 +94,9 @@ pub fn check_uid(uid: &str) -> Result<()> {
     check_name("uid", uid, MAX_UID_LEN, &REFUSED)
 }
 
-/// Checks a pod state or workload state (`what` names which, for the message).
+/// Checks a pod state or workload state (`what` names which, for the message): 1-4096 bytes of
+/// UTF-8 without a NUL byte. NUL is refused at write, in every language, because a C string
+/// cannot carry it back: a state holding one would fail every C, Go and Java read of it.
 pub fn check_state(what: &str, state: &str) -> Result<()> {
     if state.is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));
@@ -103,6 +105,12 @@ pub fn check_state(what: &str, state: &str) -> Result<()> {
         return Err(Error::invalid(format!(
             "{what} is {} bytes, longer than {MAX_STATE_LEN}",
             state.len()
+        )));
+    }
+    if state.as_bytes().contains(&0) {
+        return Err(Error::invalid(format!(
+            "{what} {} contains a NUL byte, which no C string can carry back",
+            shown(state)
         )));
     }
     Ok(())
@@ -271,6 +279,20 @@ mod tests {
         for bad in ["", "a{", "}", "a\nb", "\x7f", &"u".repeat(513)] {
             assert!(check_uid(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn states_hold_no_nul() {
+        assert!(check_state("pod state", "Running").is_ok());
+        assert!(check_state("pod state", "a\tb\n").is_ok());
+        for bad in ["", "Run\0ning", "\0", &"s".repeat(4097)] {
+            assert!(check_state("pod state", bad).is_err(), "{bad:?}");
+        }
+        let msg = check_state("workload state", "a\0")
+            .unwrap_err()
+            .message()
+            .to_string();
+        assert!(msg.contains("NUL"), "{msg}");
     }
 
     #[test]

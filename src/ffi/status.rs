@@ -100,7 +100,7 @@ pub extern "C" fn sf_status_name(status: sf_status) -> *const c_char {
     })
 }
 
-/// The library's version, e.g. `"0.1.0"` (the Rust crate's version), as a static
+/// The library's version, e.g. `"0.3.0"` (the Rust crate's version), as a static
 /// NUL-terminated string.
 ///
 /// Never NULL; the string is static storage: do not free it. Thread-safe.

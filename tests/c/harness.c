@@ -173,7 +173,11 @@ static int spawn(server *s, const char *const *extra_args) {
   int argc = 0, i;
   long long deadline;
   pid_t parent = getpid();
-  if (binary == NULL || binary[0] == '\0') binary = "redis-server";
+  if (binary == NULL || binary[0] == '\0') {
+    /* SF_TEST_SERVER=valkey: the one switch for running the suite against Valkey. */
+    const char *which = getenv("SF_TEST_SERVER");
+    binary = which != NULL && strcmp(which, "valkey") == 0 ? "valkey-server" : "redis-server";
+  }
   snprintf(port, sizeof port, "%d", s->port);
   snprintf(logfile, sizeof logfile, "%s/redis.log", s->dir);
   argv[argc++] = binary;

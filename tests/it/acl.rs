@@ -196,3 +196,31 @@ fn wrong_or_missing_password_fails_open_with_auth() {
         Some("Available")
     );
 }
+
+/// A command a script runs that the user may not run (`HDEL`, inside the removal script) is an
+/// ACL refusal like any other: `Auth` on Redis and on Valkey alike, whose wordings differ
+/// (Redis 7.0 "The user executing the script can't run this command", Valkey "ACL failure in
+/// script: User app has no permissions to run the 'hdel' command"), with the reason kept whole
+/// and the script's location (its SHA, the line) cut.
+#[test]
+fn a_command_refused_inside_a_script_is_auth_with_its_reason() {
+    let server = RedisServer::start();
+    let mut admin = server.raw();
+    let without_hdel: Vec<&str> = NEEDED.iter().copied().filter(|c| *c != "+hdel").collect();
+    set_user(&mut admin, "pw", &without_hdel);
+    let ex = open(&format!("redis://app:pw@127.0.0.1:{}", server.port)).expect("open as app");
+    // A temporary link, written as the administrator (linking also runs HDEL).
+    raw_cmd(&mut admin, &["SET", "sf:{ns:lk:u}chat", "1", "EX", "60"]);
+    let err = ex
+        .remove_linked_pod("ns", "u", "chat", Grace::Seconds(0))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let message = err.message();
+    assert!(
+        message.contains("can't run this command") || message.contains("'hdel' command"),
+        "the refused command is not said: {err}"
+    );
+    assert!(!message.contains("@user_script"), "{err}");
+    // Refused before any write: the link is still there.
+    assert_eq!(ex.get_linked_pod("ns", "u", "chat").unwrap(), Some(1));
+}

@@ -563,7 +563,8 @@ fn cluster_config_is_checked() {
 }
 
 /// Not a test of correctness: prints the time of a 10,000-uid batch read on a local 3-primary
-/// cluster and on a single server. `cargo test --release --test cluster -- --ignored --nocapture`
+/// cluster and on a single server:
+/// `cargo test --locked --release --test it cluster::measure -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn measure_batch_read_cluster_vs_single() {

@@ -340,6 +340,9 @@ fn bad_states_are_rejected_by_both_state_setters() {
         ("4097 bytes", "s".repeat(4097)),
         ("4095 + 2-byte char", format!("{}é", "s".repeat(4095))),
         ("64 KiB", "s".repeat(65536)),
+        // A C string cannot carry it back: every C, Go and Java read of it would fail.
+        ("a NUL byte", "Run\0ning".into()),
+        ("only a NUL byte", "\0".into()),
     ] {
         assert_rejected(Arg::State, label, |a| a.state = value.clone());
     }

@@ -6,7 +6,7 @@
 // It also gives the client process's CPU time per call (user + system, all threads) of each
 // side, which the other processes of a busy machine disturb less than throughput.
 //
-//	go run . [-pairs 15] [-duration 150ms] [-ops get,set] [-goroutines 1,16]
+//	go run . [-pairs 15] [-duration 150ms] [-ops get,set] [-goroutines 1,16] [-json FILE]
 package main
 
 import (
@@ -184,6 +184,7 @@ func main() {
 	_, self, _, _ := runtime.Caller(0)
 	luaDir := flag.String("lua", filepath.Join(filepath.Dir(self), "..", "..", "..", "lua"), "the repository's lua directory")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	jsonPath := flag.String("json", "", "also write the table as JSON to this file (the charts' input)")
 	flag.Parse()
 	if *profile != "" {
 		f, err := os.Create(*profile)
@@ -196,14 +197,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*pairs, *duration, *only, *levels, *luaDir); err != nil {
+	if err := run(*pairs, *duration, *only, *levels, *luaDir, *jsonPath); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
+func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "sfexec-bench-")
 	if err != nil {
@@ -249,6 +250,7 @@ func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
 	fmt.Println("| operation | goroutines | sfexec calls/s | go-redis calls/s | ratio | sfexec CPU µs/call | go-redis CPU µs/call |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var all []float64
+	rep := newReport("Go: sfexec against go-redis v9", "sfexec", "go-redis v9")
 	for _, o := range ops() {
 		if !selected(o.name, only) {
 			continue
@@ -286,6 +288,13 @@ func run(pairs int, duration time.Duration, only, levels, luaDir string) error {
 			all = append(all, ratio)
 			fmt.Printf("| %s | %d | %s | %s | **%.2f** | %.1f | %.1f |\n", o.name, n,
 				thousands(median(sfRates)), thousands(median(grRates)), ratio, median(sfCPU), median(grCPU))
+			rep.Rows = append(rep.Rows, reportRow{Op: o.name, Threads: n, Pairs: pairs, Ratio: ratio,
+				OursPerS: median(sfRates), PeerPerS: median(grRates), OursCPUus: median(sfCPU), PeerCPUus: median(grCPU)})
+		}
+	}
+	if jsonPath != "" {
+		if err := rep.write(jsonPath); err != nil {
+			return err
 		}
 	}
 	if len(all) > 0 {

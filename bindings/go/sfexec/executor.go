@@ -187,6 +187,19 @@ func configure(cfg *C.sf_config, o options) error {
 			return err
 		}
 	}
+	if o.pipelining != nil {
+		if err := check(Status(C.sf_config_set_pipelining(cfg, C.bool(*o.pipelining), &cerr))); err != nil {
+			return err
+		}
+	}
+	if o.minInFlight != 0 {
+		if o.minInFlight < 0 || o.minInFlight > math.MaxUint32 {
+			return invalidArgument(op, "pipelining min in flight "+strconv.Itoa(o.minInFlight)+" is out of range")
+		}
+		if err := check(Status(C.sf_config_set_pipelining_min_in_flight(cfg, C.uint32_t(o.minInFlight), &cerr))); err != nil {
+			return err
+		}
+	}
 	if o.tlsCAFile != "" {
 		if err := checkText(op, "TLS CA file", o.tlsCAFile); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,6 +258,30 @@ func TestStatsCountCalls(t *testing.T) {
 	}
 }
 
+// A NUL is reported in the argument that holds it (a state's NUL is not the uid's).
+func TestNulIsReportedInItsArgument(t *testing.T) {
+	server := redistest.Start(t)
+	ex := open(t, server)
+	const nul = "x\x00y"
+	for _, c := range []struct {
+		want string
+		err  error
+	}{
+		{"namespace contains a NUL", ex.SetServiceState(bg, nul, "s", 0, "x")},
+		{"service name contains a NUL", ex.SetServiceState(bg, "n", nul, 0, "x")},
+		{"state contains a NUL", ex.SetServiceState(bg, "n", "s", 0, nul)},
+		{"service name contains a NUL", ex.SetWorkloadState(bg, "n", nul, "x")},
+		{"state contains a NUL", ex.SetWorkloadState(bg, "n", "s", nul)},
+		{"service name contains a NUL", func() error { _, err := ex.GetServiceState(bg, "n", nul); return err }()},
+		{"uid contains a NUL", func() error { _, err := ex.GetLinkedPod(bg, "n", nul, "s"); return err }()},
+	} {
+		var sfErr *sfexec.Error
+		if !errors.As(c.err, &sfErr) || !strings.Contains(sfErr.Message, c.want) {
+			t.Fatalf("want %q in the message, got %v", c.want, c.err)
+		}
+	}
+}
+
 // The Go-side checks: what C cannot see (a NUL byte would cut the string short; an int
 // outside int32 would wrap) is refused before the library is called, so Redis sees nothing.
 func TestGoSideArgumentChecksSendNothing(t *testing.T) {
@@ -459,5 +484,54 @@ func waitForCalls(t *testing.T, ex *sfexec.Executor, n uint64) {
 			t.Fatalf("the library started %d calls, want %d", stats.Calls, n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// WithPipelining and WithPipeliningMinInFlight reach the library: 8 calls held up together by
+// a server paused for writes (scripts included; new connections still open) each hold a pooled
+// connection with pipelining off, and share one connection with every call pipelined.
+// (ComputeLinkedPod: the Go package never batches it itself.)
+func TestPipeliningOptions(t *testing.T) {
+	server := redistest.Start(t)
+	for _, c := range []struct {
+		name     string
+		opts     []sfexec.Option
+		pipeline bool
+	}{
+		{"off", []sfexec.Option{sfexec.WithPipelining(false)}, false},
+		{"every call", []sfexec.Option{sfexec.WithPipelining(true), sfexec.WithPipeliningMinInFlight(1)}, true},
+	} {
+		ex := open(t, server, c.opts...)
+		before, err := ex.Stats()
+		must(t, err)
+		server.MustDo(t, "CLIENT", "PAUSE", "500", "WRITE")
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := ex.ComputeLinkedPod(bg, "n", c.name+strconv.Itoa(i), "s", -1, []sfexec.Candidate{{Pod: 1}})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			must(t, err)
+		}
+		after, err := ex.Stats()
+		must(t, err)
+		opened := after.Connects - before.Connects
+		if c.pipeline && opened > 2 {
+			t.Errorf("%s: %d connections opened for 8 pipelined calls, want at most 2", c.name, opened)
+		}
+		if !c.pipeline && opened < 7 {
+			t.Errorf("%s: %d connections opened for 8 calls held up at once, want at least 7", c.name, opened)
+		}
+	}
+	_, err := sfexec.Open(server.URL, sfexec.WithPipeliningMinInFlight(-1))
+	if !errors.Is(err, sfexec.ErrInvalidArgument) {
+		t.Fatalf("min in flight -1: got %v, want ErrInvalidArgument", err)
 	}
 }

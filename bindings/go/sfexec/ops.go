@@ -51,15 +51,23 @@ type StatefulExecutor interface {
 
 var _ StatefulExecutor = (*Executor)(nil)
 
-// check2 and check3 reject a done context and strings C cannot carry, before anything else.
-func check2(ctx context.Context, op, a, b string) error {
+// check2, check3 and checkState reject a done context and strings C cannot carry, before
+// anything else; each names its arguments, so an error says which one held the NUL.
+func check2(ctx context.Context, op, ns, svc string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := checkText(op, "namespace", a); err != nil {
+	if err := checkText(op, "namespace", ns); err != nil {
 		return err
 	}
-	return checkText(op, "name", b)
+	return checkText(op, "service name", svc)
+}
+
+func checkState(ctx context.Context, op, ns, svc, state string) error {
+	if err := check2(ctx, op, ns, svc); err != nil {
+		return err
+	}
+	return checkText(op, "state", state)
 }
 
 func check3(ctx context.Context, op, ns, uid, svc string) error {
@@ -78,7 +86,7 @@ func check3(ctx context.Context, op, ns, uid, svc string) error {
 // SetServiceState publishes the state of one pod of a service.
 func (e *Executor) SetServiceState(ctx context.Context, namespace, serviceName string, podID int, state string) error {
 	const op = opSetServiceState
-	if err := check3(ctx, op, namespace, serviceName, state); err != nil {
+	if err := checkState(ctx, op, namespace, serviceName, state); err != nil {
 		return err
 	}
 	pod, err := toInt32(op, "pod", podID)
@@ -149,7 +157,7 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 // SetWorkloadState sets the state of a whole service (no expiry).
 func (e *Executor) SetWorkloadState(ctx context.Context, namespace, serviceName, state string) error {
 	const op = opSetWorkloadState
-	if err := check3(ctx, op, namespace, serviceName, state); err != nil {
+	if err := checkState(ctx, op, namespace, serviceName, state); err != nil {
 		return err
 	}
 	if e.shouldBatch() {

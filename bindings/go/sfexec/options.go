@@ -27,6 +27,8 @@ type options struct {
 	masterPassword  *string
 	logger          *slog.Logger
 	loggerSet       bool
+	pipelining      *bool
+	minInFlight     int // 0: the library's default
 }
 
 func collect(opts []Option) options {
@@ -89,6 +91,23 @@ func WithSentinelMasterAuth(username, password string) Option {
 			o.masterPassword = &password
 		}
 	}
+}
+
+// WithPipelining turns the library's auto-pipelining on (the default, adaptive) or off. On:
+// while enough calls of this Executor are in flight at once (WithPipeliningMinInFlight), their
+// commands share one connection per Redis node and go out together; off: every call holds a
+// pooled connection for its round trip. The environment variable SF_PIPELINING (off, on,
+// always) sets the default for the whole process. (Independent of the Go package's own
+// batching of concurrent calls, which hands them to the library together.)
+func WithPipelining(enabled bool) Option {
+	return func(o *options) { o.pipelining = &enabled }
+}
+
+// WithPipeliningMinInFlight sets how many calls must be in flight at once, the call itself
+// included, for a call to take the shared connection (default 12; 1: every call, even a lone
+// caller's). Only with pipelining on.
+func WithPipeliningMinInFlight(calls int) Option {
+	return func(o *options) { o.minInFlight = calls }
 }
 
 // WithLogger routes the library's log records (warnings about retries, reloaded scripts,

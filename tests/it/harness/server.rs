@@ -143,12 +143,27 @@ impl ServerBuilder {
             if server.spawn() {
                 return server;
             }
+            server.refuse_missing_tls();
         }
         panic!(
             "{} did not start; see the log in {}",
             server.spec.tag,
             server.dir.display()
         );
+    }
+}
+
+/// The server program the tests run: `$REDIS_SERVER` when set, else `valkey-server` when
+/// `SF_TEST_SERVER=valkey` (the one switch for running the suite against Valkey), else
+/// `redis-server`.
+pub fn server_binary() -> String {
+    if let Ok(binary) = std::env::var("REDIS_SERVER") {
+        return binary;
+    }
+    match std::env::var("SF_TEST_SERVER").as_deref() {
+        Ok("valkey") => "valkey-server".into(),
+        Ok("redis") | Err(_) => "redis-server".into(),
+        Ok(other) => panic!("SF_TEST_SERVER={other}: expected redis or valkey"),
     }
 }
 
@@ -199,9 +214,25 @@ impl RedisServer {
         self.dir.join(format!("redis-{}.log", self.port))
     }
 
+    /// A TLS server that exited because its build has no TLS (a Valkey built without it, say)
+    /// fails the test here, saying so: a TLS test never passes without TLS.
+    fn refuse_missing_tls(&self) {
+        if !matches!(self.spec.listener, Listener::Tls { .. }) {
+            return;
+        }
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        if log.contains("Failed finding TLS support") || log.contains("connection type tls") {
+            panic!(
+                "{} was built without TLS: run this test against a server with TLS, or skip the \
+                 TLS tests (make test does when the server lacks TLS)",
+                server_binary()
+            );
+        }
+    }
+
     /// Starts the process on `self.port`; true once it is ready.
     fn spawn(&mut self) -> bool {
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let binary = server_binary();
         let mut cmd = Command::new(&binary);
         if let Some(conf) = &self.spec.sentinel_conf {
             let path = self.dir.join("sentinel.conf");

@@ -83,7 +83,11 @@ func StartTLS(tb testing.TB, certs *Certs) *Server {
 func startServer(dir, conf string, tlsConfig *tls.Config, args []string) (*Server, error) {
 	binary := os.Getenv("REDIS_SERVER")
 	if binary == "" {
+		// SF_TEST_SERVER=valkey: the one switch for running the suite against Valkey.
 		binary = "redis-server"
+		if os.Getenv("SF_TEST_SERVER") == "valkey" {
+			binary = "valkey-server"
+		}
 	}
 	if _, err := exec.LookPath(binary); err != nil {
 		return nil, fmt.Errorf("cannot find %s: install redis-server (make go-test does it as root)", binary)

@@ -252,6 +252,9 @@ JNIEXPORT jbyteArray FN(version)(JNIEnv *env, jclass cls) {
 /* ---- lifecycle ---- */
 
 enum { TOPOLOGY_SINGLE = 0, TOPOLOGY_CLUSTER = 1, TOPOLOGY_SENTINEL = 2 };
+/* The settings array Native.open receives: pool max, pool min idle, connect, command and
+ * pool-wait timeouts (ms), pipelining (0/1), pipelining min in flight; -1 = the default. */
+enum { SETTINGS_COUNT = 7 };
 
 JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls, jint url_count,
                          jintArray settings, jbyteArray master_name, jboolean master_auth,
@@ -267,7 +270,7 @@ JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls
     const char *inline_urls[INLINE_ITEMS];
     const char **url_list = NULL;
     char *master = NULL, *user = NULL, *password = NULL, *ca = NULL, *cert = NULL, *key = NULL;
-    jint values[5];
+    jint values[SETTINGS_COUNT];
 
     const char *first = args_open(env, urls, &url_args);
     if (first == NULL) {
@@ -280,7 +283,7 @@ JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls
     ca = copy_optional(env, ca_file, &failed);
     cert = copy_optional(env, cert_file, &failed);
     key = copy_optional(env, key_file, &failed);
-    (*env)->GetIntArrayRegion(env, settings, 0, 5, values);
+    (*env)->GetIntArrayRegion(env, settings, 0, SETTINGS_COUNT, values);
     if (url_list == NULL || failed || (*env)->ExceptionCheck(env)) {
         goto done;
     }
@@ -314,6 +317,12 @@ JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls
     }
     if (status == SF_OK && values[4] >= 0) {
         status = sf_config_set_pool_wait_timeout_ms(cfg, (uint32_t)values[4], &err);
+    }
+    if (status == SF_OK && values[5] >= 0) {
+        status = sf_config_set_pipelining(cfg, values[5] != 0, &err);
+    }
+    if (status == SF_OK && values[6] >= 0) {
+        status = sf_config_set_pipelining_min_in_flight(cfg, (uint32_t)values[6], &err);
     }
     if (status == SF_OK && ca != NULL) {
         status = sf_config_set_tls_ca_file(cfg, ca, &err);

@@ -23,7 +23,20 @@ final class LogBridge {
         Level.OFF, Level.ERROR, Level.WARNING, Level.INFO, Level.DEBUG, Level.TRACE
     };
 
-    private static final ConcurrentHashMap<String, Logger> LOGGERS = new ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<String, Sink> LOGGERS = new ConcurrentHashMap<>();
+
+    /** Where one target's records go. */
+    private interface Sink {
+        void log(Level level, String message);
+    }
+
+    /**
+     * Whether System.Logger is backed by java.util.logging (no other LoggerFinder installed). JUL
+     * then infers a record's source from the stack, which would name this class for every
+     * record; records go to JUL directly instead, with the library's logger name as source.
+     */
+    private static final boolean JUL_BACKEND = System.LoggerFinder.getLoggerFinder()
+            .getClass().getName().equals("sun.util.logging.internal.LoggingProviderImpl");
 
     static void install() {
         int max = maxLevel();
@@ -52,16 +65,36 @@ final class LogBridge {
         try {
             Level jLevel = level >= 1 && level < LEVELS.length ? LEVELS[level] : Level.INFO;
             String name = Utf8.decode(target, 0, target.length);
-            Logger logger = LOGGERS.computeIfAbsent(name, LogBridge::loggerFor);
-            if (logger.isLoggable(jLevel)) {
-                logger.log(jLevel, Utf8.decode(message, 0, message.length));
-            }
+            LOGGERS.computeIfAbsent(name, LogBridge::sinkFor).log(jLevel, Utf8.decode(message, 0, message.length));
         } catch (Throwable ignored) {
             // A logging failure must not fail the library call that logged.
         }
     }
 
-    private static Logger loggerFor(String target) {
-        return System.getLogger(target.isEmpty() ? ROOT : target.replace("::", "."));
+    private static Sink sinkFor(String target) {
+        String name = target.isEmpty() ? ROOT : target.replace("::", ".");
+        if (JUL_BACKEND) {
+            return Jul.sink(name);
+        }
+        Logger logger = System.getLogger(name);
+        return (level, message) -> logger.log(level, message);
+    }
+
+    /** java.util.logging, loaded only when it backs System.Logger. */
+    private static final class Jul {
+        static Sink sink(String name) {
+            java.util.logging.Logger logger = java.util.logging.Logger.getLogger(name);
+            return (level, message) -> {
+                java.util.logging.Level julLevel = switch (level) {
+                    case ERROR -> java.util.logging.Level.SEVERE;
+                    case WARNING -> java.util.logging.Level.WARNING;
+                    case INFO -> java.util.logging.Level.INFO;
+                    case DEBUG -> java.util.logging.Level.FINE;
+                    default -> java.util.logging.Level.FINER;
+                };
+                // Source: the library's module, as the logger name says (no method).
+                logger.logp(julLevel, name, null, message);
+            };
+        }
     }
 }

@@ -86,7 +86,8 @@ final class Native {
      *
      * @param topology 0 single server, 1 cluster, 2 sentinel
      * @param urls the URLs (one, the seeds or the sentinels), packed
-     * @param settings pool max, pool min idle, connect / command / pool-wait timeout (ms); -1 = default
+     * @param settings pool max, pool min idle, connect / command / pool-wait timeout (ms),
+     *     pipelining (0 off, 1 on), pipelining min in flight; -1 = default
      * @param masterAuth whether to call sf_config_set_sentinel_master_auth (user, password may be null)
      */
     static native long open(

@@ -489,6 +489,8 @@ public final class StatefulExecutor implements AutoCloseable {
         private int connectTimeoutMs = -1;
         private int commandTimeoutMs = -1;
         private int poolWaitTimeoutMs = -1;
+        private int pipelining = -1;
+        private int pipeliningMinInFlight = -1;
         private boolean masterAuth;
         private String masterUser;
         private String masterPassword;
@@ -535,6 +537,32 @@ public final class StatefulExecutor implements AutoCloseable {
         }
 
         /**
+         * Auto-pipelining on (the default, adaptive) or off. On: while enough calls of this
+         * executor are in flight at once (see {@link #pipeliningMinInFlight(int)}), their commands
+         * share one connection per Redis node and go out together; off: every call holds a pooled
+         * connection for one round trip. The environment variable {@code SF_PIPELINING}
+         * ({@code off}, {@code on}, {@code always}) sets the default for the whole process.
+         */
+        public Builder pipelining(boolean enabled) {
+            this.pipelining = enabled ? 1 : 0;
+            return this;
+        }
+
+        /**
+         * With pipelining on: how many calls must be in flight at once, the call itself
+         * included, for a call to take the shared connection (default 12; 1 pipelines every
+         * call, even a lone caller's).
+         */
+        public Builder pipeliningMinInFlight(int calls) {
+            if (calls < 1) {
+                throw new StatefulExecutorException(
+                        Status.INVALID_ARGUMENT, "pipeliningMinInFlight must be at least 1, got " + calls);
+            }
+            this.pipeliningMinInFlight = calls;
+            return this;
+        }
+
+        /**
          * TLS ({@code rediss://} URLs): trust only the CA certificates of this PEM file instead of
          * the system's trust store.
          */
@@ -572,7 +600,8 @@ public final class StatefulExecutor implements AutoCloseable {
             byte[] cert = tlsCertFile == null ? null : Utf8.z("certFile", tlsCertFile.toString());
             byte[] key = tlsKeyFile == null ? null : Utf8.z("keyFile", tlsKeyFile.toString());
             int[] settings = {
-                poolMaxSize, poolMinIdle, connectTimeoutMs, commandTimeoutMs, poolWaitTimeoutMs
+                poolMaxSize, poolMinIdle, connectTimeoutMs, commandTimeoutMs, poolWaitTimeoutMs,
+                pipelining, pipeliningMinInFlight
             };
             Native.ensureLoaded();
             long pointer = Native.open(

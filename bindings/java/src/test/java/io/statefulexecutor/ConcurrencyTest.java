@@ -181,4 +181,31 @@ class ConcurrencyTest {
         ex.ping();
         return new WeakReference<>(ex);
     }
+
+    /**
+     * The builder's pipelining settings reach the library: 8 calls held up together by a server
+     * paused for writes (scripts included; new connections still open) each hold a pooled
+     * connection with pipelining off, and share one connection with every call pipelined.
+     */
+    @Test
+    void pipeliningSettingsReachTheLibrary() throws Exception {
+        for (boolean pipelined : new boolean[] {false, true}) {
+            StatefulExecutor.Builder builder = StatefulExecutor.builder(server.url()).poolMaxSize(16);
+            builder = pipelined ? builder.pipelining(true).pipeliningMinInFlight(1) : builder.pipelining(false);
+            try (StatefulExecutor ex = builder.open()) {
+                long before = ex.stats().connects();
+                raw.clientPause(500, redis.clients.jedis.args.ClientPauseMode.WRITE);
+                race(8, t -> () -> ex.computeLinkedPod("pl", pipelined + "u" + t, "s", -1, new int[] {1}, new long[] {0}));
+                long opened = ex.stats().connects() - before;
+                if (pipelined) {
+                    assertTrue(opened <= 2, opened + " connections opened for 8 pipelined calls");
+                } else {
+                    assertTrue(opened >= 7, opened + " connections opened for 8 calls held up at once");
+                }
+            }
+        }
+        assertEquals(Status.INVALID_ARGUMENT, org.junit.jupiter.api.Assertions.assertThrows(
+                StatefulExecutorException.class,
+                () -> StatefulExecutor.builder(server.url()).pipeliningMinInFlight(0)).status());
+    }
 }

@@ -28,13 +28,25 @@ final class RedisServer implements AutoCloseable {
         return startWith(port -> List.of(extraArgs));
     }
 
+    /**
+     * The server program: $REDIS_SERVER when set, else valkey-server when SF_TEST_SERVER=valkey
+     * (the one switch for running the suite against Valkey), else redis-server.
+     */
+    static String serverBinary() {
+        String binary = System.getenv("REDIS_SERVER");
+        if (binary != null && !binary.isEmpty()) {
+            return binary;
+        }
+        return "valkey".equals(System.getenv("SF_TEST_SERVER")) ? "valkey-server" : "redis-server";
+    }
+
     /** A server with extra arguments that may depend on its port (given; e.g. a TLS port). */
     static RedisServer startWith(java.util.function.IntFunction<List<String>> extraArgs) {
         try {
             Path dir = Files.createTempDirectory("sf-java-redis-");
             int port = freePort();
             List<String> command = new ArrayList<>(List.of(
-                    "redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
+                    serverBinary(), "--port", Integer.toString(port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", dir.toString(),
                     "--logfile", dir.resolve("redis.log").toString()));
             command.addAll(extraArgs.apply(port));
