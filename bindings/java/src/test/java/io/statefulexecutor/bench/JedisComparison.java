@@ -301,6 +301,33 @@ public final class JedisComparison {
         return new Rate(n / elapsed, cpu / n, serverCpu / n);
     }
 
+    private static String loadAverage() {
+        try {
+            String[] fields = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return fields[0] + " " + fields[1] + " " + fields[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    /** The commit measured (with "+changes" when the work tree differs from it). */
+    private static String commit() {
+        try {
+            Process rev = new ProcessBuilder("git", "rev-parse", "--short=12", "HEAD").start();
+            String commit = new String(rev.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (rev.waitFor() != 0 || commit.isEmpty()) {
+                return "unknown";
+            }
+            Process diff = new ProcessBuilder("git", "diff", "--quiet", "HEAD").start();
+            return diff.waitFor() == 0 ? commit : commit + "+changes";
+        } catch (IOException e) {
+            return "unknown";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "unknown";
+        }
+    }
+
     private static double median(List<Double> values) {
         List<Double> sorted = new ArrayList<>(values);
         sorted.sort(null);
@@ -366,6 +393,8 @@ public final class JedisComparison {
             }
             bench.prepare(uids1000, services100);
 
+            String loadAtStart = loadAverage();
+            List<String> jsonRows = new ArrayList<>();
             StringBuilder table = new StringBuilder();
             table.append(String.format(Locale.ROOT, "| %-24s | %12s | %14s | %14s | %8s | %9s | %9s | %9s | %9s |%n",
                     "operation", "threads", "binding ops/s", "Jedis ops/s", "ratio", "CPU µs b.", "CPU µs J.",
@@ -420,12 +449,35 @@ public final class JedisComparison {
                             median(ourCpu), median(jedisCpu), median(ourServer), median(jedisServer));
                     System.out.print(row);
                     table.append(row);
+                    jsonRows.add(String.format(Locale.ROOT, "{\"op\": \"%s\", \"threads\": %d, \"virtual\": %b, "
+                            + "\"pairs\": %d, \"ratio\": %.4f, \"ours_per_s\": %.1f, \"peer_per_s\": %.1f, "
+                            + "\"ours_cpu_us\": %.2f, \"peer_cpu_us\": %.2f, "
+                            + "\"ours_server_cpu_us\": %.2f, \"peer_server_cpu_us\": %.2f}",
+                            op.name(), threads.count(), threads.virtual(), pairs, median(ratios), median(ours),
+                            median(jedisRates), median(ourCpu), median(jedisCpu), median(ourServer),
+                            median(jedisServer)));
                 }
             }
             Path out = Path.of("target/bench/java-vs-jedis.md");
             Files.createDirectories(out.getParent());
             Files.writeString(out, table.toString());
-            System.out.println("(medians of " + pairs + " alternated pairs of " + seconds + " s runs; table in " + out + ")");
+            // The comparison format of every peer bench (make charts draws docs/perf/*.svg from it).
+            Path json = Path.of("../../target/bench/java-vs-jedis.json");
+            Files.createDirectories(json.getParent());
+            Files.writeString(json, "{\n"
+                    + "  \"title\": \"Java package vs Jedis\",\n"
+                    + "  \"ours\": \"stateful-executor (Java)\",\n"
+                    + "  \"peer\": \"Jedis 8\",\n"
+                    + "  \"date\": \"" + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\",\n"
+                    + "  \"commit\": \"" + commit() + "\",\n"
+                    + "  \"machine\": \"" + Runtime.getRuntime().availableProcessors() + " cores, Java "
+                    + Runtime.version().feature() + ", load average at start " + loadAtStart + ", at end "
+                    + loadAverage() + "\",\n"
+                    + "  \"command\": \"make java-bench (BENCH_PAIRS=" + pairs + " BENCH_SECONDS=" + seconds
+                    + (only.isEmpty() ? "" : " BENCH_OPS=" + only) + ")\",\n"
+                    + "  \"rows\": [\n    " + String.join(",\n    ", jsonRows) + "\n  ]\n}\n");
+            System.out.println("(medians of " + pairs + " alternated pairs of " + seconds + " s runs; table in " + out
+                    + ", JSON in " + json.normalize() + ")");
         }
     }
 }
