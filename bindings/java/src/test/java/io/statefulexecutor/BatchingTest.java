@@ -331,12 +331,7 @@ class BatchingTest {
     }
 
     private static long commandsProcessed() {
-        for (String line : raw.info("stats").split("\r\n")) {
-            if (line.startsWith("total_commands_processed:")) {
-                return Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
-            }
-        }
-        throw new IllegalStateException();
+        return RedisServer.info(raw, "stats", "total_commands_processed");
     }
 
     @Test

@@ -94,6 +94,16 @@ final class RedisServer implements AutoCloseable {
         return new Jedis("127.0.0.1", port);
     }
 
+    /** A numeric field of the server's INFO, e.g. {@code info(raw, "stats", "total_commands_processed")}. */
+    static long info(Jedis raw, String section, String field) {
+        for (String line : raw.info(section).split("\r\n")) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.substring(field.length() + 1).trim());
+            }
+        }
+        throw new IllegalStateException("no " + field + " in INFO " + section);
+    }
+
     String log() {
         try {
             return Files.readString(dir.resolve("redis.log"));
