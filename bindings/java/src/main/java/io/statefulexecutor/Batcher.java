@@ -296,18 +296,25 @@ final class Batcher {
         return new IllegalStateException("the executor is closed");
     }
 
-    /** A failure thrown on a worker, with the caller's stack trace for the expected kinds. */
+    /**
+     * A failure thrown on a runner or worker, for its caller: a StatefulExecutorException anew
+     * (each caller its own, with its own stack trace; the worker's says nothing to the caller),
+     * anything else as it is.
+     */
     private static RuntimeException rethrown(Throwable thrown) {
-        if (thrown instanceof StatefulExecutorException || thrown instanceof IllegalStateException) {
-            thrown.fillInStackTrace();
+        if (thrown instanceof StatefulExecutorException e) {
+            String prefix = e.status().name() + ": ";
+            String message = e.getMessage();
+            return new StatefulExecutorException(
+                    e.status(), message.startsWith(prefix) ? message.substring(prefix.length()) : message);
         }
         if (thrown instanceof RuntimeException e) {
-            throw e;
+            return e;
         }
         if (thrown instanceof Error e) {
             throw e;
         }
-        throw new IllegalStateException(thrown);
+        return new IllegalStateException(thrown);
     }
 
     // ---- runners ----
