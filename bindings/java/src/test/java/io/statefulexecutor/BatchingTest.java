@@ -405,6 +405,32 @@ class BatchingTest {
     }
 
     @Test
+    void onAClusterNothingIsBatchedButHandedOffCallsStillRun() throws Exception {
+        try (RedisServer node = RedisServer.start("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf");
+                Jedis admin = node.jedis()) {
+            admin.sendCommand(redis.clients.jedis.Protocol.Command.CLUSTER, "ADDSLOTSRANGE", "0", "16383");
+            await("the one-node cluster is up", () -> admin.clusterInfo().contains("cluster_state:ok"));
+            StatefulExecutor ex = StatefulExecutor.clusterBuilder(List.of(node.url())).handOffEveryCall(true).open();
+            opened.add(ex);
+            List<FutureTask<Object>> calls = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                String uid = "c" + i;
+                int pod = i;
+                calls.add(onThread(() -> {
+                    assertEquals(-1, ex.setLinkedPod("cl", uid, "chat", pod, -1));
+                    ex.setServiceState("cl", "chat", pod, "Running-" + pod);
+                    return List.of(ex.getLinkedPod("cl", uid, "chat"), ex.getLinkService("cl", uid),
+                            ex.getServiceState("cl", "chat").get(pod));
+                }));
+            }
+            for (int i = 0; i < calls.size(); i++) {
+                assertEquals(List.of(i, Map.of("chat", i), "Running-" + i), calls.get(i).get(10, TimeUnit.SECONDS));
+            }
+            assertEquals(0, ex.batcher().batchesRun(), "a Cluster's calls go to the workers one by one");
+        }
+    }
+
+    @Test
     void concurrentPlatformThreadsShareBatchesAndALoneCallerDoesNot() throws Exception {
         StatefulExecutor ex = StatefulExecutor.builder(server.url()).handOffEveryCall(false).open();
         opened.add(ex);
