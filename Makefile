@@ -616,8 +616,10 @@ JAVA_PEER := $(JAVA_DIR)/target/interop/interop_peer
 # (every call batched) and the virtual-thread tests run on it, and java-bench runs on it (its
 # 1,000-virtual-thread rows). Without one, those tests are skipped (saying why) and those rows
 # left out, on $(JAVA_HOME).
-JAVA_VT_HOME ?= $(firstword $(wildcard /usr/lib/jvm/temurin-25-jdk-* /usr/lib/jvm/java-25-openjdk-* \
-	/usr/lib/jvm/temurin-21-jdk-* /usr/lib/jvm/java-21-openjdk-*))
+# A JDK 25 (the machine's Temurin beside OpenJDK 17): also where java-dist-check runs the consumer.
+JAVA25_HOME ?= $(firstword $(wildcard /usr/lib/jvm/temurin-25-jdk-* /usr/lib/jvm/java-25-openjdk-*))
+JAVA_VT_HOME ?= $(or $(JAVA25_HOME),$(firstword $(wildcard /usr/lib/jvm/temurin-21-jdk-* \
+	/usr/lib/jvm/java-21-openjdk-*)))
 JAVA_VT_JVM := $(if $(JAVA_VT_HOME),$(JAVA_VT_HOME),$(JAVA_HOME))/bin/java
 MVN ?= mvn -B -ntp
 
@@ -664,7 +666,6 @@ java-install: deps-java java-native
 # The release's jars (docs/packaging.md): the jar with the native library of each platform
 # under bindings/java/target/native/<platform>/ (this machine's from java-native; others copied
 # there from their own builds), its -sources and -javadoc jars, in bindings/java/target/.
-JAVA25_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
 .PHONY: java-dist java-dist-check
 java-dist: version-arg deps-java java-native
 	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Pdist -Dnative.skipBuild=true -DskipTests package
