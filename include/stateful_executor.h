@@ -1237,7 +1237,11 @@ void sf_string_free(char *s);
  * On one server (standalone, unix socket, TLS, Sentinel) the operations share one pooled
  * connection: every command is written at once and the replies are read back in order, so a
  * batch costs about one round trip (one more when the server lost a script; see below). On a
- * Redis Cluster they run one after another, each as its single call. Bounds and retries are a
+ * Redis Cluster the batch is split by node: each node's commands are written at once on the
+ * pooled connection's link to it (one round trip per node, the nodes' replies read in turn),
+ * and an entry answered with a redirect (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is sent again
+ * alone, following it as its single call does; an unreachable node fails only its own
+ * entries (reads among them retried as below). Bounds and retries are a
  * single call's, applied to the batch: the whole batch ends within pool wait + connect +
  * command timeout; after a failure the operations the server refused before running them and
  * the reads whose reply was lost are sent once more, on a new connection, while a write whose

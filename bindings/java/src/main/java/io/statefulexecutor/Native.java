@@ -1,12 +1,6 @@
 package io.statefulexecutor;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Locale;
+import java.nio.ByteBuffer;
 
 /**
  * The JNI glue (src/main/c/stateful_executor_jni.c). Strings go in as NUL-terminated UTF-8
@@ -16,59 +10,13 @@ import java.util.Locale;
 final class Native {
     private Native() {}
 
-    /** The library inside the jar: one self-contained .so (the Rust core linked in statically). */
-    private static final String LIBRARY = "libstateful_executor_jni.so";
-
-    /** Set to a file path to load that library instead of the one inside the jar. */
-    static final String PATH_PROPERTY = "statefulexecutor.library.path";
-
     static {
-        load();
+        NativeLibrary.load();
         LogBridge.install();
     }
 
     /** Loads the class (and so the library) now; a no-op after the first call. */
     static void ensureLoaded() {}
-
-    private static void load() {
-        String override = System.getProperty(PATH_PROPERTY);
-        if (override != null && !override.isEmpty()) {
-            System.load(Path.of(override).toAbsolutePath().toString());
-            return;
-        }
-        String resource = "native/" + platform() + "/" + LIBRARY;
-        try (InputStream in = Native.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                throw new UnsatisfiedLinkError(
-                        "stateful-executor has no native library for " + platform()
-                                + " in its jar (io/statefulexecutor/" + resource + ")");
-            }
-            // A fresh private file per process: never one another user could have planted.
-            Path file = Files.createTempFile("stateful_executor_jni-", ".so");
-            try {
-                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-                System.load(file.toAbsolutePath().toString());
-            } finally {
-                // Linux keeps the loaded mapping; the name is no longer needed.
-                Files.deleteIfExists(file);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot extract the stateful-executor native library", e);
-        }
-    }
-
-    private static String platform() {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-        String osPart = os.contains("linux") ? "linux" : os.replaceAll("[^a-z0-9]", "");
-        String archPart =
-                switch (arch) {
-                    case "amd64", "x86_64" -> "x86_64";
-                    case "aarch64", "arm64" -> "aarch64";
-                    default -> arch;
-                };
-        return osPart + "-" + archPart;
-    }
 
     // ---- library ----
 
@@ -143,4 +91,18 @@ final class Native {
 
     static native int computeLinkedPod(
             long ex, byte[] nsUidService, int[] pods, long[] loads, int persistSeconds);
+
+    // ---- batches (Batcher) ----
+
+    /** sizeof(sf_batch_op): the room executeBatch needs per call in its {@code ops} buffer. */
+    static native int batchOpSize();
+
+    /**
+     * Runs {@code count} calls described in the direct buffer {@code in} with one
+     * sf_execute_batch and writes their outcomes into the direct buffer {@code out} (layouts in
+     * {@link Batcher.BatchBuffers}); {@code ops} is scratch room for the sf_batch_op array. Returns
+     * null, or, when the outcomes do not fit in {@code out}, a new array holding all of them in
+     * the same layout.
+     */
+    static native byte[] executeBatch(long ex, ByteBuffer in, int count, ByteBuffer out, ByteBuffer ops);
 }
