@@ -183,6 +183,13 @@ func run(url string) error {
 	if err := expect("ComputeLinkedPod (least loaded)", pod, 1); err != nil {
 		return err
 	}
+	touched, err := ex.TouchLinkedPod(ctx, ns, "user-3", "chat", 1, 60)
+	if err != nil {
+		return fmt.Errorf("TouchLinkedPod: %w", err)
+	}
+	if err := expect("TouchLinkedPod (a persistent link to the pod)", touched, true); err != nil {
+		return err
+	}
 	removed, err := executor.RemoveLinkedPodWithId(ctx, ns, "user-3", "chat", 0, 0)
 	if err != nil {
 		return fmt.Errorf("RemoveLinkedPodWithId: %w", err)
