@@ -566,7 +566,12 @@ impl Executor {
             for &i in &pending {
                 log::debug!("{}", ops[i].name());
             }
+            let written = self.cache().map(|_| pending.clone());
             self.run_batch(ops, &plans, &mut results, pending);
+            // Cache hook: the writes drop their entries before the batch returns.
+            for i in written.into_iter().flatten() {
+                self.batch_written(&ops[i]);
+            }
         }
         let counters = &self.counters;
         results

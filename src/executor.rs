@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use redis::Value;
 
+use crate::cache::{ClientCache, Listeners};
+use crate::cached;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::{
@@ -29,7 +31,7 @@ use crate::types::{least_loaded, Candidate, Grace, Persistence, Pod, TrySet};
 /// write (`HSET` of a pod state) sent again could land after another client's newer write and
 /// undo it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Repeat {
+pub(crate) enum Repeat {
     /// A read: sending it again changes nothing.
     Safe,
     /// A write: never sent again once it may have reached the server.
@@ -63,6 +65,10 @@ pub struct Executor {
     in_flight: AtomicU32,
     pub(crate) counters: Arc<Counters>,
     config: Config,
+    /// The client-side cache, when configured (see `cached.rs` for where it hooks in).
+    pub(crate) cache: Option<Arc<ClientCache>>,
+    /// Its invalidation listeners; stopped first when the executor closes.
+    listeners: Option<Listeners>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -76,6 +82,9 @@ impl std::fmt::Debug for Executor {
 impl Drop for Executor {
     /// Closes every connection and returns once the pool's threads have exited.
     fn drop(&mut self) {
+        if let Some(mut listeners) = self.listeners.take() {
+            listeners.stop();
+        }
         // SAFETY: dropped once, here, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.pool) };
         self.threads.wait_exited();
@@ -119,11 +128,30 @@ impl Executor {
         let mut first = Via::own(manager.open()?, &no_pool);
         bump(&counters.connects);
         ping(&mut first)?;
-        load_scripts(&mut first)?;
+        load_scripts(&mut first, &scripts::ALL)?;
+        if config.client_cache.is_some() {
+            load_scripts(&mut first, &[&scripts::READ_WITH_TTL])?;
+        }
         if let Some(pipeline) = &pipeline {
             first.teach(pipeline);
         }
         drop(first);
+        let (cache, listeners) = match config.client_cache {
+            Some((max_entries, max_age)) => {
+                let cache = Arc::new(ClientCache::new(max_entries, max_age));
+                let listeners = Listeners::start(
+                    Arc::clone(&cache),
+                    manager.listen_targets(),
+                    config.connect_timeout,
+                    config.command_timeout,
+                )?;
+                // Connect, CLIENT ID, then CLIENT TRACKING and SUBSCRIBE: C + 2T per node, in
+                // parallel, plus a look at the topology.
+                cache.wait_ready(config.connect_timeout + config.command_timeout * 3)?;
+                (Some(cache), Some(listeners))
+            }
+            None => (None, None),
+        };
         let (thread_pool, threads) = pool_threads::start();
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
@@ -147,6 +175,8 @@ impl Executor {
             in_flight: AtomicU32::new(0),
             counters,
             config: config.clone(),
+            cache,
+            listeners,
         })
     }
 
@@ -155,10 +185,19 @@ impl Executor {
     pub fn stats(&self) -> Stats {
         let pool = self.pool.state();
         let (shared, shared_idle) = self.pipeline.as_ref().map_or((0, 0), Pipeline::connections);
-        self.counters.snapshot(
+        let mut stats = self.counters.snapshot(
             pool.connections + shared,
             pool.idle_connections + shared_idle,
-        )
+        );
+        if let Some(cache) = &self.cache {
+            let cache = cache.stats();
+            stats.cache_hits = cache.hits;
+            stats.cache_misses = cache.misses;
+            stats.cache_invalidations = cache.invalidations;
+            stats.cache_flushes = cache.flushes;
+            stats.cache_evictions = cache.evictions;
+        }
+        stats
     }
 
     /// The configuration this executor was opened with.
@@ -208,7 +247,7 @@ impl Executor {
     /// After a connection failure every pooled connection opened before it is dropped on
     /// checkout (transport/pool.rs), so the retry runs on a connection opened after the failure,
     /// never on a sibling that the same restart or `CLIENT KILL` closed.
-    fn run<T>(
+    pub(crate) fn run<T>(
         &self,
         op: &'static str,
         repeat: Repeat,
@@ -275,6 +314,11 @@ impl Executor {
     /// checkout opens new ones (no I/O here).
     pub(crate) fn watch<T>(&self, generation: u64, outcome: Result<T>) -> Result<T> {
         if let Err(err) = &outcome {
+            if err.topology_changed || err.kind() == ErrorKind::Connection {
+                // Cache hook: the server side changed (restart, failover, killed connections):
+                // invalidations may have been lost with it.
+                self.flush_cache(err);
+            }
             if err.topology_changed {
                 log::warn!(
                     "{}: topology changed ({err}); replacing the connections",
@@ -294,7 +338,7 @@ impl Executor {
 
     /// Reads `count` string keys (`key(i)`) in one round trip per node and decodes each value
     /// (`None` when absent) in input order; `decode` names the key only when it rejects a value.
-    fn read_many<'k, const N: usize, T>(
+    pub(crate) fn read_many<'k, const N: usize, T>(
         &self,
         op: &'static str,
         count: usize,
@@ -331,14 +375,16 @@ impl Executor {
             check_pod(pod)?;
             check_state("pod state", state)?;
             let key = keys::service_state_key_pieces(ns, service);
-            self.run("set service state", Repeat::Unsafe, |conn| {
+            let outcome = self.run("set service state", Repeat::Unsafe, |conn| {
                 conn.call(
                     Route::Key(key.pieces()),
                     |a| hset_command(a, key.pieces(), pod, state),
                     expect_int,
                 )
                 .map(drop)
-            })
+            });
+            self.written(&[key.pieces()]);
+            outcome
         })
     }
 
@@ -349,6 +395,10 @@ impl Executor {
             check_namespace(ns)?;
             check_service(service)?;
             let key = keys::service_state_key_pieces(ns, service);
+            if let Some(cache) = self.cache() {
+                let states = self.cached_pod_states(cache, "get service state", &key)?;
+                return Ok(cached::states_map(&states));
+            }
             let mut states = BTreeMap::new();
             self.run("get service state", Repeat::Safe, |conn| {
                 states.clear();
@@ -377,6 +427,14 @@ impl Executor {
             check_namespace(ns)?;
             check_service(service)?;
             let key = keys::service_state_key_pieces(ns, service);
+            if let Some(cache) = self.cache() {
+                let states = self.cached_pod_states(cache, "get service state", &key)?;
+                out.reserve(states.len(), states.iter().map(|(_, s)| s.len()).sum());
+                for (pod, state) in states.iter() {
+                    out.push(*pod, Some(state), || format!("state of pod {pod}"))?;
+                }
+                return Ok(());
+            }
             self.run("get service state", Repeat::Safe, |conn| {
                 out.clear();
                 hgetall(conn, key.pieces(), |pairs| {
@@ -412,13 +470,15 @@ impl Executor {
             check_service(service)?;
             check_state("workload state", state)?;
             let key = keys::workload_key_pieces(ns, service);
-            self.run("set workload state", Repeat::Unsafe, |conn| {
+            let outcome = self.run("set workload state", Repeat::Unsafe, |conn| {
                 conn.call(
                     Route::Key(key.pieces()),
                     |a| set_command(a, key.pieces(), state),
                     expect_ok,
                 )
-            })
+            });
+            self.written(&[key.pieces()]);
+            outcome
         })
     }
 
@@ -428,6 +488,10 @@ impl Executor {
             check_namespace(ns)?;
             check_service(service)?;
             let key = keys::workload_key_pieces(ns, service);
+            if let Some(cache) = self.cache() {
+                let text = self.cached_text(cache, "get workload state", &key)?;
+                return Ok(text.map(|text| reply::owned_text(&text)));
+            }
             self.run("get workload state", Repeat::Safe, |conn| {
                 get(conn, key.pieces(), |value| {
                     reply::stored_text(value, &|| key.to_string())
@@ -450,6 +514,16 @@ impl Executor {
             }
             if services.is_empty() {
                 return Ok(Vec::new());
+            }
+            if let Some(cache) = self.cache() {
+                let states: Vec<Option<Arc<str>>> =
+                    self.cached_strings(cache, "get workload states", services.len(), |i| {
+                        keys::workload_key_pieces(ns, services[i].as_ref())
+                    })?;
+                return Ok(states
+                    .into_iter()
+                    .map(|state| state.map(|state| reply::owned_text(&state)))
+                    .collect());
             }
             self.read_many(
                 "get workload states",
@@ -486,6 +560,17 @@ impl Executor {
                 return Ok(());
             }
             let key = |i: usize| keys::workload_key_pieces(ns, services[i].as_ref());
+            if let Some(cache) = self.cache() {
+                let states: Vec<Option<Arc<str>>> =
+                    self.cached_strings(cache, "get workload states", services.len(), key)?;
+                for (i, state) in states.iter().enumerate() {
+                    // i < services.len(), checked above to fit.
+                    out.push(i as i32, state.as_deref(), || {
+                        format!("workload state of {}", services[i].as_ref())
+                    })?;
+                }
+                return Ok(());
+            }
             self.run("get workload states", Repeat::Safe, |conn| {
                 out.clear();
                 conn.get_each(
@@ -516,23 +601,30 @@ impl Executor {
         keys: &LinkKeys,
         args: &[i32],
     ) -> Result<Value> {
-        let route = Route::Key(keys.uid_hash.pieces());
+        self.eval_script(conn, script, keys.uid_hash.pieces(), |a, head, body| {
+            script_command(a, head, body, keys, args)
+        })
+    }
+
+    /// Runs a script by its SHA1 (`EVALSHA`, `build(args, b"EVALSHA", sha1)`), on the node of
+    /// `route`, sending it whole (`EVAL`, `build(args, b"EVAL", source)`) when the server lost
+    /// its script cache.
+    pub(crate) fn eval_script(
+        &self,
+        conn: &mut Via,
+        script: &Script,
+        route: &[&[u8]],
+        build: impl Fn(&mut dyn Args, &[u8], &str),
+    ) -> Result<Value> {
+        let route = Route::Key(route);
         let value = |mut reply: Reply<'_>| reply.value();
-        match conn.call(
-            route,
-            |a| script_command(a, b"EVALSHA", script.sha1(), keys, args),
-            value,
-        ) {
+        match conn.call(route, |a| build(a, b"EVALSHA", script.sha1()), value) {
             Err(err) if err.missing_script => {
                 // The server lost its script cache (SCRIPT FLUSH, restart, failover): EVAL runs
                 // the script and caches it again, in the same single round trip.
                 log::warn!("script {} missing on the server; reloading it", script.name);
                 bump(&self.counters.script_reloads);
-                conn.call(
-                    route,
-                    |a| script_command(a, b"EVAL", script.source, keys, args),
-                    value,
-                )
+                conn.call(route, |a| build(a, b"EVAL", script.source), value)
             }
             outcome => outcome,
         }
@@ -548,9 +640,11 @@ impl Executor {
     ) -> Result<Value> {
         check_pod(pod)?;
         let seconds = persistence.checked_seconds()?;
-        self.run(op, Repeat::Unsafe, |conn| {
+        let outcome = self.run(op, Repeat::Unsafe, |conn| {
             self.eval(conn, script, keys, &[pod, seconds])
-        })
+        });
+        self.link_written(keys);
+        outcome
     }
 
     /// Links the uid to `pod` for `service`, whatever was there, and returns the previous pod.
@@ -628,6 +722,9 @@ impl Executor {
     pub fn get_linked_pod(&self, ns: &str, uid: &str, service: &str) -> Result<Option<Pod>> {
         self.counters.call(|| {
             let keys = LinkKeys::new(ns, uid, service)?;
+            if let Some(cache) = self.cache() {
+                return Ok(self.cached_link(cache, "get linked pod", &keys)?.0);
+            }
             self.run("get linked pod", Repeat::Safe, |conn| {
                 get(conn, keys.link.pieces(), |value| {
                     reply::stored_pod_bytes(value, &|| keys.link.to_string())
@@ -645,6 +742,11 @@ impl Executor {
     ) -> Result<Option<Pod>> {
         self.counters.call(|| {
             let keys = LinkKeys::new(ns, uid, service)?;
+            if let Some(cache) = self.cache() {
+                let (pod, temporary) =
+                    self.cached_link(cache, "get linked pod if persist", &keys)?;
+                return Ok(pod.filter(|_| !temporary));
+            }
             let script = &scripts::GET_LINKED_POD_IF_PERSIST;
             let value = self.run("get linked pod if persist", Repeat::Safe, |conn| {
                 self.eval(conn, script, &keys, &[])
@@ -668,6 +770,11 @@ impl Executor {
             }
             if uids.is_empty() {
                 return Ok(Vec::new());
+            }
+            if let Some(cache) = self.cache() {
+                return self.cached_strings(cache, "batch get linked pods", uids.len(), |i| {
+                    keys::link_key_pieces(ns, uids[i].as_ref(), service)
+                });
             }
             self.read_many(
                 "batch get linked pods",
@@ -722,8 +829,9 @@ impl Executor {
         };
         let removed = self.run(op, Repeat::Unsafe, |conn| {
             self.eval(conn, script, &keys, args)
-        })?;
-        reply::script_flag(&removed, script.name)
+        });
+        self.link_written(&keys);
+        reply::script_flag(&removed?, script.name)
     }
 
     /// Removes the uid's link to `service` (deleting it, or keeping it as a temporary link for
@@ -767,6 +875,10 @@ impl Executor {
             check_namespace(ns)?;
             check_uid(uid)?;
             let key = keys::uid_links_key_pieces(ns, uid);
+            if let Some(cache) = self.cache() {
+                let links = self.cached_service_links(cache, "get link services", &key)?;
+                return Ok(cached::links_map(&links));
+            }
             let mut links = BTreeMap::new();
             self.run("get link services", Repeat::Safe, |conn| {
                 links.clear();
@@ -790,6 +902,14 @@ impl Executor {
             check_namespace(ns)?;
             check_uid(uid)?;
             let key = keys::uid_links_key_pieces(ns, uid);
+            if let Some(cache) = self.cache() {
+                let links = self.cached_service_links(cache, "get link services", &key)?;
+                out.reserve(links.len(), links.iter().map(|(s, _)| s.len()).sum());
+                for (service, pod) in links.iter() {
+                    out.push(*pod, Some(service), || "a service name".to_string())?;
+                }
+                return Ok(());
+            }
             self.run("get link services", Repeat::Safe, |conn| {
                 out.clear();
                 hgetall(conn, key.pieces(), |pairs| {
@@ -849,9 +969,9 @@ impl Executor {
 /// that EVALSHA finds them. On a cluster a primary that cannot be reached now is skipped with a
 /// warning: EVALSHA falls back to EVAL (one round trip, which caches the script again) wherever
 /// a script is missing, which also covers primaries added or promoted later.
-fn load_scripts(conn: &mut Via) -> Result<()> {
+fn load_scripts(conn: &mut Via, scripts: &[&Script]) -> Result<()> {
     let cluster = conn.is_cluster()?;
-    for script in scripts::ALL {
+    for script in scripts {
         let outcomes = conn.on_all_primaries(
             |a| {
                 a.bytes(b"SCRIPT");

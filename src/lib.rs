@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod cache;
+mod cached;
 mod config;
 mod error;
 mod executor;
@@ -35,6 +37,7 @@ mod transport;
 mod types;
 
 pub use batch::{BatchOp, BatchOutcome};
+pub use cache::CLIENT_CACHE_FRESHNESS;
 pub use config::{
     Config, DEFAULT_PIPELINING_MIN_IN_FLIGHT, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE,
     DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,

@@ -10,7 +10,8 @@
 //! - `plain.rs`: one connection driven by the decoder;
 //! - `cluster.rs`, `sentinel.rs`: the topologies, on `plain.rs`;
 //! - `pool.rs`: pooled connections and the r2d2 manager;
-//! - `pipeline.rs`: shared connections for concurrent callers (auto-pipelining).
+//! - `pipeline.rs`: shared connections for concurrent callers (auto-pipelining);
+//! - `listen.rs`: the primaries the client-side cache listens to, and connections to them.
 //!
 //! An operation runs on a [`Via`]: with pipelining on, single commands go through the shared
 //! connections and a pooled connection is checked out only for what they do not carry (a
@@ -19,6 +20,7 @@
 
 mod batch;
 mod cluster;
+mod listen;
 mod node;
 mod pipeline;
 mod plain;
@@ -27,7 +29,10 @@ mod resolve;
 pub(crate) mod resp;
 mod sentinel;
 
+pub(crate) use listen::{ListenNode, ListenTargets, Primaries};
+pub(crate) use node::{Deadline, Stream};
 pub(crate) use pipeline::Pipeline;
+pub(crate) use plain::Plain;
 pub(crate) use pool::{Connection, Generation, LastConnectError, Manager, QuietErrorHandler};
 pub(crate) use resp::{Args, Frame, Reply};
 
@@ -35,7 +40,6 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::stats::Counted;
-use node::Deadline;
 use pipeline::Routed;
 use pool::Link;
 

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cluster::ClusterLink;
+use super::listen::ListenTargets;
 use super::node::{connect_error, Deadline, Endpoint, NodeAddr};
 use super::pipeline::{ClusterShared, Opener, Pipeline, Shared};
 use super::plain::Plain;
@@ -192,6 +193,22 @@ impl Manager {
                 Arc::clone(&self.generation),
                 Arc::clone(&counters),
             )),
+        }
+    }
+
+    /// Where the client-side cache's invalidation listeners find the primaries to listen to.
+    pub(crate) fn listen_targets(&self) -> ListenTargets {
+        let (connect, command) = (self.connect_timeout, self.command_timeout);
+        match &self.connector {
+            Connector::Standalone(endpoint) => {
+                ListenTargets::single(endpoint.clone(), connect, command)
+            }
+            Connector::Sentinel(sentinel) => {
+                ListenTargets::sentinel(Arc::clone(sentinel), connect, command)
+            }
+            Connector::Cluster { endpoint, seeds } => {
+                ListenTargets::cluster(Arc::clone(endpoint), Arc::clone(seeds), connect, command)
+            }
         }
     }
 
