@@ -122,7 +122,9 @@ impl Executor {
         let [value, ttl] = <[Value; 2]>::try_from(reply::array(reply, 2, script.name)?)
             .map_err(|_| Error::unexpected("read with ttl: a reply of the wrong length"))?;
         let ttl = match ttl {
-            Value::Int(ms) if ms >= 0 => Some(Duration::from_millis(ms as u64)),
+            // Redis counts in whole milliseconds of its clock, so the key may end up to a
+            // millisecond before PTTL says: one less, to be on the safe side.
+            Value::Int(ms) if ms >= 0 => Some(Duration::from_millis((ms as u64).saturating_sub(1))),
             Value::Int(-1 | -2) => None,
             other => {
                 return Err(Error::unexpected(format!(
