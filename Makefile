@@ -1,8 +1,11 @@
 # stateful-executor: build, test, demo, install.
 #
 #   make check                 the quick check, no Redis needed: format, clippy, unit tests, header
+#   make sfctl                 the operator's tool, target/release/sfctl (docs/sfctl.md)
+#   make sfctl-test            sfctl's tests against throwaway servers and clusters (part of make test)
 #   make demo                  the gateway demo in C against a throwaway redis-server (or $REDIS_URL)
 #   make demo-rust             the same demo in Rust
+#   make demo-cpp              the same gateway in C++ (examples-cpp/gateway.cpp, the C++ API)
 #   make test                  the whole test suite: lint, header check, Rust tests (twice: with
 #                              the default, adaptive auto-pipelining, and with every call
 #                              through the shared connection), C tests (also
@@ -11,7 +14,7 @@
 #                              redis-server, valgrind, clang-14, ... when run as root
 #   make valkey-test           the Rust integration and C suites against Valkey (VALKEY_SERVER)
 #   make install PREFIX=/usr/local
-#                              the stripped shared library (libstateful_executor.so.X.Y.Z with
+#                              bin/sfctl, the stripped shared library (libstateful_executor.so.X.Y.Z with
 #                              its .so.X and .so links), the static one, the header, pkg-config
 #                              files (stateful_executor.pc, stateful_executor-static.pc) and a
 #                              CMake package (find_package(stateful_executor))
@@ -20,6 +23,10 @@
 #   make header                regenerate include/stateful_executor.h from the Rust source
 #   make bench                 throughput of every operation (C and Rust APIs) beside redis-benchmark
 #   make c-test-sanitize       the C suite built with AddressSanitizer and UBSan (part of make test)
+#   make cxx-test              the C++ API (include/stateful_executor.hpp): its GoogleTest suite
+#                              with g++ (C++17) and clang++-14 (C++20) under ASan and UBSan, the
+#                              no-exceptions build, the C++ gateway against the C demo (part of make test)
+#   make bench-cpp             the C++ API's overhead per call against the C call (alternated pairs)
 #   make fuzz                  libFuzzer on the C API against a throwaway redis-server, for
 #                              FUZZ_SECONDS (default 60); make test runs it for 20 s
 #   make soak                  one million mixed calls from 16 threads; throughput, errors, RSS
@@ -45,6 +52,7 @@ CXX ?= g++
 export CARGO_TERM_COLOR ?= never
 
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DOCDIR ?= $(PREFIX)/share/doc/stateful_executor
@@ -76,18 +84,25 @@ LINK_SHARED := -L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lstateful_executor
 VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	--show-leak-kinds=definite,indirect --error-exitcode=1 --quiet
 
-.PHONY: all build release lib deps deps-c check unit-test test rust-test lint fmt header check-header \
+.PHONY: all build release lib sfctl sfctl-test deps deps-c check unit-test test rust-test lint fmt \
+	header check-header \
 	c-test c-test-build c-test-run c-test-valgrind cpp-test install-check demo-c-check \
 	c-test-sanitize deps-fuzz fuzz fuzz-build fuzz-lib fuzz-smoke soak soak-build \
-	demo demo-static demo-c-build demo-rust install clean
+	demo demo-static demo-c-build demo-rust install clean deps-cxx cxx-test demo-cpp demo-cpp-build \
+	bench-cpp
 
 all: build
 
+# The library and sfctl (a workspace member with its own dependencies, sfctl/Cargo.toml).
 build:
-	$(CARGO) build $(CARGO_FLAGS)
+	$(CARGO) build $(CARGO_FLAGS) -p stateful-executor -p sfctl
 
 release:
-	$(CARGO) build $(CARGO_FLAGS) --release
+	$(CARGO) build $(CARGO_FLAGS) --release -p stateful-executor -p sfctl
+
+# The operator's command-line tool: target/release/sfctl (docs/sfctl.md).
+sfctl:
+	$(CARGO) build $(CARGO_FLAGS) --release -p sfctl
 
 # libstateful_executor.so and .a; the SONAME link lets programs linked here run from here.
 lib:
@@ -102,7 +117,7 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++ cmake binutils
 
-test: deps lint check-header rust-test c-test valkey-test go-test java-test fuzz-smoke
+test: deps lint check-header rust-test sfctl-test c-test valkey-test go-test java-test fuzz-smoke
 
 # The quick check before a commit: no redis-server, under a minute on a warm build.
 check: lint unit-test check-header
@@ -111,6 +126,7 @@ check: lint unit-test check-header
 unit-test:
 	$(CARGO) test $(CARGO_FLAGS) --lib
 	$(CARGO) test $(CARGO_FLAGS) --doc
+	$(CARGO) test $(CARGO_FLAGS) -p sfctl --bins
 
 # Every Rust test: the unit tests and the integration tests (tests/it, one binary, each test on
 # its own throwaway redis-server). The integration tests mostly wait on their servers, so they
@@ -179,14 +195,17 @@ valkey-test: deps deps-valkey c-test-build
 	$(VALKEY_ENV) $(CARGO) test $(CARGO_FLAGS) --test it -- --test-threads=$(TEST_THREADS) \
 		faults:: pipelining:: $$skip
 	$(VALKEY_ENV) $(C_OUT)/test_c_api
-	@echo "valkey-test: the Rust integration suite and the C suite passed against $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)"
+	@if [ -x $(CXX_OUT)/test_cxx_api-gcc ]; then $(VALKEY_ENV) $(SAN_ENV) $(CXX_OUT)/test_cxx_api-gcc; \
+	else echo "valkey-test: the C++ suite is not built (make cxx-test builds it; make test does)"; fi
+	@echo "valkey-test: the Rust integration, C and C++ suites passed against $$($(VALKEY_SERVER) --version | cut -d' ' -f1-3)"
 
 lint:
-	$(CARGO) fmt --check
+	$(CARGO) fmt --check -p stateful-executor -p sfctl
 	$(CARGO) clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+	$(CARGO) clippy $(CARGO_FLAGS) -p sfctl --all-targets -- -D warnings
 
 fmt:
-	$(CARGO) fmt
+	$(CARGO) fmt -p stateful-executor -p sfctl
 
 # include/stateful_executor.h is generated by cbindgen, run by tests/header.rs (never by the
 # build, so crates depending on this one do not run it), and committed.
@@ -196,10 +215,16 @@ header:
 check-header:
 	CARGO="$(CARGO)" CARGO_LOCKED="$(CARGO_FLAGS)" scripts/header.sh check
 
+# sfctl's tests run the binary against servers, clusters (3 primaries), TLS and Sentinel setups
+# that the library's test harness starts (sfctl/tests/sfctl), among them a drain of 100,000 links
+# across a cluster whose peak RSS must match that of 10,000.
+sfctl-test: deps
+	$(CARGO) test $(CARGO_FLAGS) -p sfctl -- --test-threads=$(TEST_THREADS)
+
 # ---- C ----
 
-c-test: deps-c c-test-build c-test-run cpp-test c-test-valgrind c-test-sanitize install-check \
-	demo-c-check
+c-test: deps-c c-test-build c-test-run cpp-test cxx-test c-test-valgrind c-test-sanitize \
+	install-check demo-c-check
 
 # The C demo builds against both libraries (-Werror); the static one runs on a throwaway server.
 demo-c-check: deps demo-c-build
@@ -242,9 +267,73 @@ c-test-sanitize: deps-c lib
 
 # make install (and install-debug) into a temporary prefix, check the layout (links, SONAME,
 # stripped library, debug link), then build and run programs with pkg-config (shared and static)
-# and a CMake project using find_package(stateful_executor) (shared and static).
+# and a CMake project using find_package(stateful_executor) (shared, static, and the C++ API
+# through stateful_executor::cxx).
 install-check: deps-c lib
 	MAKE="$(MAKE)" scripts/c-install-check.sh
+
+# ---- C++ (include/stateful_executor.hpp, header-only over the C library) ----
+
+CXX_OUT := $(TARGET_DIR)/cxx
+CXX_WARN := -Wall -Wextra -Werror -pedantic
+CLANG_CC ?= clang-14
+CLANG_CXX ?= clang++-14
+CXX_TEST := tests/cpp/test_cxx_api.cpp
+GTEST_LIBS := -lgtest -lpthread
+CXX_DEMO_OUT := examples-cpp/build
+
+deps-cxx:
+	@scripts/ensure-deps.sh g++ clang-14 libclang-rt-14-dev libgtest-dev
+
+# One sanitized build and run of the suite: $(1) C compiler (for the test harness), $(2) C++
+# compiler, $(3) language standard, $(4) a name for the build.
+define CXX_SUITE
+	$(1) -std=c99 -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c -c tests/c/harness.c \
+		-o $(CXX_OUT)/harness-$(4).o
+	$(1) -std=c99 -g -O1 $(SAN_FLAGS) -Itests/c -c tests/c/resp.c -o $(CXX_OUT)/resp-$(4).o
+	$(2) -std=$(3) $(CXX_WARN) -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
+		-o $(CXX_OUT)/test_cxx_api-$(4) $(CXX_TEST) $(CXX_OUT)/harness-$(4).o \
+		$(CXX_OUT)/resp-$(4).o $(LINK_SHARED) $(GTEST_LIBS)
+	$(SAN_ENV) $(CXX_OUT)/test_cxx_api-$(4)
+endef
+
+# The suite with g++ at C++17 and clang++-14 at C++20, each under ASan and UBSan (the other two
+# pairings compile it with -fsyntax-only: the same warnings, no build); the program that uses
+# the API without exceptions (-fno-exceptions -fno-rtti); the C++ gateway, whose output must
+# be the C demo's.
+cxx-test: deps deps-cxx lib demo-c-build demo-cpp-build
+	@mkdir -p $(CXX_OUT)
+	$(CXX) -std=c++20 $(CXX_WARN) -fsyntax-only -Iinclude -Itests/c $(CXX_TEST)
+	$(CLANG_CXX) -std=c++17 $(CXX_WARN) -fsyntax-only -Iinclude -Itests/c $(CXX_TEST)
+	$(call CXX_SUITE,$(CC),$(CXX),c++17,gcc)
+	$(call CXX_SUITE,$(CLANG_CC),$(CLANG_CXX),c++20,clang)
+	$(CXX) -std=c++17 $(CXX_WARN) -fno-exceptions -fno-rtti -g -O1 $(SAN_FLAGS) -Iinclude -Itests/c \
+		-o $(CXX_OUT)/no_exceptions tests/cpp/no_exceptions.cpp $(CXX_OUT)/harness-gcc.o \
+		$(CXX_OUT)/resp-gcc.o $(LINK_SHARED)
+	$(SAN_ENV) $(CXX_OUT)/no_exceptions
+	scripts/with-redis.sh sh -c '$(DEMO_OUT)/demo > $(CXX_OUT)/demo-c.txt && \
+		$(CXX_DEMO_OUT)/gateway > $(CXX_OUT)/demo-cpp.txt'
+	diff $(CXX_OUT)/demo-c.txt $(CXX_OUT)/demo-cpp.txt
+	@echo "cxx-test: the C++ gateway printed what the C demo printed"
+
+demo-cpp-build: lib
+	@mkdir -p $(CXX_DEMO_OUT)
+	$(CXX) -std=c++17 $(CXX_WARN) -O2 -Iinclude -o $(CXX_DEMO_OUT)/gateway examples-cpp/gateway.cpp \
+		$(LINK_SHARED)
+
+demo-cpp: deps demo-cpp-build
+	scripts/with-redis.sh $(CXX_DEMO_OUT)/gateway
+
+# The C++ API's cost per call against the C call it wraps, on one executor and a throwaway
+# redis-server: timed in alternated pairs (median ratio), then counted in instructions under
+# callgrind (bench/cxx_overhead.cpp and bench/cxx_instructions.py say how).
+# BENCH_CPP_ARGS="--pairs 41 --calls 1000" changes the timed runs.
+bench-cpp: deps deps-c lib
+	@mkdir -p $(TARGET_DIR)/bench
+	$(CXX) -std=c++17 $(CXX_WARN) -O2 -g -Iinclude -o $(TARGET_DIR)/bench/cxx_overhead \
+		bench/cxx_overhead.cpp $(STATIC_LIB) $(STATIC_DEPS)
+	scripts/with-redis.sh sh -c '$(TARGET_DIR)/bench/cxx_overhead $(BENCH_CPP_ARGS) && \
+		python3 bench/cxx_instructions.py'
 
 # ---- demo ----
 
@@ -285,14 +374,18 @@ PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@SHARED_FILE@|$(SHARED_FILE)|g' -e 's|@STATIC_DEPS@|$(STATIC_DEPS)|g'
 CMAKE_DIR := $(LIBDIR)/cmake/stateful_executor
 
-install: strip-lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CMAKE_DIR)
+install: strip-lib sfctl
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(CMAKE_DIR)
+	install -m 755 $(TARGET_DIR)/release/sfctl $(DESTDIR)$(BINDIR)/sfctl
+	strip --strip-debug $(DESTDIR)$(BINDIR)/sfctl
 	install -m 755 $(STRIPPED_LIB) $(DESTDIR)$(LIBDIR)/$(SHARED_FILE)
 	ln -sf $(SHARED_FILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libstateful_executor.so
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libstateful_executor.a
 	strip --strip-debug $(DESTDIR)$(LIBDIR)/libstateful_executor.a
 	install -m 644 include/stateful_executor.h $(DESTDIR)$(INCLUDEDIR)/stateful_executor.h
+	install -m 644 include/stateful_executor.hpp $(DESTDIR)$(INCLUDEDIR)/stateful_executor.hpp
 	$(PC_SED) packaging/stateful_executor.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor.pc
 	$(PC_SED) packaging/stateful_executor-static.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/stateful_executor-static.pc
@@ -302,7 +395,7 @@ install: strip-lib
 		> $(DESTDIR)$(CMAKE_DIR)/stateful_executorConfigVersion.cmake
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/*.pc $(DESTDIR)$(CMAKE_DIR)/*.cmake
 	install -d $(DESTDIR)$(DOCDIR)
-	install -m 644 docs/c-api.md docs/data-model.md $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/c-api.md docs/data-model.md docs/cpp.md docs/sfctl.md $(DESTDIR)$(DOCDIR)
 
 install-debug: install
 	install -d $(DESTDIR)$(LIBDIR)/.debug
@@ -310,7 +403,7 @@ install-debug: install
 
 clean:
 	$(CARGO) clean
-	rm -rf $(DEMO_OUT)
+	rm -rf $(DEMO_OUT) $(CXX_DEMO_OUT)
 
 # Throughput of every operation through the C and Rust APIs beside redis-benchmark on the same
 # server (a throwaway one unless REDIS_URL is set), then the C layer's per-call instructions

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make install-debug` into a temporary prefix, then check what a user gets: the layout (the
 # shared library's links and SONAME, stripped, with its debug info beside it and a debug link
-# to it), programs built with pkg-config against the shared and the static library, and a CMake
-# project using find_package(stateful_executor), shared and static. Removes the prefix after.
+# to it), programs built with pkg-config against the shared and the static library (C, and the
+# C++ API), and a CMake project using find_package(stateful_executor): shared, static, and the
+# C++ API through stateful_executor::cxx. Removes the prefix after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=$(mktemp -d -t sf-install-XXXXXX)
@@ -16,14 +17,19 @@ lib="$prefix/lib"
 
 "$make" --no-print-directory install-debug PREFIX="$prefix" >/dev/null
 for f in "lib/libstateful_executor.so.$version" lib/libstateful_executor.a \
-  include/stateful_executor.h lib/pkgconfig/stateful_executor.pc \
+  include/stateful_executor.h include/stateful_executor.hpp lib/pkgconfig/stateful_executor.pc \
   lib/pkgconfig/stateful_executor-static.pc \
   lib/cmake/stateful_executor/stateful_executorConfig.cmake \
   lib/cmake/stateful_executor/stateful_executorConfigVersion.cmake \
   "lib/.debug/libstateful_executor.so.$version.debug" share/doc/stateful_executor/c-api.md \
-  share/doc/stateful_executor/data-model.md; do
+  share/doc/stateful_executor/data-model.md share/doc/stateful_executor/cpp.md \
+  share/doc/stateful_executor/sfctl.md bin/sfctl; do
   [ -f "$prefix/$f" ] || fail "$f was not installed"
 done
+"$prefix/bin/sfctl" --version >/dev/null || fail "the installed sfctl does not run"
+if readelf -S "$prefix/bin/sfctl" | grep -q '\.debug_info'; then
+  fail "the installed sfctl is not stripped"
+fi
 [ "$(readlink "$lib/libstateful_executor.so")" = "libstateful_executor.so.$major" ] ||
   fail "libstateful_executor.so does not link to libstateful_executor.so.$major"
 [ "$(readlink "$lib/libstateful_executor.so.$major")" = "libstateful_executor.so.$version" ] ||
@@ -70,7 +76,13 @@ static_app "$prefix/app-static"
 "$cc" -std=c99 -Wall -Wextra -Werror -o "$prefix/app-static2" "$app" \
   $(pkg-config --cflags --libs stateful_executor-static)
 static_app "$prefix/app-static2"
-echo "install-check: pkg-config builds (shared and static) passed"
+# The C++ API through the same .pc file (the header sits beside the C one).
+cxx=${CXX:-c++}
+# shellcheck disable=SC2046
+"$cxx" -std=c++17 -Wall -Wextra -Werror -pedantic -o "$prefix/app-cxx" tests/cmake/app_cxx.cpp \
+  $(pkg-config --cflags --libs stateful_executor)
+LD_LIBRARY_PATH="$lib" "$prefix/app-cxx"
+echo "install-check: pkg-config builds (shared and static, C and C++) passed"
 
 # CMake: find_package(stateful_executor) from the prefix, both targets.
 cmake -S tests/cmake -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
@@ -80,13 +92,16 @@ readelf -d "$prefix/cmake-build/app_shared" | grep -q "NEEDED.*\[libstateful_exe
   fail "the CMake program does not depend on libstateful_executor.so.$major"
 LD_LIBRARY_PATH="$lib" "$prefix/cmake-build/app_shared"
 static_app "$prefix/cmake-build/app_static"
+readelf -d "$prefix/cmake-build/app_cxx" | grep -q "NEEDED.*\[libstateful_executor.so.$major\]" ||
+  fail "the CMake C++ program does not depend on libstateful_executor.so.$major"
+LD_LIBRARY_PATH="$lib" "$prefix/cmake-build/app_cxx"
 # A major version it does not have is refused.
 mkdir -p "$prefix/cmake-v99"
 sed 's/find_package(stateful_executor 0.2 REQUIRED)/find_package(stateful_executor 99 REQUIRED)/' \
   tests/cmake/CMakeLists.txt >"$prefix/cmake-v99/CMakeLists.txt"
-cp tests/cmake/app.cpp "$prefix/cmake-v99/"
+cp tests/cmake/app.cpp tests/cmake/app_cxx.cpp "$prefix/cmake-v99/"
 if cmake -S "$prefix/cmake-v99" -B "$prefix/cmake-v99/build" -DCMAKE_PREFIX_PATH="$prefix" \
   >/dev/null 2>&1; then
   fail "find_package(stateful_executor 99) accepted version $version"
 fi
-echo "install-check: CMake find_package builds (shared and static) passed"
+echo "install-check: CMake find_package builds (shared, static, C++ via stateful_executor::cxx) passed"
