@@ -39,6 +39,14 @@
 #                              (part of make test); installs a JDK and Maven when run as root
 #   make java-bench            the Java binding beside Jedis (EVALSHA of the same scripts)
 #   make java-install          mvn install of the Java binding into the local Maven repository
+#   make go-dist               the Go module with the static library inside, as a module tree and
+#                              as a Go module proxy serves it (target/go-dist; docs/packaging.md)
+#   make java-dist             the jar (native library inside), -sources and -javadoc jars
+#   make dist-check            each package adopted as its users would: cargo package, cargo doc,
+#                              go get from the proxy folder without Rust, mvn deploy to a file
+#                              repository and a consumer project on JDK 17 and 25, release-check
+#                              (part of make test)
+#   make release-check         the version in Cargo.toml is the one everywhere else
 #   make update-deps           the one way versions move: cargo update, then the whole make test
 #   make check-latest          clippy and unit tests on the newest compatible versions (a scratch
 #                              copy without Cargo.lock): what a Rust user of the crate builds
@@ -58,7 +66,13 @@ INCLUDEDIR ?= $(PREFIX)/include
 DOCDIR ?= $(PREFIX)/share/doc/stateful_executor
 DESTDIR ?=
 
-VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# The one version number: Cargo.toml's. The header's SF_VERSION_* macros (tests/header.rs), the
+# SONAME, the pkg-config and CMake files, the Go module's tag (go-dist) and the jar (the pom's
+# <version>, which cannot be computed and so is compared) all follow it; make release-check
+# fails when anything disagrees. `make go-dist VERSION=x.y.z` and `make java-dist VERSION=...`
+# only confirm it: a different VERSION is refused (change Cargo.toml and the pom instead).
+CARGO_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+VERSION := $(CARGO_VERSION)
 VERSION_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 # The shared library's SONAME (set in build.rs) and its installed file name.
 SONAME := libstateful_executor.so.$(VERSION_MAJOR)
@@ -117,7 +131,8 @@ deps:
 deps-c:
 	@scripts/ensure-deps.sh valgrind pkg-config g++ cmake binutils
 
-test: deps lint check-header rust-test sfctl-test c-test valkey-test go-test java-test fuzz-smoke
+test: deps lint check-header rust-test sfctl-test c-test valkey-test go-test java-test dist-check \
+	fuzz-smoke
 
 # The quick check before a commit: no redis-server, under a minute on a warm build.
 check: lint unit-test check-header
@@ -488,6 +503,43 @@ soak-build: lib
 soak: deps soak-build
 	scripts/with-redis.sh $(C_OUT)/soak
 
+# ---- release ----
+
+# A VERSION given on the command line must be the one in Cargo.toml.
+version-arg:
+	@test "$(VERSION)" = "$(CARGO_VERSION)" || { echo "VERSION=$(VERSION) but Cargo.toml says \
+	$(CARGO_VERSION): the version is set in Cargo.toml (scripts/release-check.py says what follows it)" >&2; exit 1; }
+
+# Every place that carries the version agrees with Cargo.toml (Cargo.lock, the header, the pom,
+# the CMake and pkg-config templates, a Go dist when one was built); then the check's self-test
+# (each place changed in a scratch copy must be caught).
+.PHONY: release-check package-check doc-check dist-check
+release-check:
+	python3 scripts/release-check.py
+	python3 scripts/release-check.py --self-test
+
+# The crate as published: what `cargo package` puts in it (the Lua scripts, the header and
+# build.rs must be there; tests, bindings and benchmarks must not), then `cargo package` builds
+# the packaged sources alone. CARGO_TARGET_DIR keeps that build in this target directory, where
+# the dependencies are already compiled. --allow-dirty: this checks, it does not publish.
+PACKAGE_MUST_HOLD := Cargo.toml Cargo.lock build.rs src/lib.rs src/ffi/mod.rs lua/prelude.lua \
+	lua/set_linked_pod.lua include/stateful_executor.h docs/c-api.md README.md LICENSE
+package-check:
+	$(CARGO) package $(CARGO_FLAGS) --allow-dirty --list > $(TARGET_DIR)/package-list.txt
+	@for f in $(PACKAGE_MUST_HOLD); do grep -qx "$$f" $(TARGET_DIR)/package-list.txt || \
+		{ echo "package-check: the crate lacks $$f" >&2; exit 1; }; done
+	@! grep -E '^(tests|bindings|bench|fuzz|soak|examples-c|scripts|target)/' $(TARGET_DIR)/package-list.txt || \
+		{ echo "package-check: the crate holds files it does not need (above)" >&2; exit 1; }
+	CARGO_TARGET_DIR=$(abspath $(TARGET_DIR)) $(CARGO) package $(CARGO_FLAGS) --allow-dirty
+	@ls -l $(TARGET_DIR)/package/stateful-executor-$(VERSION).crate
+
+# The crate's documentation, as docs.rs builds it: no warning (broken links, missing docs...).
+doc-check:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc $(CARGO_FLAGS) --no-deps --lib
+
+# The three packages, each adopted as its users would (make test runs this).
+dist-check: package-check doc-check go-dist-check java-dist-check release-check
+
 # ---- Go (bindings/go) ----
 
 # The Go package links the library built here: CGO_LDFLAGS (which cgo puts before the package's
@@ -511,6 +563,32 @@ go-test: deps lib go-lint
 	cd $(GO_DIR) && SFEXEC_TEST_BATCH=1 $(GO_ENV) $(GO) test -count=1 ./sfexec/
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -tags sfexec_static -run 'TestLinks|TestStates|TestContext' ./sfexec/
 	$(GO_ENV) GO=$(GO) $(GO_DIR)/scripts/quickstart-check.sh
+
+# The released module (docs/packaging.md): make go-dist writes, for the version in Cargo.toml,
+# the module tree (target/go-dist/module: sources, header, the static library per GOOS_GOARCH)
+# and the same module as a Go module proxy serves it (target/go-dist/proxy: list, .info, .mod,
+# .zip). GO_DIST_PLATFORMS adds platforms (e.g. "linux_amd64 linux_arm64"): each one but the
+# host's takes the archive of `cargo build --release --lib --target TRIPLE` (RUST_TRIPLE_*).
+# go-dist-check adopts it as a team would: go get from GOPROXY=file://..., no cargo/rustc on the
+# PATH, the quickstart and every method built and run against a throwaway redis-server.
+GO_MODULE := $(shell sed -n 's/^module //p' $(GO_DIR)/go.mod)
+GO_DIST := $(TARGET_DIR)/go-dist
+GO_HOST_PLATFORM = $(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
+GO_DIST_PLATFORMS ?= $(GO_HOST_PLATFORM)
+RUST_TRIPLE_linux_amd64 := x86_64-unknown-linux-gnu
+RUST_TRIPLE_linux_arm64 := aarch64-unknown-linux-gnu
+go_dist_archive = $(if $(filter $(1),$(GO_HOST_PLATFORM)),$(STATIC_LIB),$(TARGET_DIR)/$(RUST_TRIPLE_$(1))/release/libstateful_executor.a)
+# The version's time for the proxy's .info: the commit's, so that the files depend on the commit only.
+GO_DIST_TIME = $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+
+.PHONY: go-dist go-dist-check version-arg
+go-dist: version-arg lib
+	python3 scripts/go-dist.py --module $(GO_MODULE) --version $(VERSION) --out $(GO_DIST) \
+		--time $(GO_DIST_TIME) \
+		$(foreach p,$(GO_DIST_PLATFORMS),--archive $(p)=$(call go_dist_archive,$(p)))
+
+go-dist-check: deps go-dist
+	GO=$(GO) scripts/go-dist-check.sh $(GO_DIST) $(GO_MODULE) $(VERSION)
 
 # Every seed operation through the Go package beside plain go-redis v9 running the same Lua
 # scripts with EVALSHA, on one throwaway redis-server; GO_BENCH_ARGS="-pairs 7 -ops get" etc.
@@ -570,6 +648,21 @@ java-test: deps deps-java java-native
 
 java-install: deps-java java-native
 	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true -DskipTests install
+
+# The release's jars (docs/packaging.md): the jar with the native library of each platform
+# under bindings/java/target/native/<platform>/ (this machine's from java-native; others copied
+# there from their own builds), its -sources and -javadoc jars, in bindings/java/target/.
+JAVA25_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
+.PHONY: java-dist java-dist-check
+java-dist: version-arg deps-java java-native
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Pdist -Dnative.skipBuild=true -DskipTests package
+	@ls -l $(JAVA_DIR)/target/stateful-executor-$(VERSION)*.jar
+
+# mvn deploy to a file repository in a scratch folder, then a separate consumer project resolves
+# the jar from there and runs on JDK 17 and on JDK 25 (JAVA25_HOME) with no warning on stderr.
+java-dist-check: deps deps-java java-native
+	JAVA_HOME="$(JAVA_HOME)" JAVA25_HOME="$(JAVA25_HOME)" MVN="$(MVN)" \
+		scripts/java-dist-check.sh $(VERSION) $(JAVA_PLATFORM)
 
 # Each operation through the binding beside Jedis on one throwaway server, 1 and 16 threads.
 java-bench: deps deps-java java-native

@@ -17,7 +17,17 @@
 // records go to one process-wide *slog.Logger (SetLogger, WithLogger; slog.Default() unless
 // told otherwise).
 //
-// Linking: by default the shared library of the checkout's target/release (make lib), found
-// at run time through an rpath; with -tags sfexec_static the static library is linked in.
-// CGO_CFLAGS and CGO_LDFLAGS can point at a library installed elsewhere.
+// Installing: the released module carries the C header and the native library, prebuilt as a
+// static archive for each platform of the release (sfexec/lib/GOOS_GOARCH), and links it into
+// the program. `go get` it like any module (from the module proxy or repository it is published
+// to); a build needs Go and a C compiler (cgo), and nothing else: no Rust, no
+// libstateful_executor.so at run time. On a platform the release lacks, the build stops with an
+// error naming sfexec_has_no_prebuilt_native_library_for_this_GOOS_GOARCH. The release is made
+// with `make go-dist` in the source repository; its docs/packaging.md says how it is published
+// and how a platform is added.
+//
+// In the source repository (make go-test), the package instead links the library built in the
+// checkout's target/release (make lib): the shared library by default, found at run time through
+// an rpath, or the static one with -tags sfexec_static. CGO_CFLAGS and CGO_LDFLAGS can point at a
+// library installed elsewhere.
 package sfexec

@@ -1,13 +1,5 @@
 package io.statefulexecutor;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Locale;
-
 /**
  * The JNI glue (src/main/c/stateful_executor_jni.c). Strings go in as NUL-terminated UTF-8
  * packed by {@link Utf8}; failures come back as a thrown {@link StatefulExecutorException}.
@@ -16,59 +8,13 @@ import java.util.Locale;
 final class Native {
     private Native() {}
 
-    /** The library inside the jar: one self-contained .so (the Rust core linked in statically). */
-    private static final String LIBRARY = "libstateful_executor_jni.so";
-
-    /** Set to a file path to load that library instead of the one inside the jar. */
-    static final String PATH_PROPERTY = "statefulexecutor.library.path";
-
     static {
-        load();
+        NativeLibrary.load();
         LogBridge.install();
     }
 
     /** Loads the class (and so the library) now; a no-op after the first call. */
     static void ensureLoaded() {}
-
-    private static void load() {
-        String override = System.getProperty(PATH_PROPERTY);
-        if (override != null && !override.isEmpty()) {
-            System.load(Path.of(override).toAbsolutePath().toString());
-            return;
-        }
-        String resource = "native/" + platform() + "/" + LIBRARY;
-        try (InputStream in = Native.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                throw new UnsatisfiedLinkError(
-                        "stateful-executor has no native library for " + platform()
-                                + " in its jar (io/statefulexecutor/" + resource + ")");
-            }
-            // A fresh private file per process: never one another user could have planted.
-            Path file = Files.createTempFile("stateful_executor_jni-", ".so");
-            try {
-                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-                System.load(file.toAbsolutePath().toString());
-            } finally {
-                // Linux keeps the loaded mapping; the name is no longer needed.
-                Files.deleteIfExists(file);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot extract the stateful-executor native library", e);
-        }
-    }
-
-    private static String platform() {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-        String osPart = os.contains("linux") ? "linux" : os.replaceAll("[^a-z0-9]", "");
-        String archPart =
-                switch (arch) {
-                    case "amd64", "x86_64" -> "x86_64";
-                    case "aarch64", "arm64" -> "aarch64";
-                    default -> arch;
-                };
-        return osPart + "-" + archPart;
-    }
 
     // ---- library ----
 
