@@ -189,7 +189,9 @@ fn main() -> ExitCode {
     if cache.is_some() {
         // And the cache with the hot set: a cache is measured warm.
         for uid in &plan.uids[..HOT_UIDS] {
-            executor.get_linked_pod(NS, uid, SERVICE).expect("warm-up read");
+            executor
+                .get_linked_pod(NS, uid, SERVICE)
+                .expect("warm-up read");
         }
     }
     let before = executor.stats();

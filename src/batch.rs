@@ -550,11 +550,18 @@ impl Executor {
         let mut pending = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
             match op.plan() {
-                Ok(plan) => {
-                    plans.push(Some(plan));
-                    results.push(None);
-                    pending.push(i);
-                }
+                Ok(plan) => match self.batch_hit(op) {
+                    // Cache hook: a read the cache answers is not sent.
+                    Some(hit) => {
+                        plans.push(None);
+                        results.push(Some(Ok(hit)));
+                    }
+                    None => {
+                        plans.push(Some(plan));
+                        results.push(None);
+                        pending.push(i);
+                    }
+                },
                 Err(err) => {
                     plans.push(None);
                     results.push(Some(Err(err)));

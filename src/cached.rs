@@ -21,8 +21,8 @@ use crate::keys::{self, KeyPieces};
 use crate::reply;
 use crate::scripts;
 use crate::types::Pod;
-use crate::BatchOp;
 use crate::Executor;
+use crate::{BatchOp, BatchOutcome};
 
 /// A cached read's command, run by the read-with-TTL script.
 #[derive(Clone, Copy)]
@@ -99,6 +99,53 @@ impl Executor {
             | BatchOp::GetLinkedPod { .. }
             | BatchOp::GetLinkedPodIfPersist { .. }
             | BatchOp::GetLinkServices { .. } => {}
+        }
+    }
+
+    /// Hook of `execute_batch`: the outcome of a read the cache answers (validated already);
+    /// `None` sends it with the batch (which, reading no TTL, stores nothing).
+    pub(crate) fn batch_hit(&self, op: &BatchOp<'_>) -> Option<BatchOutcome> {
+        let cache = self.cache()?;
+        let hit = |key: &[&[u8]]| match cache.lookup(key) {
+            Lookup::Hit(entry) => Some(entry),
+            Lookup::Miss(_) => None,
+        };
+        match *op {
+            BatchOp::GetLinkedPod { ns, uid, service } => {
+                match hit(keys::link_key_pieces(ns, uid, service).pieces())? {
+                    Cached::Link { pod, .. } => Some(BatchOutcome::Pod(pod)),
+                    _ => None,
+                }
+            }
+            BatchOp::GetLinkedPodIfPersist { ns, uid, service } => {
+                match hit(keys::link_key_pieces(ns, uid, service).pieces())? {
+                    Cached::Link { pod, temporary } => {
+                        Some(BatchOutcome::Pod(pod.filter(|_| !temporary)))
+                    }
+                    _ => None,
+                }
+            }
+            BatchOp::GetServiceState { ns, service } => {
+                match hit(keys::service_state_key_pieces(ns, service).pieces())? {
+                    Cached::PodStates(states) => Some(BatchOutcome::States(states_map(&states))),
+                    _ => None,
+                }
+            }
+            BatchOp::GetWorkloadState { ns, service } => {
+                match hit(keys::workload_key_pieces(ns, service).pieces())? {
+                    Cached::Text(text) => Some(BatchOutcome::State(
+                        text.map(|text| reply::owned_text(&text)),
+                    )),
+                    _ => None,
+                }
+            }
+            BatchOp::GetLinkServices { ns, uid } => {
+                match hit(keys::uid_links_key_pieces(ns, uid).pieces())? {
+                    Cached::ServiceLinks(links) => Some(BatchOutcome::Links(links_map(&links))),
+                    _ => None,
+                }
+            }
+            _ => None,
         }
     }
 

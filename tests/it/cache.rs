@@ -537,3 +537,62 @@ fn on_a_cluster_every_primary_is_listened_to() {
         assert_eq!(clients.lines().count(), 1, "node {node}: {clients}");
     }
 }
+
+#[test]
+fn a_batch_takes_its_reads_from_the_cache() {
+    let server = RedisServer::start();
+    let plain = server.executor();
+    plain
+        .set_linked_pod("ns", "u", "chat", 4, Persistence::Persistent)
+        .unwrap();
+    plain
+        .set_linked_pod("ns", "t", "chat", 5, Persistence::Temporary { seconds: 60 })
+        .unwrap();
+    plain.set_service_state("ns", "chat", 1, "Running").unwrap();
+    plain.set_workload_state("ns", "chat", "Up").unwrap();
+    let ex = cached(&server);
+    let ops = [
+        BatchOp::GetLinkedPod {
+            ns: "ns",
+            uid: "u",
+            service: "chat",
+        },
+        BatchOp::GetLinkedPodIfPersist {
+            ns: "ns",
+            uid: "t",
+            service: "chat",
+        },
+        BatchOp::GetLinkedPod {
+            ns: "ns",
+            uid: "t",
+            service: "chat",
+        },
+        BatchOp::GetServiceState {
+            ns: "ns",
+            service: "chat",
+        },
+        BatchOp::GetWorkloadState {
+            ns: "ns",
+            service: "chat",
+        },
+        BatchOp::GetLinkServices { ns: "ns", uid: "u" },
+        BatchOp::GetLinkedPod {
+            ns: "ns",
+            uid: "nobody",
+            service: "chat",
+        },
+    ];
+    let expected = plain.execute_batch(&ops);
+    // Cold: every read sent with the batch, nothing stored (a batch reads no TTL).
+    assert_eq!(ex.execute_batch(&ops), expected);
+    assert_eq!(ex.stats().cache_hits, 0);
+    // The single calls fill the cache; the batch then answers from it.
+    ex.get_linked_pod("ns", "u", "chat").unwrap();
+    ex.get_linked_pod("ns", "t", "chat").unwrap();
+    ex.get_service_state("ns", "chat").unwrap();
+    ex.get_workload_state("ns", "chat").unwrap();
+    ex.get_link_services("ns", "u").unwrap();
+    let hits = ex.stats().cache_hits;
+    assert_eq!(ex.execute_batch(&ops), expected);
+    assert_eq!(ex.stats().cache_hits - hits, 6, "{:?}", ex.stats());
+}
