@@ -436,6 +436,8 @@ public final class StatefulExecutor implements AutoCloseable {
         private int poolWaitTimeoutMs = -1;
         private int pipelining = -1;
         private int pipeliningMinInFlight = -1;
+        private int cacheMaxEntries = -1;
+        private int cacheMaxAgeMs = -1;
         private boolean masterAuth;
         private String masterUser;
         private String masterPassword;
@@ -506,6 +508,33 @@ public final class StatefulExecutor implements AutoCloseable {
         }
 
         /**
+         * The client-side cache of reads (default off; {@code maxEntries} 0 turns it off): up to
+         * {@code maxEntries} answers of getLinkedPod, getLinkedPodIfPersist, batchGetLinkedPods,
+         * getServiceState, getWorkloadState(s) and getLinkServices (and their packed forms) are
+         * kept in the executor, each for at most {@code maxAge} (whole milliseconds, rounded up)
+         * and never past its key's own TTL, and answered without a round trip while Redis's
+         * invalidations ({@code CLIENT TRACKING}: Redis 6 or later, Valkey) say they are current.
+         * A cached answer was the key's value at some moment at most min(maxAge, 1 s) before the
+         * call began; when that cannot be guaranteed (an invalidation connection lost or silent,
+         * a failover under way) calls read from Redis. The executor's own writes drop their
+         * entries before they return. {@link #open()} then fails with {@link Status#CONFIG} when
+         * the server has no {@code CLIENT TRACKING}, with {@link Status#AUTH} when the ACL user
+         * may not use it.
+         */
+        public Builder clientCache(int maxEntries, Duration maxAge) {
+            this.cacheMaxEntries = nonNegative("clientCache maxEntries", maxEntries);
+            Objects.requireNonNull(maxAge, "maxAge");
+            if (maxEntries > 0 && (maxAge.isZero() || maxAge.isNegative()
+                    || maxAge.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0)) {
+                throw new StatefulExecutorException(
+                        Status.INVALID_ARGUMENT, "clientCache maxAge must be between 1 ms and 24 days, got " + maxAge);
+            }
+            long ms = maxAge.plusNanos(999_999).toMillis();
+            this.cacheMaxAgeMs = maxEntries > 0 ? (int) Math.min(ms, Integer.MAX_VALUE) : 0;
+            return this;
+        }
+
+        /**
          * TLS ({@code rediss://} URLs): trust only the CA certificates of this PEM file instead of
          * the system's trust store.
          */
@@ -544,7 +573,7 @@ public final class StatefulExecutor implements AutoCloseable {
             byte[] key = tlsKeyFile == null ? null : Utf8.z("keyFile", tlsKeyFile.toString());
             int[] settings = {
                 poolMaxSize, poolMinIdle, connectTimeoutMs, commandTimeoutMs, poolWaitTimeoutMs,
-                pipelining, pipeliningMinInFlight
+                pipelining, pipeliningMinInFlight, cacheMaxEntries, cacheMaxAgeMs
             };
             Native.ensureLoaded();
             long pointer = Native.open(

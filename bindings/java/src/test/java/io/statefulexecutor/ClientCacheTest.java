@@ -1,0 +1,69 @@
+package io.statefulexecutor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.Jedis;
+
+/** The builder's client cache: reads answered without a round trip, kept current by Redis. */
+class ClientCacheTest {
+    /** GET commands the server ran (scripts' included), from INFO commandstats. */
+    private static long gets(Jedis raw) {
+        for (String line : raw.info("commandstats").split("\r?\n")) {
+            if (line.startsWith("cmdstat_get:calls=")) {
+                return Long.parseLong(line.substring("cmdstat_get:calls=".length()).split(",")[0]);
+            }
+        }
+        return 0;
+    }
+
+    @Test
+    void readsAreCachedAndInvalidated() {
+        try (RedisServer server = RedisServer.start(); Jedis raw = server.jedis()) {
+            raw.set("sf:{cache:lk:u}chat", "3");
+            try (StatefulExecutor cached = StatefulExecutor.builder(server.url())
+                    .clientCache(1000, Duration.ofMinutes(1))
+                    .open()) {
+                long before = gets(raw);
+                for (int i = 0; i < 20; i++) {
+                    assertEquals(3, cached.getLinkedPod("cache", "u", "chat"));
+                }
+                assertEquals(1, gets(raw) - before, "one read reached Redis");
+
+                raw.set("sf:{cache:lk:u}chat", "5");
+                long deadline = System.nanoTime() + 2_000_000_000L;
+                while (cached.getLinkedPod("cache", "u", "chat") != 5 && System.nanoTime() < deadline) {
+                    RedisServer.sleep(2);
+                }
+                assertEquals(5, cached.getLinkedPod("cache", "u", "chat"), "invalidated by Redis");
+
+                cached.setLinkedPod("cache", "u", "chat", 7, -1);
+                assertEquals(7, cached.getLinkedPod("cache", "u", "chat"), "its own write, at once");
+            }
+            // Off: every read reaches Redis.
+            try (StatefulExecutor plain = StatefulExecutor.builder(server.url())
+                    .clientCache(0, Duration.ZERO)
+                    .open()) {
+                long before = gets(raw);
+                for (int i = 0; i < 5; i++) {
+                    plain.getLinkedPod("cache", "u", "chat");
+                }
+                assertEquals(5, gets(raw) - before);
+            }
+        }
+    }
+
+    @Test
+    void badSettingsAreRefused() {
+        StatefulExecutor.Builder builder = StatefulExecutor.builder("redis://127.0.0.1:1");
+        assertEquals(Status.INVALID_ARGUMENT, assertThrows(StatefulExecutorException.class,
+                () -> builder.clientCache(-1, Duration.ofSeconds(1))).status());
+        assertEquals(Status.INVALID_ARGUMENT, assertThrows(StatefulExecutorException.class,
+                () -> builder.clientCache(10, Duration.ZERO)).status());
+        assertEquals(Status.INVALID_ARGUMENT, assertThrows(StatefulExecutorException.class,
+                () -> builder.clientCache(10, Duration.ofSeconds(-1))).status());
+        assertThrows(NullPointerException.class, () -> builder.clientCache(10, null));
+    }
+}
