@@ -48,6 +48,21 @@ type op struct {
 	run  func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error
 }
 
+// The client cache's rows: a hot set of hotUIDs uids takes 9 reads in 10 (the cache holds
+// them), the others go anywhere in uidCount (mostly misses: the cache holds cacheEntries).
+const (
+	hotUIDs      = 1000
+	cacheEntries = 2000
+)
+
+func getLinkedPodOf(uid int) func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+	return func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+		u := uid
+		pod, err := ex.GetLinkedPod(ctx, ns, uids[u], svc)
+		return expect(err, pod == u%podCount, "pod", pod)
+	}
+}
+
 func ops() []op {
 	return []op{
 		{"SetServiceState", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
@@ -104,6 +119,24 @@ func ops() []op {
 		{"GetLinkService", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
 			links, err := ex.GetLinkService(ctx, ns, uids[i%uidCount])
 			return expect(err, len(links) >= 1, "links", len(links))
+		}},
+	}
+}
+
+// cachedOps are the client cache's rows: the sfexec side runs on an Executor with the cache on
+// (the go-redis side, GET, is the same as for GetLinkedPod).
+func cachedOps() []op {
+	return []op{
+		{"GetLinkedPod, client cache, 90 % hits", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			u := i % hotUIDs
+			if i%10 == 0 {
+				// Anywhere in the uids, in no order the cache could keep up with.
+				u = int(uint32(i)*2654435761) % uidCount
+			}
+			return getLinkedPodOf(u)(ctx, ex, i)
+		}},
+		{"GetLinkedPod, client cache, all hits", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			return getLinkedPodOf(i%hotUIDs)(ctx, ex, i)
 		}},
 	}
 }
@@ -222,6 +255,12 @@ func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath strin
 		return err
 	}
 	defer sf.Close()
+	sfc, err := sfexec.Open(server.URL, sfexec.WithPoolSize(poolSize), sfexec.WithMinIdle(poolSize),
+		sfexec.WithClientCache(cacheEntries, time.Minute))
+	if err != nil {
+		return err
+	}
+	defer sfc.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(server.Port),
 		PoolSize: poolSize, MinIdleConns: poolSize})
 	defer rdb.Close()
@@ -251,11 +290,17 @@ func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath strin
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var all []float64
 	rep := newReport("Go: sfexec against go-redis v9", "sfexec", "go-redis v9")
-	for _, o := range ops() {
+	plain := len(ops())
+	for k, o := range append(ops(), cachedOps()...) {
 		if !selected(o.name, only) {
 			continue
 		}
+		ours := sfexec.StatefulExecutor(sf)
+		if k >= plain {
+			ours = sfc
+		}
 		for _, n := range counts {
+			sf := ours
 			// Warm both sides up (connections, caches).
 			if _, err := measure(sf, o, n, duration); err != nil {
 				return fmt.Errorf("%s (sfexec): %w", o.name, err)
@@ -264,6 +309,7 @@ func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath strin
 				return fmt.Errorf("%s (go-redis): %w", o.name, err)
 			}
 			var sfRates, grRates, ratios, sfCPU, grCPU []float64
+			before, _ := sfc.Stats()
 			for p := 0; p < pairs; p++ {
 				var a, b sample
 				if p%2 == 0 {
@@ -286,6 +332,11 @@ func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath strin
 			}
 			ratio := median(ratios)
 			all = append(all, ratio)
+			if after, _ := sfc.Stats(); k >= plain {
+				hits, misses := after.CacheHits-before.CacheHits, after.CacheMisses-before.CacheMisses
+				fmt.Printf("(%s, %d goroutines: %.1f %% of the cached side's reads were hits)\n", o.name, n,
+					100*float64(hits)/float64(max(hits+misses, 1)))
+			}
 			fmt.Printf("| %s | %d | %s | %s | **%.2f** | %.1f | %.1f |\n", o.name, n,
 				thousands(median(sfRates)), thousands(median(grRates)), ratio, median(sfCPU), median(grCPU))
 			rep.Rows = append(rep.Rows, reportRow{Op: o.name, Threads: n, Pairs: pairs, Ratio: ratio,
