@@ -182,6 +182,34 @@ impl Executor {
         Ok((value, ttl))
     }
 
+    /// One key through the cache: the entry's value (`from_entry`) on a hit; on a miss `read`
+    /// with the key's TTL, decoded (`decode`), stored as `entry` makes it unless overtaken.
+    #[allow(clippy::too_many_arguments)]
+    fn through<T>(
+        &self,
+        cache: &ClientCache,
+        op: &'static str,
+        key: &[&[u8]],
+        read: Read,
+        from_entry: impl FnOnce(Cached) -> Option<T>,
+        decode: impl FnOnce(&Value, Option<Duration>) -> Result<T>,
+        entry: impl FnOnce(&T) -> Cached,
+    ) -> Result<T> {
+        let ticket = match cache.lookup(key) {
+            Lookup::Hit(hit) => match from_entry(hit) {
+                Some(value) => return Ok(value),
+                None => None,
+            },
+            Lookup::Miss(ticket) => ticket,
+        };
+        let (value, ttl) = self.read_with_ttl(op, key, read)?;
+        let value = decode(&value, ttl)?;
+        if let Some(ticket) = ticket {
+            cache.fill(ticket, key, entry(&value), ttl);
+        }
+        Ok(value)
+    }
+
     /// A link through the cache: (pod, whether the link is temporary).
     pub(crate) fn cached_link(
         &self,
@@ -189,19 +217,21 @@ impl Executor {
         op: &'static str,
         keys: &LinkKeys,
     ) -> Result<(Option<Pod>, bool)> {
-        let key = keys.link.pieces();
-        let ticket = match cache.lookup(key) {
-            Lookup::Hit(Cached::Link { pod, temporary }) => return Ok((pod, temporary)),
-            Lookup::Hit(_) => None,
-            Lookup::Miss(ticket) => ticket,
-        };
-        let (value, ttl) = self.read_with_ttl(op, key, Read::Get)?;
-        let pod = reply::stored_pod_bytes(bulk(&value, op)?, &|| keys.link.to_string())?;
-        let temporary = pod.is_some() && ttl.is_some();
-        if let Some(ticket) = ticket {
-            cache.fill(ticket, key, Cached::Link { pod, temporary }, ttl);
-        }
-        Ok((pod, temporary))
+        self.through(
+            cache,
+            op,
+            keys.link.pieces(),
+            Read::Get,
+            |entry| match entry {
+                Cached::Link { pod, temporary } => Some((pod, temporary)),
+                _ => None,
+            },
+            |value, ttl| {
+                let pod = reply::stored_pod_bytes(bulk(value, op)?, &|| keys.link.to_string())?;
+                Ok((pod, pod.is_some() && ttl.is_some()))
+            },
+            |&(pod, temporary)| Cached::Link { pod, temporary },
+        )
     }
 
     /// A workload state through the cache.
@@ -211,19 +241,18 @@ impl Executor {
         op: &'static str,
         key: &KeyPieces<'_, 5>,
     ) -> Result<Option<Arc<str>>> {
-        let pieces = key.pieces();
-        let ticket = match cache.lookup(pieces) {
-            Lookup::Hit(Cached::Text(text)) => return Ok(text),
-            Lookup::Hit(_) => None,
-            Lookup::Miss(ticket) => ticket,
-        };
-        let (value, ttl) = self.read_with_ttl(op, pieces, Read::Get)?;
-        let text: Option<Arc<str>> =
-            reply::stored_str(bulk(&value, op)?, &|| key.to_string())?.map(Arc::from);
-        if let Some(ticket) = ticket {
-            cache.fill(ticket, pieces, Cached::Text(text.clone()), ttl);
-        }
-        Ok(text)
+        self.through(
+            cache,
+            op,
+            key.pieces(),
+            Read::Get,
+            |entry| match entry {
+                Cached::Text(text) => Some(text),
+                _ => None,
+            },
+            |value, _| Ok(reply::stored_str(bulk(value, op)?, &|| key.to_string())?.map(Arc::from)),
+            |text| Cached::Text(text.clone()),
+        )
     }
 
     /// A service's pod states through the cache: (pod, state), sorted by pod.
@@ -233,26 +262,28 @@ impl Executor {
         op: &'static str,
         key: &KeyPieces<'_, 5>,
     ) -> Result<PodStates> {
-        let pieces = key.pieces();
-        let ticket = match cache.lookup(pieces) {
-            Lookup::Hit(Cached::PodStates(states)) => return Ok(states),
-            Lookup::Hit(_) => None,
-            Lookup::Miss(ticket) => ticket,
-        };
-        let (value, ttl) = self.read_with_ttl(op, pieces, Read::HashAll)?;
-        let mut states = Vec::new();
-        for (field, value) in pairs(&value, op)? {
-            if let Some((pod, state)) = pod_state_entry(key, field, value)? {
-                states.push((pod, Box::from(state)));
-            }
-        }
-        // Fields are unique and pod ordinals have one spelling: no ties.
-        states.sort_unstable_by_key(|&(pod, _)| pod);
-        let states: PodStates = states.into();
-        if let Some(ticket) = ticket {
-            cache.fill(ticket, pieces, Cached::PodStates(Arc::clone(&states)), ttl);
-        }
-        Ok(states)
+        self.through(
+            cache,
+            op,
+            key.pieces(),
+            Read::HashAll,
+            |entry| match entry {
+                Cached::PodStates(states) => Some(states),
+                _ => None,
+            },
+            |value, _| {
+                let mut states = Vec::new();
+                for (field, value) in pairs(value, op)? {
+                    if let Some((pod, state)) = pod_state_entry(key, field, value)? {
+                        states.push((pod, Box::from(state)));
+                    }
+                }
+                // Fields are unique and pod ordinals have one spelling: no ties.
+                states.sort_unstable_by_key(|&(pod, _)| pod);
+                Ok(states.into())
+            },
+            |states| Cached::PodStates(Arc::clone(states)),
+        )
     }
 
     /// A uid's persistent links through the cache: (service, pod), sorted by service name.
@@ -262,30 +293,27 @@ impl Executor {
         op: &'static str,
         key: &KeyPieces<'_, 5>,
     ) -> Result<ServiceLinks> {
-        let pieces = key.pieces();
-        let ticket = match cache.lookup(pieces) {
-            Lookup::Hit(Cached::ServiceLinks(links)) => return Ok(links),
-            Lookup::Hit(_) => None,
-            Lookup::Miss(ticket) => ticket,
-        };
-        let (value, ttl) = self.read_with_ttl(op, pieces, Read::HashAll)?;
-        let mut links = Vec::new();
-        for (service, pod) in pairs(&value, op)? {
-            let (service, pod) = link_service_entry(key, service, pod)?;
-            links.push((Box::from(service), pod));
-        }
-        // Hash fields are unique: no ties; bytewise, as the uncached reads sort.
-        links.sort_unstable_by(|a: &(Box<str>, Pod), b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let links: ServiceLinks = links.into();
-        if let Some(ticket) = ticket {
-            cache.fill(
-                ticket,
-                pieces,
-                Cached::ServiceLinks(Arc::clone(&links)),
-                ttl,
-            );
-        }
-        Ok(links)
+        self.through(
+            cache,
+            op,
+            key.pieces(),
+            Read::HashAll,
+            |entry| match entry {
+                Cached::ServiceLinks(links) => Some(links),
+                _ => None,
+            },
+            |value, _| {
+                let mut links = Vec::new();
+                for (service, pod) in pairs(value, op)? {
+                    let (service, pod) = link_service_entry(key, service, pod)?;
+                    links.push((Box::<str>::from(service), pod));
+                }
+                // Hash fields are unique: no ties; bytewise, as the uncached reads sort.
+                links.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                Ok(links.into())
+            },
+            |links| Cached::ServiceLinks(Arc::clone(links)),
+        )
     }
 
     /// Many string keys through the cache, in input order: entries where the cache has them,

@@ -690,65 +690,10 @@ fn no_stale_read_through_a_cluster_failover_and_a_slot_migration() {
             // The slot of another key moves to another primary, keys and all.
             {
                 let _writes = run.writes.write().unwrap();
-                migrate_slot_of(cluster_ref, &moved_key);
+                cluster_ref.migrate_slot_of(&moved_key);
             }
             settle_and_hit_again(&cached, Duration::from_millis(500), "the migration");
             thread::sleep(Duration::from_millis(300));
         },
     );
-}
-
-/// Moves the slot of `key` to another primary: IMPORTING/MIGRATING, every key of the slot
-/// MIGRATEd, then the slot given to the target on every primary.
-fn migrate_slot_of(cluster: &Cluster, key: &str) {
-    let slot = match raw_cmd(&mut cluster.raw(0), &["CLUSTER", "KEYSLOT", key]) {
-        redis::Value::Int(slot) => slot,
-        other => panic!("CLUSTER KEYSLOT answered {other:?}"),
-    };
-    let slot_text = slot.to_string();
-    let source = cluster.primary_of_slot(slot);
-    let target = cluster
-        .primaries()
-        .into_iter()
-        .find(|&i| i != source)
-        .unwrap();
-    let (source_id, target_id) = (cluster.node_id(source), cluster.node_id(target));
-    let mut src = cluster.raw(source);
-    let mut dst = cluster.raw(target);
-    raw_cmd(
-        &mut dst,
-        &["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &source_id],
-    );
-    raw_cmd(
-        &mut src,
-        &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &target_id],
-    );
-    let target_port = cluster.nodes[target].port.to_string();
-    loop {
-        let keys = match raw_cmd(&mut src, &["CLUSTER", "GETKEYSINSLOT", &slot_text, "100"]) {
-            redis::Value::Array(keys) => keys.into_iter().map(text).collect::<Vec<_>>(),
-            other => panic!("GETKEYSINSLOT answered {other:?}"),
-        };
-        if keys.is_empty() {
-            break;
-        }
-        let mut args = vec![
-            "MIGRATE",
-            "127.0.0.1",
-            &target_port,
-            "",
-            "0",
-            "5000",
-            "KEYS",
-        ];
-        args.extend(keys.iter().map(String::as_str));
-        raw_cmd(&mut src, &args);
-    }
-    for i in cluster.primaries() {
-        raw_cmd(
-            &mut cluster.raw(i),
-            &["CLUSTER", "SETSLOT", &slot_text, "NODE", &target_id],
-        );
-    }
-    assert_eq!(cluster.primary_of_slot(slot), target);
 }
