@@ -36,8 +36,11 @@
 #   make go-bench              the Go package beside go-redis v9 (same scripts, EVALSHA), 1 and 16 goroutines
 #   make charts                docs/perf/*.svg from the benches' JSON (target/bench/*-vs-*.json)
 #   make java-test             the Java binding (bindings/java): its JNI library, then mvn test
-#                              (part of make test); installs a JDK and Maven when run as root
-#   make java-bench            the Java binding beside Jedis (EVALSHA of the same scripts)
+#                              (part of make test; the suite twice: as it comes, then with every
+#                              call batched, on JDK 21+ when installed, with the virtual-thread
+#                              tests); installs a JDK and Maven when run as root
+#   make java-bench            the Java binding beside Jedis (EVALSHA of the same scripts), 1 and 16
+#                              threads and 1,000 virtual threads
 #   make java-install          mvn install of the Java binding into the local Maven repository
 #   make go-dist               the Go module with the static library inside, as a module tree and
 #                              as a Go module proxy serves it (target/go-dist; docs/packaging.md)
@@ -610,6 +613,15 @@ JAVA_GLUE := $(JAVA_DIR)/src/main/c/stateful_executor_jni.c
 JAVA_HOME ?= $(shell dirname $$(dirname $$(readlink -f $$(command -v javac) 2>/dev/null)) 2>/dev/null)
 # The C program the interop tests run against the data the Java tests write.
 JAVA_PEER := $(JAVA_DIR)/target/interop/interop_peer
+# A JDK with virtual threads (21 or later), when one is installed: the Java suite's second run
+# (every call batched) and the virtual-thread tests run on it, and java-bench runs on it (its
+# 1,000-virtual-thread rows). Without one, those tests are skipped (saying why) and those rows
+# left out, on $(JAVA_HOME).
+# A JDK 25 (the machine's Temurin beside OpenJDK 17): also where java-dist-check runs the consumer.
+JAVA25_HOME ?= $(firstword $(wildcard /usr/lib/jvm/temurin-25-jdk-* /usr/lib/jvm/java-25-openjdk-*))
+JAVA_VT_HOME ?= $(or $(JAVA25_HOME),$(firstword $(wildcard /usr/lib/jvm/temurin-21-jdk-* \
+	/usr/lib/jvm/java-21-openjdk-*)))
+JAVA_VT_JVM := $(if $(JAVA_VT_HOME),$(JAVA_VT_HOME),$(JAVA_HOME))/bin/java
 MVN ?= mvn -B -ntp
 
 .PHONY: deps-java java-native java-test java-bench java-install
@@ -632,11 +644,14 @@ $(JAVA_PEER): $(JAVA_DIR)/src/test/c/interop_peer.c $(STATIC_LIB) include/statef
 	@mkdir -p $(dir $@)
 	$(CC) $(C_STRICT) -O1 -Iinclude -o $@ $< $(STATIC_LIB) $(STATIC_DEPS)
 
-# mvn test against throwaway redis-servers that the tests start themselves; then the jar alone:
-# the README's example compiled against it and run with `java -cp` and no LD_LIBRARY_PATH.
+# mvn test against throwaway redis-servers that the tests start themselves, twice: as they come
+# on $(JAVA_HOME), then with every call handed to the runner threads (as a virtual thread's is)
+# on $(JAVA_VT_JVM), where the virtual-thread tests run; then the jar alone: the README's
+# example compiled against it and run with `java -cp` and no LD_LIBRARY_PATH.
 JAVA_JAR = $(JAVA_DIR)/target/stateful-executor-$(VERSION).jar
 java-test: deps deps-java java-native
-	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true test
+	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -Dnative.skipBuild=true \
+		-Dtest.batched.jvm="$(JAVA_VT_JVM)" test
 	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Dnative.skipBuild=true -DskipTests package
 	rm -rf $(JAVA_DIR)/target/example && mkdir -p $(JAVA_DIR)/target/example
 	"$(JAVA_HOME)/bin/javac" -cp $(JAVA_JAR) -d $(JAVA_DIR)/target/example $(JAVA_DIR)/examples/Example.java
@@ -652,7 +667,6 @@ java-install: deps-java java-native
 # The release's jars (docs/packaging.md): the jar with the native library of each platform
 # under bindings/java/target/native/<platform>/ (this machine's from java-native; others copied
 # there from their own builds), its -sources and -javadoc jars, in bindings/java/target/.
-JAVA25_HOME ?= /usr/lib/jvm/temurin-25-jdk-amd64
 .PHONY: java-dist java-dist-check
 java-dist: version-arg deps-java java-native
 	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Pdist -Dnative.skipBuild=true -DskipTests package
@@ -664,10 +678,12 @@ java-dist-check: deps deps-java java-native
 	JAVA_HOME="$(JAVA_HOME)" JAVA25_HOME="$(JAVA25_HOME)" MVN="$(MVN)" \
 		scripts/java-dist-check.sh $(VERSION) $(JAVA_PLATFORM)
 
-# Each operation through the binding beside Jedis on one throwaway server, 1 and 16 threads.
+# Each operation through the binding beside Jedis on one throwaway server: 1 and 16 platform
+# threads and 1,000 virtual threads (on $(JAVA_VT_JVM)).
 java-bench: deps deps-java java-native
 	cd $(JAVA_DIR) && JAVA_HOME="$(JAVA_HOME)" $(MVN) -q -Dnative.skipBuild=true test-compile \
 		dependency:build-classpath -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
-	scripts/with-redis.sh sh -c 'cd $(JAVA_DIR) && "$(JAVA_HOME)/bin/java" -Xms512m -Xmx512m \
+	scripts/with-redis.sh sh -c 'cd $(JAVA_DIR) && "$(JAVA_VT_JVM)" -Xms512m -Xmx512m \
+		--enable-native-access=ALL-UNNAMED \
 		-cp target/classes:target/test-classes:$$(cat target/bench.classpath) \
 		io.statefulexecutor.bench.JedisComparison'

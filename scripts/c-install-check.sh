@@ -27,22 +27,20 @@ for f in "lib/libstateful_executor.so.$version" lib/libstateful_executor.a \
   [ -f "$prefix/$f" ] || fail "$f was not installed"
 done
 "$prefix/bin/sfctl" --version >/dev/null || fail "the installed sfctl does not run"
-if readelf -S "$prefix/bin/sfctl" | grep -q '\.debug_info'; then
+if grep -q '\.debug_info' <(readelf -S "$prefix/bin/sfctl"); then
   fail "the installed sfctl is not stripped"
 fi
 [ "$(readlink "$lib/libstateful_executor.so")" = "libstateful_executor.so.$major" ] ||
   fail "libstateful_executor.so does not link to libstateful_executor.so.$major"
 [ "$(readlink "$lib/libstateful_executor.so.$major")" = "libstateful_executor.so.$version" ] ||
   fail "libstateful_executor.so.$major does not link to libstateful_executor.so.$version"
-readelf -d "$lib/libstateful_executor.so.$version" |
-  grep -q "SONAME.*\[libstateful_executor.so.$major\]" || fail "SONAME is not libstateful_executor.so.$major"
-if readelf -S "$lib/libstateful_executor.so.$version" | grep -q '\.debug_info'; then
+grep -q "SONAME.*\[libstateful_executor.so.$major\]" <(readelf -d "$lib/libstateful_executor.so.$version") || fail "SONAME is not libstateful_executor.so.$major"
+if grep -q '\.debug_info' <(readelf -S "$lib/libstateful_executor.so.$version"); then
   fail "the installed shared library is not stripped"
 fi
-readelf -S "$lib/.debug/libstateful_executor.so.$version.debug" | grep -q '\.debug_info' ||
+grep -q '\.debug_info' <(readelf -S "$lib/.debug/libstateful_executor.so.$version.debug") ||
   fail "the .debug file holds no debug info"
-readelf --string-dump=.gnu_debuglink "$lib/libstateful_executor.so.$version" |
-  grep -q "libstateful_executor.so.$version.debug" || fail "no debug link to the .debug file"
+grep -q "libstateful_executor.so.$version.debug" <(readelf --string-dump=.gnu_debuglink "$lib/libstateful_executor.so.$version") || fail "no debug link to the .debug file"
 if grep -rn 'shared/spec\|\.\./shared' "$prefix" >/dev/null 2>&1; then
   fail "an installed file names a path outside the repository"
 fi
@@ -57,13 +55,13 @@ cc=${CC:-cc}
 # shellcheck disable=SC2046
 "$cc" -std=c99 -Wall -Wextra -Werror -o "$prefix/app" "$app" \
   $(pkg-config --cflags --libs stateful_executor)
-readelf -d "$prefix/app" | grep -q "NEEDED.*\[libstateful_executor.so.$major\]" ||
+grep -q "NEEDED.*\[libstateful_executor.so.$major\]" <(readelf -d "$prefix/app") ||
   fail "the program does not depend on libstateful_executor.so.$major"
 LD_LIBRARY_PATH="$lib" "$prefix/app"
 
 # Static: the -static .pc names the archive itself (plain -l would pick the .so beside it).
 static_app() {
-  if readelf -d "$1" | grep -q 'libstateful_executor'; then
+  if grep -q 'libstateful_executor' <(readelf -d "$1"); then
     fail "$1 depends on the shared library"
   fi
   "$1"
@@ -88,11 +86,11 @@ echo "install-check: pkg-config builds (shared and static, C and C++) passed"
 cmake -S tests/cmake -B "$prefix/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$prefix/cmake-build" >/dev/null
-readelf -d "$prefix/cmake-build/app_shared" | grep -q "NEEDED.*\[libstateful_executor.so.$major\]" ||
+grep -q "NEEDED.*\[libstateful_executor.so.$major\]" <(readelf -d "$prefix/cmake-build/app_shared") ||
   fail "the CMake program does not depend on libstateful_executor.so.$major"
 LD_LIBRARY_PATH="$lib" "$prefix/cmake-build/app_shared"
 static_app "$prefix/cmake-build/app_static"
-readelf -d "$prefix/cmake-build/app_cxx" | grep -q "NEEDED.*\[libstateful_executor.so.$major\]" ||
+grep -q "NEEDED.*\[libstateful_executor.so.$major\]" <(readelf -d "$prefix/cmake-build/app_cxx") ||
   fail "the CMake C++ program does not depend on libstateful_executor.so.$major"
 LD_LIBRARY_PATH="$lib" "$prefix/cmake-build/app_cxx"
 # A major version it does not have is refused.

@@ -13,7 +13,8 @@ where ratio is the median of the per-pair ratios ours / peer (above 1: ours is f
 
 copies each SOURCE_DIR/*-vs-*.json (default target/bench) into OUT_DIR (default docs/perf), so the
 data behind a committed chart is committed beside it, then draws OUT_DIR/NAME.svg from every
-OUT_DIR/NAME.json: per operation, one bar per concurrency, with the line at 1.0 (parity). With
+OUT_DIR/NAME.json: per operation, one bar per concurrency (a row with "virtual": true is one of virtual
+threads), with the line at 1.0 (parity). With
 SOURCE_DIR equal to OUT_DIR it only redraws. No dependency beyond Python's standard library.
 """
 import glob
@@ -46,8 +47,10 @@ def chart(report):
     for row in rows:
         if row["op"] not in ops:
             ops.append(row["op"])
-    levels = sorted({row["threads"] for row in rows})
-    ratio = {(row["op"], row["threads"]): row["ratio"] for row in rows}
+    # A concurrency: its thread count, and whether the threads are virtual (Java's rows).
+    level_of = lambda row: (bool(row.get("virtual")), row["threads"])
+    levels = sorted({level_of(row) for row in rows})
+    ratio = {(row["op"], level_of(row)): row["ratio"] for row in rows}
     top = max([1.0] + [r for r in ratio.values() if r is not None])
     scale_max = max(1.5, (int(top * 2) + 1) / 2)  # a whole half above the best ratio
     plot = WIDTH - LEFT - RIGHT
@@ -64,11 +67,12 @@ def chart(report):
            text(10, 58, f'{report["date"]}, commit {report["commit"]}, {report["machine"]}',
                 size=10, fill="#555"),
            text(10, 72, f'{report["command"]}', size=10, fill="#555")]
-    for i, level in enumerate(levels):
-        x = LEFT + i * 130
+    for i, (virtual, threads) in enumerate(levels):
+        x = LEFT + i * 150
         out.append(f'<rect x="{x}" y="{TOP - 14}" width="10" height="10" '
                    f'fill="{COLORS[i % len(COLORS)]}"/>')
-        out.append(text(x + 14, TOP - 5, f"{level} thread{'s' if level != 1 else ''}", size=11))
+        kind = "virtual thread" if virtual else "thread"
+        out.append(text(x + 14, TOP - 5, f"{threads} {kind}{'s' if threads != 1 else ''}", size=11))
     bottom = TOP + group * len(ops)
     # Grid every 0.5, the parity line at 1.0 stronger.
     tick = 0.0

@@ -63,7 +63,7 @@ run go build -o bin/allmethods ./allmethods
 run go mod verify
 
 for bin in bin/quickstart bin/allmethods; do
-  if ldd "$bin" | grep -q stateful_executor; then
+  if grep -q stateful_executor <(ldd "$bin"); then
     echo "go-dist-check: $bin needs a shared stateful_executor library:" >&2
     ldd "$bin" >&2
     exit 1

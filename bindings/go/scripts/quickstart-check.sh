@@ -16,12 +16,16 @@ cp "$root/bindings/go/examples/quickstart/main.go" .
 
 "$go" build -o app-shared .
 "$go" build -tags sfexec_static -o app-static .
-if ! ldd app-shared | grep -q 'libstateful_executor.so.0 => /'; then
+# ldd's output goes to a file first: under pipefail, `ldd | grep -q` fails whenever grep stops
+# reading before ldd is done writing (ldd then dies of SIGPIPE).
+ldd app-shared > ldd-shared.txt
+ldd app-static > ldd-static.txt 2>&1 || true   # "not a dynamic executable" is fine too
+if ! grep -q 'libstateful_executor.so.0 => /' ldd-shared.txt; then
   echo "quickstart-check: the shared build does not find libstateful_executor.so.0:" >&2
-  ldd app-shared >&2
+  cat ldd-shared.txt >&2
   exit 1
 fi
-if ldd app-static | grep -q stateful_executor; then
+if grep -q stateful_executor ldd-static.txt; then
   echo "quickstart-check: the static build still needs the shared library" >&2
   exit 1
 fi

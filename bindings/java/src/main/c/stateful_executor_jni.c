@@ -695,3 +695,200 @@ JNIEXPORT jbyteArray FN(getLinkServices)(JNIEnv *env, jclass cls, jlong handle, 
     args_close(&args);
     return packed_array(env, status, &err, &result);
 }
+
+/* ---- batches (Batcher.java) ---- */
+
+/*
+ * The buffers of executeBatch, laid out by Batcher.BatchBuffers. Request: per call four int32
+ * (kind, pod, seconds, length of its strings), then every call's strings (NUL-terminated, in the
+ * order Utf8.pack wrote them) one after the other. Outcome: per call four int32 (status, pod,
+ * flag, length of its data, -1 for an absent text), then every call's data: the error message
+ * when the status is not SF_OK, else the workload state's bytes, or the pod states / service
+ * links as packed entries (the sf_packed layout: int32 key, int32 length, the bytes, a NUL).
+ */
+#define BATCH_HEADER 16
+
+JNIEXPORT jint FN(batchOpSize)(JNIEnv *env, jclass cls) {
+    (void)env;
+    (void)cls;
+    return (jint)sizeof(sf_batch_op);
+}
+
+static int32_t read_i32(const unsigned char *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static void write_i32(unsigned char *p, int32_t v) {
+    memcpy(p, &v, sizeof v);
+}
+
+/* The bytes of one packed entry (key, length, text, NUL). */
+static size_t entry_size(const char *text) {
+    return 8 + strlen(text) + 1;
+}
+
+static unsigned char *put_entry(unsigned char *p, int32_t key, const char *text) {
+    size_t length = strlen(text);
+    write_i32(p, key);
+    write_i32(p + 4, (int32_t)length);
+    memcpy(p + 8, text, length + 1);
+    return p + 8 + length + 1;
+}
+
+/* The size of an entry's data in the outcome buffer (0 for an absent text). */
+static size_t outcome_size(const sf_batch_op *op) {
+    size_t size = 0;
+    if (op->status != SF_OK) {
+        const char *end = memchr(op->error.message, '\0', sizeof op->error.message);
+        return end == NULL ? sizeof op->error.message : (size_t)(end - op->error.message);
+    }
+    switch (op->kind) {
+    case SF_BATCH_GET_WORKLOAD_STATE:
+        return op->out_text == NULL ? 0 : strlen(op->out_text);
+    case SF_BATCH_GET_SERVICE_STATE:
+        for (size_t i = 0, n = sf_pod_states_len(op->out_states); i < n; i++) {
+            size += entry_size(sf_pod_states_state(op->out_states, i));
+        }
+        return size;
+    case SF_BATCH_GET_LINK_SERVICES:
+        for (size_t i = 0, n = sf_service_links_len(op->out_links); i < n; i++) {
+            size += entry_size(sf_service_links_service(op->out_links, i));
+        }
+        return size;
+    default:
+        return 0;
+    }
+}
+
+/* Writes each entry's header and data at dst (room for all of them). */
+static void write_outcomes(const sf_batch_op *ops, jint count, unsigned char *dst) {
+    unsigned char *data = dst + (size_t)count * BATCH_HEADER;
+    for (jint i = 0; i < count; i++) {
+        const sf_batch_op *op = &ops[i];
+        unsigned char *header = dst + (size_t)i * BATCH_HEADER;
+        unsigned char *start = data;
+        int32_t length;
+        if (op->status != SF_OK) {
+            size_t n = outcome_size(op);
+            memcpy(data, op->error.message, n);
+            data += n;
+        } else if (op->kind == SF_BATCH_GET_WORKLOAD_STATE && op->out_text != NULL) {
+            size_t n = strlen(op->out_text);
+            memcpy(data, op->out_text, n);
+            data += n;
+        } else if (op->kind == SF_BATCH_GET_SERVICE_STATE) {
+            for (size_t e = 0, n = sf_pod_states_len(op->out_states); e < n; e++) {
+                data = put_entry(data, sf_pod_states_pod(op->out_states, e),
+                                 sf_pod_states_state(op->out_states, e));
+            }
+        } else if (op->kind == SF_BATCH_GET_LINK_SERVICES) {
+            for (size_t e = 0, n = sf_service_links_len(op->out_links); e < n; e++) {
+                data = put_entry(data, sf_service_links_pod(op->out_links, e),
+                                 sf_service_links_service(op->out_links, e));
+            }
+        }
+        length = (int32_t)(data - start);
+        if (op->status == SF_OK && op->kind == SF_BATCH_GET_WORKLOAD_STATE && op->out_text == NULL) {
+            length = -1;
+        }
+        write_i32(header, op->status);
+        write_i32(header + 4, op->out_pod);
+        write_i32(header + 8, op->out_flag ? 1 : 0);
+        write_i32(header + 12, length);
+    }
+}
+
+static void free_outcomes(sf_batch_op *ops, jint count) {
+    for (jint i = 0; i < count; i++) {
+        sf_string_free(ops[i].out_text);
+        sf_pod_states_free(ops[i].out_states);
+        sf_service_links_free(ops[i].out_links);
+    }
+}
+
+JNIEXPORT jbyteArray FN(executeBatch)(JNIEnv *env, jclass cls, jlong handle, jobject in, jint count,
+                                      jobject out, jobject scratch) {
+    (void)cls;
+    unsigned char *request = (*env)->GetDirectBufferAddress(env, in);
+    jlong request_size = (*env)->GetDirectBufferCapacity(env, in);
+    unsigned char *outcome = (*env)->GetDirectBufferAddress(env, out);
+    jlong outcome_capacity = (*env)->GetDirectBufferCapacity(env, out);
+    sf_batch_op *ops = (*env)->GetDirectBufferAddress(env, scratch);
+    jlong ops_capacity = (*env)->GetDirectBufferCapacity(env, scratch);
+    if (request == NULL || outcome == NULL || ops == NULL || count <= 0 ||
+        request_size < (jlong)count * BATCH_HEADER ||
+        ops_capacity < (jlong)((size_t)count * sizeof *ops)) {
+        static const char message[] = "executeBatch: buffers too small for the batch";
+        throw_status(env, SF_INTERNAL, message, sizeof message - 1);
+        return NULL;
+    }
+
+    /* Each call's strings lie within its own length, which ends in a NUL (Utf8.pack). */
+    const unsigned char *strings = request + (size_t)count * BATCH_HEADER;
+    const unsigned char *end = request + request_size;
+    for (jint i = 0; i < count; i++) {
+        const unsigned char *header = request + (size_t)i * BATCH_HEADER;
+        int32_t length = read_i32(header + 12);
+        if (length <= 0 || length > end - strings || strings[length - 1] != '\0') {
+            static const char message[] = "executeBatch: a call's strings are not where they belong";
+            throw_status(env, SF_INTERNAL, message, sizeof message - 1);
+            return NULL;
+        }
+        sf_batch_op *op = &ops[i];
+        const char *first = (const char *)strings;
+        op->kind = read_i32(header);
+        op->pod = read_i32(header + 4);
+        op->seconds = read_i32(header + 8);
+        op->ns = first;
+        op->uid = NULL;
+        op->service = NULL;
+        op->state = NULL;
+        switch (op->kind) {
+        case SF_BATCH_SET_SERVICE_STATE:
+        case SF_BATCH_SET_WORKLOAD_STATE: /* ns, service, state */
+            op->service = next(first);
+            op->state = next(op->service);
+            break;
+        case SF_BATCH_GET_SERVICE_STATE:
+        case SF_BATCH_GET_WORKLOAD_STATE: /* ns, service */
+            op->service = next(first);
+            break;
+        case SF_BATCH_GET_LINK_SERVICES: /* ns, uid */
+            op->uid = next(first);
+            break;
+        default: /* ns, uid, service */
+            op->uid = next(first);
+            op->service = next(op->uid);
+            break;
+        }
+        strings += length;
+    }
+
+    sf_execute_batch(EXECUTOR(handle), ops, (size_t)count, NULL);
+
+    size_t total = (size_t)count * BATCH_HEADER;
+    for (jint i = 0; i < count; i++) {
+        total += outcome_size(&ops[i]);
+    }
+    jbyteArray spilled = NULL;
+    if ((jlong)total <= outcome_capacity) {
+        write_outcomes(ops, count, outcome);
+    } else {
+        /* Rare (large maps): one block of the exact size, handed back as an array. */
+        unsigned char *block = as_jsize(total) < 0 ? NULL : malloc(total);
+        if (block != NULL) {
+            write_outcomes(ops, count, block);
+            spilled = (*env)->NewByteArray(env, (jsize)total);
+            if (spilled != NULL) {
+                (*env)->SetByteArrayRegion(env, spilled, 0, (jsize)total, (const jbyte *)block);
+            }
+            free(block);
+        } else {
+            throw_oom(env);
+        }
+    }
+    free_outcomes(ops, count);
+    return spilled;
+}

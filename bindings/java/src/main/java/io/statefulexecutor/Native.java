@@ -1,5 +1,7 @@
 package io.statefulexecutor;
 
+import java.nio.ByteBuffer;
+
 /**
  * The JNI glue (src/main/c/stateful_executor_jni.c). Strings go in as NUL-terminated UTF-8
  * packed by {@link Utf8}; failures come back as a thrown {@link StatefulExecutorException}.
@@ -87,4 +89,18 @@ final class Native {
 
     static native int computeLinkedPod(
             long ex, byte[] nsUidService, int[] pods, long[] loads, int persistSeconds);
+
+    // ---- batches (Batcher) ----
+
+    /** sizeof(sf_batch_op): the room executeBatch needs per call in its {@code ops} buffer. */
+    static native int batchOpSize();
+
+    /**
+     * Runs {@code count} calls described in the direct buffer {@code in} with one
+     * sf_execute_batch and writes their outcomes into the direct buffer {@code out} (layouts in
+     * {@link Batcher.BatchBuffers}); {@code ops} is scratch room for the sf_batch_op array. Returns
+     * null, or, when the outcomes do not fit in {@code out}, a new array holding all of them in
+     * the same layout.
+     */
+    static native byte[] executeBatch(long ex, ByteBuffer in, int count, ByteBuffer out, ByteBuffer ops);
 }

@@ -6,8 +6,9 @@ import java.lang.invoke.VarHandle;
 /**
  * The native executor pointer and the guard that keeps it alive while calls use it: every call
  * counts itself in ({@link #acquire}) and out ({@link #release}); {@link #close} marks the
- * handle closed, waits for the calls already inside (each is bounded by the configured
- * timeouts) and only then frees the native executor. Calls that start after close fail with
+ * handle closed, fails the calls still queued for a batch ({@link Batcher#shutdown}), waits for
+ * the calls already inside (each is bounded by the configured timeouts) and only then frees the
+ * native executor. Calls that start after close fail with
  * {@link IllegalStateException}. It is also the Cleaner's action, so it never refers to the
  * {@link StatefulExecutor} that owns it.
  */
@@ -24,6 +25,8 @@ final class NativeHandle implements Runnable {
     }
 
     private final long pointer;
+    /** Fails the calls still queued when closing; null until attached. */
+    private volatile Batcher batcher;
     /** CLOSED bit | number of calls inside. */
     @SuppressWarnings("unused") // through STATE
     private volatile long state;
@@ -33,6 +36,11 @@ final class NativeHandle implements Runnable {
 
     NativeHandle(long pointer) {
         this.pointer = pointer;
+    }
+
+    /** The batcher whose queued calls closing fails. */
+    void attach(Batcher batcher) {
+        this.batcher = batcher;
     }
 
     /** Counts a call in and returns the pointer; throws when the executor is closed. */
@@ -83,6 +91,10 @@ final class NativeHandle implements Runnable {
             return;
         }
         STATE.getAndBitwiseOr(this, CLOSED);
+        Batcher queued = batcher;
+        if (queued != null) {
+            queued.shutdown();
+        }
         boolean interrupted = false;
         while (((long) STATE.getVolatile(this) & ~CLOSED) != 0) {
             try {

@@ -16,11 +16,24 @@ import java.util.TreeMap;
  * uid-to-pod links, in exactly the keys the existing Java and Go services use.
  *
  * <p>Thread-safe: share one executor per process. Every call blocks its thread until Redis
- * answers or a configured timeout expires (on a virtual thread it pins the carrier for that
- * time). Failures throw {@link StatefulExecutorException}; a {@code null} argument throws
- * {@link NullPointerException}; calls after {@link #close()} throw {@link IllegalStateException}.
- * A string holding a NUL character or an unpaired surrogate is refused with
- * {@link Status#INVALID_ARGUMENT} before anything is sent.
+ * answers or its bound passes: pool wait + connect + command timeout (3 s with the defaults).
+ * A lone caller runs inside the native library on its own thread; calls made while another call
+ * is in flight are queued and handed to the library together, in one batch, while their threads
+ * park in Java. Calls from virtual threads are always handed off that way, so a virtual thread
+ * never waits inside native code and never pins its carrier.
+ *
+ * <p>Failures throw {@link StatefulExecutorException}; a {@code null} argument throws
+ * {@link NullPointerException}; calls after {@link #close()}, and calls still queued when it
+ * runs, throw {@link IllegalStateException}. A string holding a NUL character or an unpaired
+ * surrogate is refused with {@link Status#INVALID_ARGUMENT} before anything is sent. A call
+ * still waiting for its turn at its deadline throws {@link Status#POOL_TIMEOUT} (nothing sent);
+ * one whose batch has not answered by then throws {@link Status#TIMEOUT} (it may have run).
+ *
+ * <p>Interrupts: a call made on an interrupted thread, or whose thread is interrupted while it
+ * waits in Java, throws {@link CallInterruptedException} at once and leaves the interrupt flag
+ * set ({@link CallInterruptedException#mayHaveRun()} tells whether it had been sent). A lone
+ * caller inside native code cannot be interrupted there: it returns within its bound, with the
+ * flag still set.
  *
  * <pre>{@code
  * try (StatefulExecutor executor = StatefulExecutor.open("redis://127.0.0.1:6379")) {
@@ -38,11 +51,19 @@ public final class StatefulExecutor implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
 
     private final NativeHandle handle;
+    private final Batcher calls;
     private final Cleaner.Cleanable cleanable;
 
-    private StatefulExecutor(long pointer) {
+    private StatefulExecutor(long pointer, long boundNanos, boolean batching, boolean everyCall, int workers) {
         this.handle = new NativeHandle(pointer);
+        this.calls = new Batcher(handle, boundNanos, batching, everyCall, workers);
+        handle.attach(calls);
         this.cleanable = CLEANER.register(this, handle);
+    }
+
+    /** The call queue and its runners (tests look at its counters). */
+    Batcher batcher() {
+        return calls;
     }
 
     /**
@@ -96,12 +117,10 @@ public final class StatefulExecutor implements AutoCloseable {
 
     /** Checks that the server answers (PING). */
     public void ping() {
-        long ex = handle.acquire();
-        try {
+        calls.run(ex -> {
             Native.ping(ex);
-        } finally {
-            handle.release();
-        }
+            return null;
+        });
     }
 
     /** Pool and call counters since open. */
@@ -117,8 +136,9 @@ public final class StatefulExecutor implements AutoCloseable {
     }
 
     /**
-     * Closes the pool. Idempotent. Calls already running on other threads finish first (each is
-     * bounded by the timeouts); calls that start afterwards throw {@link IllegalStateException}.
+     * Closes the pool. Idempotent. Calls already inside the native library finish first (each is
+     * bounded by the timeouts); calls still queued for a batch, and calls that start afterwards,
+     * throw {@link IllegalStateException}.
      */
     @Override
     public void close() {
@@ -136,11 +156,15 @@ public final class StatefulExecutor implements AutoCloseable {
     /** Publishes the state of one pod of a service. */
     public void setServiceState(String ns, String svc, int pod, String state) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc, "state", state);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            calls.submit(Batcher.SET_SERVICE_STATE, args, pod, 0);
+            return;
+        }
         try {
             Native.setServiceState(ex, args, pod);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
@@ -148,11 +172,15 @@ public final class StatefulExecutor implements AutoCloseable {
     public Map<Integer, String> getServiceState(String ns, String svc) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc);
         byte[] packed;
-        long ex = handle.acquire();
-        try {
-            packed = Native.getServiceState(ex, args);
-        } finally {
-            handle.release();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            packed = calls.submit(Batcher.GET_SERVICE_STATE, args, 0, 0).data;
+        } else {
+            try {
+                packed = Native.getServiceState(ex, args);
+            } finally {
+                calls.leave();
+            }
         }
         return decodePodKeyed(packed);
     }
@@ -160,11 +188,15 @@ public final class StatefulExecutor implements AutoCloseable {
     /** Sets the state of the whole service (no expiry). */
     public void setWorkloadState(String ns, String svc, String state) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc, "state", state);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            calls.submit(Batcher.SET_WORKLOAD_STATE, args, 0, 0);
+            return;
+        }
         try {
             Native.setWorkloadState(ex, args);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
@@ -172,11 +204,15 @@ public final class StatefulExecutor implements AutoCloseable {
     public String getWorkloadState(String ns, String svc) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc);
         byte[] state;
-        long ex = handle.acquire();
-        try {
-            state = Native.getWorkloadState(ex, args);
-        } finally {
-            handle.release();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            state = calls.submit(Batcher.GET_WORKLOAD_STATE, args, 0, 0).data;
+        } else {
+            try {
+                state = Native.getWorkloadState(ex, args);
+            } finally {
+                calls.leave();
+            }
         }
         return state == null ? null : Utf8.decode(state, 0, state.length);
     }
@@ -192,13 +228,7 @@ public final class StatefulExecutor implements AutoCloseable {
         if (count == 0) {
             return new LinkedHashMap<>();
         }
-        byte[] packed;
-        long ex = handle.acquire();
-        try {
-            packed = Native.getWorkloadStates(ex, args, count);
-        } finally {
-            handle.release();
-        }
+        byte[] packed = calls.run(ex -> Native.getWorkloadStates(ex, args, count));
         Map<String, String> states = new LinkedHashMap<>(capacity(count));
         for (int pos = 0; pos < packed.length; ) {
             int index = readInt(packed, pos);
@@ -219,11 +249,14 @@ public final class StatefulExecutor implements AutoCloseable {
      */
     public int setLinkedPod(String ns, String uid, String svc, int pod, int persistSeconds) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            return calls.submit(Batcher.SET_LINKED_POD, args, pod, persistSeconds).outPod;
+        }
         try {
             return Native.setLinkedPod(ex, args, pod, persistSeconds);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
@@ -233,12 +266,16 @@ public final class StatefulExecutor implements AutoCloseable {
      */
     public TrySetResult trySetLinkedPod(String ns, String uid, String svc, int pod, int persistSeconds) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            Batcher.Call done = calls.submit(Batcher.TRY_SET_LINKED_POD, args, pod, persistSeconds);
+            return new TrySetResult(done.outFlag, done.outPod);
+        }
         long packed;
-        long ex = handle.acquire();
         try {
             packed = Native.trySetLinkedPod(ex, args, pod, persistSeconds);
         } finally {
-            handle.release();
+            calls.leave();
         }
         return new TrySetResult((packed >>> 32) != 0, (int) packed);
     }
@@ -249,33 +286,42 @@ public final class StatefulExecutor implements AutoCloseable {
      */
     public int setLinkedPodIfAbsent(String ns, String uid, String svc, int pod, int persistSeconds) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            return calls.submit(Batcher.SET_LINKED_POD_IF_ABSENT, args, pod, persistSeconds).outPod;
+        }
         try {
             return Native.setLinkedPodIfAbsent(ex, args, pod, persistSeconds);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
     /** The uid's pod for {@code svc} (persistent or temporary link), or -1. */
     public int getLinkedPod(String ns, String uid, String svc) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            return calls.submit(Batcher.GET_LINKED_POD, args, 0, 0).outPod;
+        }
         try {
             return Native.getLinkedPod(ex, args);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
     /** The uid's pod for {@code svc} only when the link is persistent, or -1. */
     public int getLinkedPodIfPersist(String ns, String uid, String svc) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            return calls.submit(Batcher.GET_LINKED_POD_IF_PERSIST, args, 0, 0).outPod;
+        }
         try {
             return Native.getLinkedPodIfPersist(ex, args);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
@@ -289,12 +335,10 @@ public final class StatefulExecutor implements AutoCloseable {
         int count = uidArray.length;
         int[] pods = new int[count];
         if (count > 0) {
-            long ex = handle.acquire();
-            try {
+            calls.run(ex -> {
                 Native.batchGetLinkedPods(ex, args, count, pods);
-            } finally {
-                handle.release();
-            }
+                return null;
+            });
         }
         Map<Integer, List<String>> byPod = new TreeMap<>();
         for (int i = 0; i < count; i++) {
@@ -312,22 +356,28 @@ public final class StatefulExecutor implements AutoCloseable {
      */
     public boolean removeLinkedPod(String ns, String uid, String svc, int keepSeconds) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            return calls.submit(Batcher.REMOVE_LINKED_POD, args, 0, keepSeconds).outFlag;
+        }
         try {
             return Native.removeLinkedPod(ex, args, keepSeconds);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
     /** As {@link #removeLinkedPod}, but only when the link points to {@code pod}. */
     public boolean removeLinkedPodWithId(String ns, String uid, String svc, int keepSeconds, int pod) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
-        long ex = handle.acquire();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            return calls.submit(Batcher.REMOVE_LINKED_POD_WITH_ID, args, pod, keepSeconds).outFlag;
+        }
         try {
             return Native.removeLinkedPodWithId(ex, args, keepSeconds, pod);
         } finally {
-            handle.release();
+            calls.leave();
         }
     }
 
@@ -335,11 +385,15 @@ public final class StatefulExecutor implements AutoCloseable {
     public Map<String, Integer> getLinkService(String ns, String uid) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid);
         byte[] packed;
-        long ex = handle.acquire();
-        try {
-            packed = Native.getLinkServices(ex, args);
-        } finally {
-            handle.release();
+        long ex = calls.enterAlone();
+        if (ex == 0) {
+            packed = calls.submit(Batcher.GET_LINK_SERVICES, args, 0, 0).data;
+        } else {
+            try {
+                packed = Native.getLinkServices(ex, args);
+            } finally {
+                calls.leave();
+            }
         }
         int count = entryCount(packed);
         Map<String, Integer> links = new LinkedHashMap<>(capacity(count));
@@ -366,12 +420,7 @@ public final class StatefulExecutor implements AutoCloseable {
                     Status.INVALID_ARGUMENT,
                     "pods and loads differ in length (" + pods.length + " and " + loads.length + ")");
         }
-        long ex = handle.acquire();
-        try {
-            return Native.computeLinkedPod(ex, args, pods, loads, persistSeconds);
-        } finally {
-            handle.release();
-        }
+        return calls.run(ex -> Native.computeLinkedPod(ex, args, pods, loads, persistSeconds));
     }
 
     // ---- packed results ----
@@ -426,6 +475,12 @@ public final class StatefulExecutor implements AutoCloseable {
      * several times, each opening a new executor.
      */
     public static final class Builder {
+        private static final int CLUSTER = 1;
+        private static final int DEFAULT_TIMEOUT_MS = 1000;
+        private static final int DEFAULT_POOL = 16;
+        /** Threads that run the calls a virtual thread hands off and sf_execute_batch cannot carry. */
+        private static final int MAX_WORKERS = 64;
+
         private final int topology;
         private final List<String> urls;
         private final String masterName;
@@ -444,6 +499,8 @@ public final class StatefulExecutor implements AutoCloseable {
         private Path tlsCaFile;
         private Path tlsCertFile;
         private Path tlsKeyFile;
+        private Boolean handOffEveryCall;
+        private long callBoundNanos;
 
         private Builder(int topology, List<String> urls, String masterName) {
             this.topology = topology;
@@ -579,7 +636,33 @@ public final class StatefulExecutor implements AutoCloseable {
             long pointer = Native.open(
                     topology, packedUrls, urlArray.length, settings, master,
                     masterAuth, user, password, ca, cert, key);
-            return new StatefulExecutor(pointer);
+            // A call's bound: pool wait + connect + command timeout (the library's defaults: 1 s).
+            long boundNanos = callBoundNanos > 0
+                    ? callBoundNanos
+                    : (orDefault(poolWaitTimeoutMs) + orDefault(connectTimeoutMs) + orDefault(commandTimeoutMs)) * 1_000_000L;
+            int pool = poolMaxSize < 0 ? DEFAULT_POOL : poolMaxSize;
+            boolean everyCall = handOffEveryCall != null ? handOffEveryCall : Boolean.getBoolean(Batcher.EVERY_CALL_PROPERTY);
+            return new StatefulExecutor(pointer, boundNanos, topology != CLUSTER, everyCall,
+                    Math.max(1, Math.min(pool, MAX_WORKERS)));
+        }
+
+        /**
+         * Tests: whether every call goes through the runner and worker threads, as a virtual
+         * thread's does (default: the system property {@value Batcher#EVERY_CALL_PROPERTY}).
+         */
+        Builder handOffEveryCall(boolean everyCall) {
+            this.handOffEveryCall = everyCall;
+            return this;
+        }
+
+        /** Tests: a call's bound, instead of pool wait + connect + command timeout. */
+        Builder callBound(Duration bound) {
+            this.callBoundNanos = bound.toNanos();
+            return this;
+        }
+
+        private static long orDefault(int millis) {
+            return millis < 0 ? DEFAULT_TIMEOUT_MS : millis;
         }
 
         private static int nonNegative(String name, int value) {

@@ -151,12 +151,7 @@ class ConcurrencyTest {
     }
 
     private static int connectedClients() {
-        for (String line : raw.info("clients").split("\r\n")) {
-            if (line.startsWith("connected_clients:")) {
-                return Integer.parseInt(line.substring(line.indexOf(':') + 1).trim());
-            }
-        }
-        throw new IllegalStateException();
+        return (int) RedisServer.info(raw, "clients", "connected_clients");
     }
 
     @Test

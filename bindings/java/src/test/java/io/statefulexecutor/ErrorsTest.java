@@ -65,13 +65,7 @@ class ErrorsTest {
     }
 
     private static long commandsProcessed() {
-        String info = raw.info("stats");
-        for (String line : info.split("\r\n")) {
-            if (line.startsWith("total_commands_processed:")) {
-                return Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
-            }
-        }
-        throw new IllegalStateException(info);
+        return RedisServer.info(raw, "stats", "total_commands_processed");
     }
 
     /** Runs a call that must fail with INVALID_ARGUMENT and checks that the server saw nothing. */

@@ -53,6 +53,15 @@ class OperationsTest {
     }
 
     @Test
+    void theSecondRunOfTheSuiteBatchesEveryCall() {
+        boolean everyCall = Boolean.getBoolean(Batcher.EVERY_CALL_PROPERTY);
+        long before = executor.batcher().batchesRun();
+        assertEquals(-1, executor.getLinkedPod(freshNs(), "u", "chat"));
+        assertEquals(everyCall, executor.batcher().batchesRun() > before,
+                everyCall ? "every call goes through a runner" : "a lone caller enters the library itself");
+    }
+
+    @Test
     void nativeVersionIsTheCrateVersion() {
         assertTrue(StatefulExecutor.nativeVersion().matches("\\d+\\.\\d+\\.\\d+.*"),
                 StatefulExecutor.nativeVersion());

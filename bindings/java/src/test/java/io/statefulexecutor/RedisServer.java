@@ -94,11 +94,47 @@ final class RedisServer implements AutoCloseable {
         return new Jedis("127.0.0.1", port);
     }
 
+    /** A numeric field of the server's INFO, e.g. {@code info(raw, "stats", "total_commands_processed")}. */
+    static long info(Jedis raw, String section, String field) {
+        for (String line : raw.info(section).split("\r\n")) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.substring(field.length() + 1).trim());
+            }
+        }
+        throw new IllegalStateException("no " + field + " in INFO " + section);
+    }
+
     String log() {
         try {
             return Files.readString(dir.resolve("redis.log"));
         } catch (IOException e) {
             return "(no log)";
+        }
+    }
+
+    /**
+     * Freezes the server (SIGSTOP): its connections stay open and accept bytes, but nothing is
+     * answered until {@link #thaw()}.
+     */
+    void freeze() {
+        signal("STOP");
+    }
+
+    void thaw() {
+        signal("CONT");
+    }
+
+    private void signal(String name) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+            if (kill.waitFor() != 0) {
+                throw new IllegalStateException("kill -" + name + " failed");
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
     }
 

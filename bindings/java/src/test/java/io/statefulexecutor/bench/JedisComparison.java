@@ -23,17 +23,19 @@ import redis.clients.jedis.RedisClient;
 /**
  * make java-bench: each operation through the binding beside Jedis doing the same on the same
  * server (the same Lua scripts with EVALSHA, or the same plain commands), with the same pool size,
- * the same result types and the same key spread; 1 and 16 threads. After a warm-up, runs
+ * the same result types and the same key spread; 1 and 16 platform threads and 1,000 virtual
+ * threads (on Java 21 and later). After a warm-up, runs
  * alternate in pairs (binding, Jedis / Jedis, binding, ...) and the table shows medians: of
- * throughput per side, of the per-pair ratio binding / Jedis, and of the client process's CPU
- * time per call (all its threads; less sensitive to a busy machine than throughput).
+ * throughput per side, of the per-pair ratio binding / Jedis, of the client process's CPU time
+ * per call (all its threads; less sensitive to a busy machine than throughput) and of
+ * redis-server's CPU time per call.
  *
  * <p>Runs are short (a tenth of a second) and many, so that a burst of load from elsewhere on
  * the machine hits both sides of a pair alike instead of one side's whole measurement.
  *
  * <p>Environment: REDIS_URL (redis://host:port), BENCH_SECONDS per run (default 0.1),
  * BENCH_PAIRS (default 60), BENCH_OPS (comma list of operations to run), BENCH_THREADS (default
- * 1,16).
+ * 1,16,v1000: a number of platform threads, or v and a number of virtual threads).
  */
 public final class JedisComparison {
     private static final String NS = "bench";
@@ -204,20 +206,67 @@ public final class JedisComparison {
 
     // ---- timing ----
 
-    /** Calls per second and client CPU time per call (this whole process: callers, pool threads, GC). */
-    private record Rate(double callsPerSecond, double cpuMicrosPerCall) {}
+    /**
+     * Calls per second, client CPU time per call (this whole process: callers, pool threads,
+     * runners, GC) and the server's CPU time per call (redis-server's INFO: a thread woken by a
+     * reply is woken by the server's write, one woken by a runner by the client).
+     */
+    private record Rate(double callsPerSecond, double cpuMicrosPerCall, double serverMicrosPerCall) {}
+
+    /** A connection of its own for INFO, outside both sides' pools. */
+    private static redis.clients.jedis.Jedis admin;
+
+    /** redis-server's CPU time so far (user + system), in microseconds. */
+    private static double serverCpuMicros() {
+        double seconds = 0;
+        for (String line : admin.info("cpu").split("\r\n")) {
+            if (line.startsWith("used_cpu_sys:") || line.startsWith("used_cpu_user:")) {
+                seconds += Double.parseDouble(line.substring(line.indexOf(':') + 1).trim());
+            }
+        }
+        return seconds * 1e6;
+    }
 
     private static final com.sun.management.OperatingSystemMXBean OS =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
 
+    /** How many threads call at once, and whether they are virtual threads. */
+    private record Threads(int count, boolean virtual) {
+        static Threads parse(String spec) {
+            boolean virtual = spec.startsWith("v");
+            return new Threads(Integer.parseInt(virtual ? spec.substring(1) : spec), virtual);
+        }
+
+        String label() {
+            return virtual ? count + " virtual" : Integer.toString(count);
+        }
+
+        Thread newThread(Runnable task) {
+            return virtual ? VIRTUAL.newThread(task) : new Thread(task);
+        }
+    }
+
+    /** Thread.ofVirtual().factory() on Java 21 and later (this code compiles for Java 17), else null. */
+    private static final java.util.concurrent.ThreadFactory VIRTUAL = virtualThreadFactory();
+
+    private static java.util.concurrent.ThreadFactory virtualThreadFactory() {
+        try {
+            Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+            return (java.util.concurrent.ThreadFactory)
+                    Class.forName("java.lang.Thread$Builder").getMethod("factory").invoke(builder);
+        } catch (ReflectiveOperationException before21) {
+            return null;
+        }
+    }
+
     /** Runs {@code call} on {@code threads} threads for {@code seconds}. */
-    private static Rate run(Call call, int threads, double seconds) throws InterruptedException {
+    private static Rate run(Call call, Threads threads, double seconds) throws InterruptedException {
         LongAdder calls = new LongAdder();
         AtomicBoolean stop = new AtomicBoolean();
         List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
-        Thread[] workers = new Thread[threads];
-        for (int t = 0; t < threads; t++) {
-            workers[t] = new Thread(() -> {
+        Thread[] workers = new Thread[threads.count()];
+        for (int t = 0; t < workers.length; t++) {
+            workers[t] = threads.newThread(() -> {
                 ThreadLocalRandom random = ThreadLocalRandom.current();
                 long n = 0;
                 try {
@@ -231,6 +280,7 @@ public final class JedisComparison {
                 calls.add(n);
             });
         }
+        double serverStart = serverCpuMicros();
         long cpuStart = OS.getProcessCpuTime();
         long start = System.nanoTime();
         for (Thread w : workers) {
@@ -243,11 +293,39 @@ public final class JedisComparison {
         }
         double elapsed = (System.nanoTime() - start) / 1e9;
         double cpu = (OS.getProcessCpuTime() - cpuStart) / 1e3;
+        double serverCpu = serverCpuMicros() - serverStart;
         if (!failures.isEmpty()) {
             throw new IllegalStateException("benchmark call failed", failures.get(0));
         }
         long n = Math.max(1, calls.sum());
-        return new Rate(n / elapsed, cpu / n);
+        return new Rate(n / elapsed, cpu / n, serverCpu / n);
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] fields = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return fields[0] + " " + fields[1] + " " + fields[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    /** The commit measured (with "+changes" when the work tree differs from it). */
+    private static String commit() {
+        try {
+            Process rev = new ProcessBuilder("git", "rev-parse", "--short=12", "HEAD").start();
+            String commit = new String(rev.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (rev.waitFor() != 0 || commit.isEmpty()) {
+                return "unknown";
+            }
+            Process diff = new ProcessBuilder("git", "diff", "--quiet", "HEAD").start();
+            return diff.waitFor() == 0 ? commit : commit + "+changes";
+        } catch (IOException e) {
+            return "unknown";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "unknown";
+        }
     }
 
     private static double median(List<Double> values) {
@@ -278,15 +356,28 @@ public final class JedisComparison {
         double seconds = Double.parseDouble(System.getenv().getOrDefault("BENCH_SECONDS", "0.1"));
         int pairs = Integer.parseInt(System.getenv().getOrDefault("BENCH_PAIRS", "60"));
         String only = System.getenv().getOrDefault("BENCH_OPS", "");
-        int[] threadCounts = Arrays.stream(System.getenv().getOrDefault("BENCH_THREADS", "1,16").split(","))
-                .mapToInt(Integer::parseInt).toArray();
+        List<Threads> threadCounts = new ArrayList<>();
+        for (String spec : System.getenv().getOrDefault("BENCH_THREADS", "1,16,v1000").split(",")) {
+            Threads threads = Threads.parse(spec.trim());
+            if (threads.virtual() && VIRTUAL == null) {
+                System.out.println("(no virtual threads on Java " + Runtime.version().feature()
+                        + ": the " + threads.label() + " rows are left out; run on Java 21 or later)");
+                continue;
+            }
+            threadCounts.add(threads);
+        }
         Path luaDir = Path.of(System.getProperty("sf.luaDir", "../../lua"));
 
         ConnectionPoolConfig poolConfig = new ConnectionPoolConfig();
         poolConfig.setMaxTotal(POOL);
         poolConfig.setMaxIdle(POOL);
         try (StatefulExecutor executor = StatefulExecutor.builder(url).poolMaxSize(POOL).open();
-                RedisClient jedis = RedisClient.builder().hostAndPort(uri.getHost(), uri.getPort()).poolConfig(poolConfig).build()) {
+                RedisClient jedis = RedisClient.builder().hostAndPort(uri.getHost(), uri.getPort()).poolConfig(poolConfig).build();
+                redis.clients.jedis.Jedis info = new redis.clients.jedis.Jedis(uri.getHost(), uri.getPort())) {
+            admin = info;
+            System.out.println("(Java " + Runtime.version() + ", " + Runtime.getRuntime().availableProcessors()
+                    + " cores; redis-server " + info.info("server").lines()
+                            .filter(l -> l.startsWith("redis_version:")).findFirst().orElse("?").substring(14).trim() + ")");
             JedisComparison bench = new JedisComparison(executor, jedis);
             for (String script : List.of("set_linked_pod", "try_set_linked_pod", "set_linked_pod_if_absent",
                     "get_linked_pod_if_persist", "remove_linked_pod")) {
@@ -302,10 +393,14 @@ public final class JedisComparison {
             }
             bench.prepare(uids1000, services100);
 
+            String loadAtStart = loadAverage();
+            List<String> jsonRows = new ArrayList<>();
             StringBuilder table = new StringBuilder();
-            table.append(String.format(Locale.ROOT, "| %-24s | %7s | %14s | %14s | %8s | %9s | %9s |%n",
-                    "operation", "threads", "binding ops/s", "Jedis ops/s", "ratio", "CPU µs b.", "CPU µs J."));
-            table.append("| ------------------------ | ------: | -------------: | -------------: | -------: | --------: | --------: |\n");
+            table.append(String.format(Locale.ROOT, "| %-24s | %12s | %14s | %14s | %8s | %9s | %9s | %9s | %9s |%n",
+                    "operation", "threads", "binding ops/s", "Jedis ops/s", "ratio", "CPU µs b.", "CPU µs J.",
+                    "srv µs b.", "srv µs J."));
+            table.append("| ------------------------ | -----------: | -------------: | -------------: | -------: "
+                    + "| --------: | --------: | --------: | --------: |\n");
             System.out.print(table);
             for (Op op : bench.operations(uids1000, services100)) {
                 if (!only.isEmpty() && !Arrays.asList(only.split(",")).contains(op.name())) {
@@ -318,7 +413,7 @@ public final class JedisComparison {
                 if (read && !Objects.equals(mine, theirs)) {
                     throw new IllegalStateException(op.name() + ": binding " + mine + " but Jedis " + theirs);
                 }
-                for (int threads : threadCounts) {
+                for (Threads threads : threadCounts) {
                     for (int warm = 0; warm < 2; warm++) { // warm-up, both sides
                         run(op.binding(), threads, Math.max(0.5, seconds));
                         run(op.jedis(), threads, Math.max(0.5, seconds));
@@ -328,6 +423,8 @@ public final class JedisComparison {
                     List<Double> ratios = new ArrayList<>();
                     List<Double> ourCpu = new ArrayList<>();
                     List<Double> jedisCpu = new ArrayList<>();
+                    List<Double> ourServer = new ArrayList<>();
+                    List<Double> jedisServer = new ArrayList<>();
                     for (int pair = 0; pair < pairs; pair++) {
                         Rate a;
                         Rate b;
@@ -343,18 +440,44 @@ public final class JedisComparison {
                         ratios.add(a.callsPerSecond() / b.callsPerSecond());
                         ourCpu.add(a.cpuMicrosPerCall());
                         jedisCpu.add(b.cpuMicrosPerCall());
+                        ourServer.add(a.serverMicrosPerCall());
+                        jedisServer.add(b.serverMicrosPerCall());
                     }
-                    String row = String.format(Locale.ROOT, "| %-24s | %7d | %14.0f | %14.0f | %7.2fx | %9.1f | %9.1f |%n",
-                            op.name(), threads, median(ours), median(jedisRates), median(ratios),
-                            median(ourCpu), median(jedisCpu));
+                    String row = String.format(Locale.ROOT,
+                            "| %-24s | %12s | %14.0f | %14.0f | %7.2fx | %9.1f | %9.1f | %9.1f | %9.1f |%n",
+                            op.name(), threads.label(), median(ours), median(jedisRates), median(ratios),
+                            median(ourCpu), median(jedisCpu), median(ourServer), median(jedisServer));
                     System.out.print(row);
                     table.append(row);
+                    jsonRows.add(String.format(Locale.ROOT, "{\"op\": \"%s\", \"threads\": %d, \"virtual\": %b, "
+                            + "\"pairs\": %d, \"ratio\": %.4f, \"ours_per_s\": %.1f, \"peer_per_s\": %.1f, "
+                            + "\"ours_cpu_us\": %.2f, \"peer_cpu_us\": %.2f, "
+                            + "\"ours_server_cpu_us\": %.2f, \"peer_server_cpu_us\": %.2f}",
+                            op.name(), threads.count(), threads.virtual(), pairs, median(ratios), median(ours),
+                            median(jedisRates), median(ourCpu), median(jedisCpu), median(ourServer),
+                            median(jedisServer)));
                 }
             }
             Path out = Path.of("target/bench/java-vs-jedis.md");
             Files.createDirectories(out.getParent());
             Files.writeString(out, table.toString());
-            System.out.println("(medians of " + pairs + " alternated pairs of " + seconds + " s runs; table in " + out + ")");
+            // The comparison format of every peer bench (make charts draws docs/perf/*.svg from it).
+            Path json = Path.of("../../target/bench/java-vs-jedis.json");
+            Files.createDirectories(json.getParent());
+            Files.writeString(json, "{\n"
+                    + "  \"title\": \"Java package vs Jedis\",\n"
+                    + "  \"ours\": \"stateful-executor (Java)\",\n"
+                    + "  \"peer\": \"Jedis 8\",\n"
+                    + "  \"date\": \"" + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\",\n"
+                    + "  \"commit\": \"" + commit() + "\",\n"
+                    + "  \"machine\": \"" + Runtime.getRuntime().availableProcessors() + " cores, Java "
+                    + Runtime.version().feature() + ", load average at start " + loadAtStart + ", at end "
+                    + loadAverage() + "\",\n"
+                    + "  \"command\": \"make java-bench (BENCH_PAIRS=" + pairs + " BENCH_SECONDS=" + seconds
+                    + (only.isEmpty() ? "" : " BENCH_OPS=" + only) + ")\",\n"
+                    + "  \"rows\": [\n    " + String.join(",\n    ", jsonRows) + "\n  ]\n}\n");
+            System.out.println("(medians of " + pairs + " alternated pairs of " + seconds + " s runs; table in " + out
+                    + ", JSON in " + json.normalize() + ")");
         }
     }
 }
