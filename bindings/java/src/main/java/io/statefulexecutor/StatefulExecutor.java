@@ -53,8 +53,16 @@ public final class StatefulExecutor implements AutoCloseable {
     private final NativeHandle handle;
     private final Batcher calls;
     private final Cleaner.Cleanable cleanable;
+    /**
+     * The client cache is on: the reads it serves enter the library one by one (on this thread,
+     * or a worker's for a virtual thread), where a hit costs no round trip and a miss fills the
+     * cache; a batch would do neither.
+     */
+    private final boolean cached;
 
-    private StatefulExecutor(long pointer, long boundNanos, boolean batching, boolean everyCall, int workers) {
+    private StatefulExecutor(long pointer, long boundNanos, boolean batching, boolean everyCall, int workers,
+            boolean cached) {
+        this.cached = cached;
         this.handle = new NativeHandle(pointer);
         this.calls = new Batcher(handle, boundNanos, batching, everyCall, workers);
         handle.attach(calls);
@@ -172,8 +180,10 @@ public final class StatefulExecutor implements AutoCloseable {
     public Map<Integer, String> getServiceState(String ns, String svc) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc);
         byte[] packed;
-        long ex = calls.enterAlone();
-        if (ex == 0) {
+        long ex = cached ? 0 : calls.enterAlone();
+        if (cached) {
+            packed = calls.run(e -> Native.getServiceState(e, args));
+        } else if (ex == 0) {
             packed = calls.submit(Batcher.GET_SERVICE_STATE, args, 0, 0).data;
         } else {
             try {
@@ -204,8 +214,10 @@ public final class StatefulExecutor implements AutoCloseable {
     public String getWorkloadState(String ns, String svc) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc);
         byte[] state;
-        long ex = calls.enterAlone();
-        if (ex == 0) {
+        long ex = cached ? 0 : calls.enterAlone();
+        if (cached) {
+            state = calls.run(e -> Native.getWorkloadState(e, args));
+        } else if (ex == 0) {
             state = calls.submit(Batcher.GET_WORKLOAD_STATE, args, 0, 0).data;
         } else {
             try {
@@ -300,6 +312,9 @@ public final class StatefulExecutor implements AutoCloseable {
     /** The uid's pod for {@code svc} (persistent or temporary link), or -1. */
     public int getLinkedPod(String ns, String uid, String svc) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        if (cached) {
+            return calls.run(e -> Native.getLinkedPod(e, args));
+        }
         long ex = calls.enterAlone();
         if (ex == 0) {
             return calls.submit(Batcher.GET_LINKED_POD, args, 0, 0).outPod;
@@ -314,6 +329,9 @@ public final class StatefulExecutor implements AutoCloseable {
     /** The uid's pod for {@code svc} only when the link is persistent, or -1. */
     public int getLinkedPodIfPersist(String ns, String uid, String svc) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        if (cached) {
+            return calls.run(e -> Native.getLinkedPodIfPersist(e, args));
+        }
         long ex = calls.enterAlone();
         if (ex == 0) {
             return calls.submit(Batcher.GET_LINKED_POD_IF_PERSIST, args, 0, 0).outPod;
@@ -385,8 +403,10 @@ public final class StatefulExecutor implements AutoCloseable {
     public Map<String, Integer> getLinkService(String ns, String uid) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid);
         byte[] packed;
-        long ex = calls.enterAlone();
-        if (ex == 0) {
+        long ex = cached ? 0 : calls.enterAlone();
+        if (cached) {
+            packed = calls.run(e -> Native.getLinkServices(e, args));
+        } else if (ex == 0) {
             packed = calls.submit(Batcher.GET_LINK_SERVICES, args, 0, 0).data;
         } else {
             try {
@@ -643,7 +663,7 @@ public final class StatefulExecutor implements AutoCloseable {
             int pool = poolMaxSize < 0 ? DEFAULT_POOL : poolMaxSize;
             boolean everyCall = handOffEveryCall != null ? handOffEveryCall : Boolean.getBoolean(Batcher.EVERY_CALL_PROPERTY);
             return new StatefulExecutor(pointer, boundNanos, topology != CLUSTER, everyCall,
-                    Math.max(1, Math.min(pool, MAX_WORKERS)));
+                    Math.max(1, Math.min(pool, MAX_WORKERS)), cacheMaxEntries > 0);
         }
 
         /**

@@ -2,6 +2,7 @@ package io.statefulexecutor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -51,6 +52,42 @@ class ClientCacheTest {
                     plain.getLinkedPod("cache", "u", "chat");
                 }
                 assertEquals(5, gets(raw) - before);
+            }
+        }
+    }
+
+    /** Many threads at once: the cached reads are not batched (a batch would not fill the cache). */
+    @Test
+    void concurrentReadsAreHitsNotBatches() throws Exception {
+        try (RedisServer server = RedisServer.start(); Jedis raw = server.jedis()) {
+            for (int u = 0; u < 10; u++) {
+                raw.set("sf:{cache:lk:u" + u + "}chat", Integer.toString(u));
+            }
+            try (StatefulExecutor cached = StatefulExecutor.builder(server.url())
+                    .clientCache(1000, Duration.ofMinutes(1))
+                    .open()) {
+                long before = gets(raw);
+                Thread[] threads = new Thread[8];
+                java.util.concurrent.atomic.AtomicInteger wrong = new java.util.concurrent.atomic.AtomicInteger();
+                for (int t = 0; t < threads.length; t++) {
+                    threads[t] = new Thread(() -> {
+                        for (int i = 0; i < 500; i++) {
+                            int u = i % 10;
+                            if (cached.getLinkedPod("cache", "u" + u, "chat") != u) {
+                                wrong.incrementAndGet();
+                            }
+                        }
+                    });
+                    threads[t].start();
+                }
+                for (Thread thread : threads) {
+                    thread.join();
+                }
+                assertEquals(0, wrong.get());
+                assertEquals(0, cached.batcher().batchesRun(), "no read went into a batch");
+                long sent = gets(raw) - before;
+                // Each uid read from Redis until its first answer is stored: a few, not 4,000.
+                assertTrue(sent <= 10 * threads.length, sent + " reads reached Redis");
             }
         }
     }
