@@ -166,7 +166,7 @@ impl Executor {
                 a.bytes(read.command());
             })
         })?;
-        let [value, ttl] = <[Value; 2]>::try_from(reply::array(reply, 2, script.name)?)
+        let [ttl, value] = <[Value; 2]>::try_from(reply::array(reply, 2, script.name)?)
             .map_err(|_| Error::unexpected("read with ttl: a reply of the wrong length"))?;
         let ttl = match ttl {
             // Redis counts in whole milliseconds of its clock, so the key may end up to a
