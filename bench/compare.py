@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 OPS = ["get", "set", "set_if_absent", "try_set", "remove", "compute8", "service_state32",
-       "batch1000", "batch10000", "workload100"]
+       "batch1000", "batch10000", "workload100", "exec_batch16"]
 
 
 def cpu_seconds():

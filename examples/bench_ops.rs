@@ -3,8 +3,8 @@
 //!
 //! usage: bench_ops <op> <threads> <seconds>
 //! ops: get set set_if_absent try_set remove compute8 service_state32 batch1000 batch10000
-//!      workload100 setup; for the client cache: get90 (9 reads in 10 of a hot set of
-//!      HOT_UIDS uids, the others of all 100,000) and get100 (only the hot set)
+//!      workload100 exec_batch16 setup; for the client cache: get90 (9 reads in 10 of a hot
+//!      set of HOT_UIDS uids, the others of all 100,000) and get100 (only the hot set)
 //! environment: SF_BENCH_PIPELINING=on|off (auto-pipelining; default: the library's),
 //!      SF_BENCH_MIN_IN_FLIGHT (calls in flight for the shared connection, with pipelining on),
 //!      SF_BENCH_TIMEOUT_MS (command timeout), SF_BENCH_CACHE=ENTRIES:MAX_AGE_MS (the client
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stateful_executor::{Candidate, Config, Executor, Grace, Persistence, Pod};
+use stateful_executor::{BatchOp, Candidate, Config, Executor, Grace, Persistence, Pod};
 
 /// Namespace, service and key spread shared with bench/run.py and bench/driver.c.
 const NS: &str = "bench";
@@ -107,6 +107,40 @@ fn one_call(
         "workload100" => executor
             .get_workload_states(NS, &plan.services)
             .map(|v| v.len()),
+        // execute_batch of 16 independent operations: 8 link reads, 4 link writes, 4
+        // persistent-link reads.
+        "exec_batch16" => {
+            let start = rng_start(rng.next(), 16);
+            let uids = &plan.uids[start..start + 16];
+            let ops: Vec<BatchOp> = uids
+                .iter()
+                .enumerate()
+                .map(|(i, uid)| match i % 4 {
+                    0 | 2 => BatchOp::GetLinkedPod {
+                        ns: NS,
+                        uid,
+                        service: SERVICE,
+                    },
+                    1 => BatchOp::SetLinkedPod {
+                        ns: NS,
+                        uid,
+                        service: SERVICE,
+                        pod,
+                        persistence: Persistence::Persistent,
+                    },
+                    _ => BatchOp::GetLinkedPodIfPersist {
+                        ns: NS,
+                        uid,
+                        service: SERVICE,
+                    },
+                })
+                .collect();
+            let results = executor.execute_batch(&ops);
+            match results.into_iter().find(Result::is_err) {
+                Some(Err(err)) => Err(err),
+                _ => Ok(16),
+            }
+        }
         other => Err(stateful_executor::Error::new(
             stateful_executor::ErrorKind::InvalidArgument,
             format!("unknown op {other}"),

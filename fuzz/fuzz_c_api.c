@@ -1206,6 +1206,55 @@ static void op_remove_linked_pod(input *in, bool with_id) {
   check_link(c.model, c.ns, c.uid, c.svc);
 }
 
+/* The outcome of a touch of `pod` (0.3), given what was known: a temporary link to the pod now
+ * expires `seconds` after the call started at the earliest, a persistent one stays; another pod
+ * or no link: untouched. */
+static void touch_outcome(struct link *l, enum link_now before, int32_t pod, int32_t seconds,
+                          long long started, bool touched) {
+  if (l == NULL) return;
+  if (before == N_ABSENT) REQUIRE(!touched, "touched a link that did not exist");
+  if (before == N_PRESENT)
+    REQUIRE(touched == (l->pod == pod), "touched %d, linked to %d, touching %d", touched, l->pod,
+            pod);
+  if (before == N_MAYBE) REQUIRE(!touched || l->pod == pod, "touched a link to another pod");
+  if (touched && before == N_UNKNOWN)
+    link_unknown(l); /* linked to the pod, but persistent or not: cannot tell */
+  else if (touched && !l->persistent)
+    link_written(l, pod, seconds, started);
+  else if (!touched && before == N_MAYBE && l->pod == pod)
+    link_absent(l); /* it had expired */
+}
+
+static void op_touch_linked_pod(input *in) {
+  struct link_call c;
+  bool touched = true, has_out;
+  enum link_now before;
+  long long started;
+  uint64_t snapshot;
+  sf_status status;
+  gen_link_call(in, &c, true);
+  has_out = gen_out(in);
+  /* persist_seconds is the new TTL: 1..=INT32_MAX, never -1. */
+  c.invalid = c.invalid || c.pod < 0 || c.seconds < 1 || !has_out;
+  if (c.invalid) c.model = NULL;
+  current_op = "sf_touch_linked_pod";
+  mark();
+  before = link_now(c.model);
+  started = now_ms();
+  snapshot = untouched_before(&c);
+  status = sf_touch_linked_pod(c.e, c.ns, c.uid, c.svc, c.pod, c.seconds,
+                               has_out ? &touched : NULL, c.err);
+  check_status(status, c.err, c.invalid);
+  untouched_after(&c, status, snapshot);
+  if (!has_out) return;
+  if (status != SF_OK) {
+    REQUIRE(!touched, "touched after a failure");
+    return;
+  }
+  touch_outcome(c.model, before, c.pod, c.seconds, started, touched);
+  check_link(c.model, c.ns, c.uid, c.svc);
+}
+
 static void check_service_links(const sf_service_links *l, const char *ns, const char *uid);
 
 static void op_get_link_services(input *in) {
@@ -1952,14 +2001,14 @@ static void op_get_workload_states_packed(input *in) {
 /* ---- sf_execute_batch ------------------------------------------------------------------- */
 
 
-static const char *const batch_kind_names[13] = {
+static const char *const batch_kind_names[14] = {
     "sf_execute_batch (unknown kind)", "batch: SET_SERVICE_STATE", "batch: GET_SERVICE_STATE",
     "batch: SET_WORKLOAD_STATE", "batch: GET_WORKLOAD_STATE", "batch: SET_LINKED_POD",
     "batch: TRY_SET_LINKED_POD", "batch: SET_LINKED_POD_IF_ABSENT", "batch: GET_LINKED_POD",
     "batch: GET_LINKED_POD_IF_PERSIST", "batch: REMOVE_LINKED_POD",
-    "batch: REMOVE_LINKED_POD_WITH_ID", "batch: GET_LINK_SERVICES"};
+    "batch: REMOVE_LINKED_POD_WITH_ID", "batch: GET_LINK_SERVICES", "batch: TOUCH_LINKED_POD"};
 
-/* An entry: mostly a valid kind, now and then 0, 13, negative or any value; every string
+/* An entry: mostly a valid kind, now and then 0, 14, negative or any value; every string
  * field from the generator (those its kind ignores too: they may hold anything, NULL or bad
  * names included); outputs filled with garbage the call must replace. */
 static void gen_batch_op(input *in, sf_batch_op *op) {
@@ -1972,9 +2021,9 @@ static void gen_batch_op(input *in, sf_batch_op *op) {
   op->out_pod = GARBAGE_POD;
   op->out_flag = true;
   if (k < 240)
-    op->kind = 1 + k % 12;
+    op->kind = 1 + k % 13;
   else if (k < 244)
-    op->kind = (int32_t[]){0, 13, -1, INT32_MIN}[k - 240];
+    op->kind = (int32_t[]){0, 14, -1, INT32_MIN}[k - 240];
   else
     op->kind = (int32_t)u32(in);
   op->ns = gen_string(in, K_NS);
@@ -1985,11 +2034,11 @@ static void gen_batch_op(input *in, sf_batch_op *op) {
   op->seconds = gen_i32(in);
 }
 
-static bool batch_kind_valid(int32_t kind) { return kind >= 1 && kind <= 12; }
-static bool batch_link_kind(int32_t kind) { return kind >= 5 && kind <= 12; }
-/* Script kinds (the link writes and the persistent read) vs plain commands. */
+static bool batch_kind_valid(int32_t kind) { return kind >= 1 && kind <= 13; }
+static bool batch_link_kind(int32_t kind) { return kind >= 5 && kind <= 13; }
+/* Script kinds (the link writes, the touch and the persistent read) vs plain commands. */
 static bool batch_script_kind(int32_t kind) {
-  return (kind >= 5 && kind <= 7) || (kind >= 9 && kind <= 11);
+  return (kind >= 5 && kind <= 7) || (kind >= 9 && kind <= 11) || kind == 13;
 }
 
 /* Whether an entry breaks the rules of its single function. */
@@ -2014,6 +2063,9 @@ static bool batch_op_invalid(const sf_batch_op *op) {
       return !valid_namespace(op->ns) || !valid_uid(op->uid) || !valid_service(op->service) ||
              !valid_keep(op->seconds) || (op->kind == 11 && op->pod < 0);
     case 12: return !valid_namespace(op->ns) || !valid_uid(op->uid);
+    case 13:
+      return !valid_namespace(op->ns) || !valid_uid(op->uid) || !valid_service(op->service) ||
+             op->pod < 0 || op->seconds < 1;
     default: return true;
   }
 }
@@ -2021,7 +2073,8 @@ static bool batch_op_invalid(const sf_batch_op *op) {
 /* The outputs a failed entry holds, and those its kind does not produce. */
 static void check_batch_outputs(const sf_batch_op *op, bool ok) {
   int32_t kind = op->kind;
-  bool pod_kind = ok && kind >= 5 && kind <= 9, flag_kind = ok && (kind == 6 || kind == 10 || kind == 11);
+  bool pod_kind = ok && kind >= 5 && kind <= 9;
+  bool flag_kind = ok && (kind == 6 || kind == 10 || kind == 11 || kind == 13);
   REQUIRE(op->out_pod >= -1 && (pod_kind || op->out_pod == SF_NO_POD), "out_pod %d", op->out_pod);
   REQUIRE(flag_kind || !op->out_flag, "out_flag set");
   REQUIRE((ok && kind == 4) || op->out_text == NULL, "out_text not NULL");
@@ -2121,6 +2174,7 @@ static void expect_batch_entry(sf_batch_op *op, long long started) {
     case 12:
       check_service_links(op->out_links, op->ns, op->uid);
       break;
+    case 13: touch_outcome(l, before, op->pod, op->seconds, started, flag); break;
   }
 }
 
@@ -2210,7 +2264,7 @@ static void op_execute_batch(input *in) {
   }
   /* Read the links the batch touched back, one by one. */
   for (i = 0; i < n; i++)
-    if (!invalid[i] && ops[i].kind >= 5 && ops[i].kind <= 11) {
+    if (!invalid[i] && batch_link_kind(ops[i].kind) && ops[i].kind != 12) {
       call_tainted = tainted('L', ops[i].ns, ops[i].uid);
       check_link(find_link(ops[i].ns, ops[i].uid, ops[i].service), ops[i].ns, ops[i].uid,
                  ops[i].service);
@@ -2279,7 +2333,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 sf_try_set_linked_pod(ex, "warm", "u", "s", 1, -1, &flag, &pod, NULL) == SF_OK &&
                 sf_set_linked_pod_if_absent(ex, "warm", "u", "s", 1, -1, &pod, NULL) == SF_OK &&
                 sf_get_linked_pod_if_persist(ex, "warm", "u", "s", &pod, NULL) == SF_OK &&
-                sf_remove_linked_pod(ex, "warm", "u", "s", 0, &flag, NULL) == SF_OK,
+                sf_remove_linked_pod(ex, "warm", "u", "s", 0, &flag, NULL) == SF_OK &&
+                sf_touch_linked_pod(ex, "warm", "u", "s", 1, 1, &flag, NULL) == SF_OK,
             "a single call failed");
     scripts_flushed = false;
   }
@@ -2290,8 +2345,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (in.pos < in.size && ops++ < MAX_OPS) {
     uint8_t op = u8(&in);
     call_tainted = false;
-    /* 26 kinds: op bytes below 22 keep the meaning they had before the extras of 0.2. */
-    switch (op % 26) {
+    /* 27 kinds: op bytes below 22 keep the meaning they had before the extras of 0.2, below
+     * 26 the meaning they had before 0.3. */
+    switch (op % 27) {
       case 0: op_ping(&in); break;
       case 1: op_set_service_state(&in); break;
       case 2: op_get_service_state(&in); break;
@@ -2317,6 +2373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 22: op_get_service_state_packed(&in); break;
       case 23: op_get_workload_states_packed(&in); break;
       case 24: op_get_link_services_packed(&in); break;
+      case 26: op_touch_linked_pod(&in); break;
       default: op_execute_batch(&in); break;
     }
     free_strings();

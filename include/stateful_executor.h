@@ -275,7 +275,7 @@ typedef struct sf_stats_ext {
 
 /**
  * Receives one log record: `level` is one of `SF_LOG_ERROR` ... `SF_LOG_TRACE`, `target` the
- * Rust module path that logged it (e.g. `"stateful_executor::executor"`), `message` the
+ * Rust module path that logged it (e.g. `"stateful_executor::engine"`), `message` the
  * formatted text. Both strings are NUL-terminated UTF-8, valid only during the call. Called
  * from any thread, including the pool's background threads, possibly from several at once.
  * It must not call `sf_set_logger` (that call would fail with `SF_INVALID_ARGUMENT`); records
@@ -347,11 +347,12 @@ typedef struct sf_batch_op {
    */
   const char *state;
   /**
-   * The pod (the set kinds, `SF_BATCH_REMOVE_LINKED_POD_WITH_ID`).
+   * The pod (the set kinds, `SF_BATCH_REMOVE_LINKED_POD_WITH_ID`, `SF_BATCH_TOUCH_LINKED_POD`).
    */
   int32_t pod;
   /**
-   * `persist_seconds` of the three link setters, `keep_seconds` of the two removes.
+   * `persist_seconds` of the three link setters and of the touch, `keep_seconds` of the two
+   * removes.
    */
   int32_t seconds;
   /**
@@ -363,7 +364,7 @@ typedef struct sf_batch_op {
    */
   int32_t out_pod;
   /**
-   * Out: the flag result (linked, removed); false on failure.
+   * Out: the flag result (linked, removed, touched); false on failure.
    */
   bool out_flag;
   /**
@@ -447,6 +448,11 @@ typedef struct sf_batch_op {
  * `sf_get_link_services(ns, uid)`: the result in `out_links`.
  */
 #define SF_BATCH_GET_LINK_SERVICES 12
+
+/**
+ * `sf_touch_linked_pod(ns, uid, service, pod, seconds)`: touched in `out_flag` (0.3).
+ */
+#define SF_BATCH_TOUCH_LINKED_POD 13
 
 #ifdef __cplusplus
 extern "C" {
@@ -1129,6 +1135,32 @@ sf_status sf_remove_linked_pod_with_id(const struct sf_executor *ex,
                                        struct sf_error *err);
 
 /**
+ * Extends the temporary link of `uid` to `service` only while it points at `pod`, in one
+ * atomic script: a temporary link to `pod` then expires `persist_seconds` from now; a
+ * persistent link to `pod` is left as it is; a link to another pod, or no link, is left as it
+ * is. For a gateway keeping an active session's link alive without overwriting a pod another
+ * gateway set meanwhile (which calling `sf_set_linked_pod` again could do). An addition of 0.3.
+ *
+ * On success `*out_touched` says whether the link points at `pod` (true for a temporary link,
+ * now extended, and for a persistent one); on failure it is false. `persist_seconds`:
+ * `1..=2147483647`, the link's new TTL (anything else, `-1` included, fails with
+ * `SF_INVALID_ARGUMENT`); the other arguments as for `sf_set_linked_pod`. A stored link that is
+ * not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_touched` is
+ * NULL or writable; `err` is NULL or points to a writable `sf_error`.
+ */
+sf_status sf_touch_linked_pod(const struct sf_executor *ex,
+                              const char *ns,
+                              const char *uid,
+                              const char *service,
+                              int32_t pod,
+                              int32_t persist_seconds,
+                              bool *out_touched,
+                              struct sf_error *err);
+
+/**
  * Reads the persistent links of `uid`: service -> pod.
  *
  * On success `*out` receives a new `sf_service_links` (with 0 entries when the uid has none)
@@ -1292,7 +1324,11 @@ void sf_string_free(char *s);
  * On one server (standalone, unix socket, TLS, Sentinel) the operations share one pooled
  * connection: every command is written at once and the replies are read back in order, so a
  * batch costs about one round trip (one more when the server lost a script; see below). On a
- * Redis Cluster they run one after another, each as its single call. Bounds and retries are a
+ * Redis Cluster the batch is split by node: each node's commands are written at once on the
+ * pooled connection's link to it (one round trip per node, the nodes' replies read in turn),
+ * and an entry answered with a redirect (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is sent again
+ * alone, following it as its single call does; an unreachable node fails only its own
+ * entries (reads among them retried as below). Bounds and retries are a
  * single call's, applied to the batch: the whole batch ends within pool wait + connect +
  * command timeout; after a failure the operations the server refused before running them and
  * the reads whose reply was lost are sent once more, on a new connection, while a write whose

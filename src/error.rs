@@ -169,25 +169,6 @@ impl std::error::Error for Error {}
 /// Error code our Lua scripts use when they find a link value that is not a pod ordinal.
 pub(crate) const CORRUPT_DATA_CODE: &str = "SFCORRUPT";
 
-/// Whether a redis-rs error leaves the connection usable: only a well-formed error reply from the
-/// server does. After anything else (I/O error, timeout, unparsable reply) a reply may still be in
-/// flight, so the connection must be dropped, never reused.
-fn leaves_connection_usable(err: &redis::RedisError) -> bool {
-    matches!(
-        err.kind(),
-        redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
-    )
-}
-
-impl From<redis::RedisError> for Error {
-    fn from(err: redis::RedisError) -> Self {
-        if let (true, Some(code)) = (leaves_connection_usable(&err), err.code()) {
-            return Error::from_server_reply(code, err.detail().unwrap_or(""));
-        }
-        Error::new(classify(&err), err.to_string())
-    }
-}
-
 impl Error {
     /// The error for an error reply `CODE detail` of the server, with the same kinds and flags
     /// wherever it was read.
@@ -245,26 +226,6 @@ fn without_script_location(detail: &str) -> &str {
 fn is_acl_denial_in_script(detail: &str) -> bool {
     detail.starts_with("The user executing the script can't")
         || detail.starts_with("ACL failure in script")
-}
-
-fn classify(err: &redis::RedisError) -> ErrorKind {
-    use redis::ErrorKind as K;
-    if err.is_timeout() {
-        return ErrorKind::Timeout;
-    }
-    match err.kind() {
-        K::AuthenticationFailed => ErrorKind::Auth,
-        K::Server(redis::ServerErrorKind::NoPerm) => ErrorKind::Auth,
-        K::Server(_) | K::Extension => ErrorKind::Redis,
-        K::Parse | K::UnexpectedReturnType | K::RESP3NotSupported => ErrorKind::UnexpectedReply,
-        K::InvalidClientConfig | K::EmptySentinelList => ErrorKind::Config,
-        K::Io
-        | K::ClusterConnectionNotFound
-        | K::MasterNameNotFoundBySentinel
-        | K::NoValidReplicasFoundBySentinel => ErrorKind::Connection,
-        _ if err.is_io_error() || err.is_connection_dropped() => ErrorKind::Connection,
-        _ => ErrorKind::Redis,
-    }
 }
 
 #[cfg(test)]

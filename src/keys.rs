@@ -164,6 +164,14 @@ impl<const N: usize> std::fmt::Display for KeyPieces<'_, N> {
     }
 }
 
+impl<'a> KeyPieces<'a, 5> {
+    /// The same key in six pieces (the sixth empty), so that every key has one type.
+    pub(crate) fn widened(self) -> KeyPieces<'a, 6> {
+        let [a, b, c, d, e] = self.0;
+        KeyPieces([a, b, c, d, e, b""])
+    }
+}
+
 /// `sf:{NS:state:SVC}`: hash of pod ordinal -> pod state.
 pub fn service_state_key_pieces<'a>(ns: &'a str, service: &'a str) -> KeyPieces<'a, 5> {
     KeyPieces([b"sf:{", ns.as_bytes(), b":state:", service.as_bytes(), b"}"])

@@ -19,24 +19,23 @@
 
 #![warn(missing_docs)]
 
-mod batch;
 mod cache;
-mod cached;
+mod codec;
 mod config;
+mod engine;
 mod error;
 mod executor;
 mod ffi;
 pub mod keys;
 mod logging;
+mod ops;
 pub mod packed;
 mod pool_threads;
-mod reply;
 mod scripts;
 mod stats;
 mod transport;
 mod types;
 
-pub use batch::{BatchOp, BatchOutcome};
 pub use cache::CLIENT_CACHE_FRESHNESS;
 pub use config::{
     Config, DEFAULT_PIPELINING_MIN_IN_FLIGHT, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE,
@@ -44,6 +43,7 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
+pub use ops::{BatchOp, BatchOutcome};
 pub use packed::Packed;
 pub use stats::Stats;
 pub use types::{Candidate, Grace, Persistence, Pod, TrySet};

@@ -42,14 +42,16 @@ pub(crate) static TRY_SET_LINKED_POD: Script = embed!("try_set_linked_pod");
 pub(crate) static SET_LINKED_POD_IF_ABSENT: Script = embed!("set_linked_pod_if_absent");
 pub(crate) static GET_LINKED_POD_IF_PERSIST: Script = embed!("get_linked_pod_if_persist");
 pub(crate) static REMOVE_LINKED_POD: Script = embed!("remove_linked_pod");
+pub(crate) static TOUCH_LINKED_POD: Script = embed!("touch_linked_pod");
 /// The client cache's reads (loaded only when the cache is on, so not in [`ALL`]).
 pub(crate) static READ_WITH_TTL: Script = embed!("read_with_ttl");
 
 /// Every script, for loading them all when an executor opens.
-pub(crate) static ALL: [&Script; 5] = [
+pub(crate) static ALL: [&Script; 6] = [
     &SET_LINKED_POD,
     &TRY_SET_LINKED_POD,
     &SET_LINKED_POD_IF_ABSENT,
     &GET_LINKED_POD_IF_PERSIST,
     &REMOVE_LINKED_POD,
+    &TOUCH_LINKED_POD,
 ];

@@ -33,7 +33,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub(crate) use listener::Listeners;
-pub(crate) use store::{Cached, PodStates, ServiceLinks, Ticket};
+pub(crate) use store::{Cached, Ticket};
 
 use crate::error::{Error, ErrorKind, Result};
 use store::Store;
@@ -425,9 +425,9 @@ mod tests {
     }
 
     fn link(pod: i32) -> Cached {
-        Cached::Link {
-            pod: Some(pod),
-            temporary: false,
+        Cached {
+            reply: format!(":{pod}\r\n").into_bytes().into(),
+            has_ttl: false,
         }
     }
 

@@ -30,24 +30,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use crate::types::Pod;
-
-/// A service's pod states: (pod, state), sorted by pod.
-pub(crate) type PodStates = Arc<[(Pod, Box<str>)]>;
-/// A uid's persistent links: (service, pod), sorted by service name (bytewise).
-pub(crate) type ServiceLinks = Arc<[(Box<str>, Pod)]>;
-
-/// A cached answer, decoded: what the reads that use the key need to build their results.
+/// A cached answer: the reply of the plain read of its key (`GET` or `HGETALL`), exactly as
+/// the server sent it, so that each operation reads it with its own reply reader; and whether
+/// the key had a TTL (a temporary link) when it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Cached {
-    /// A link key: its pod (`None`: no link) and whether it has a TTL (a temporary link).
-    Link { pod: Option<Pod>, temporary: bool },
-    /// A workload state key.
-    Text(Option<Arc<str>>),
-    /// A service's pod states.
-    PodStates(PodStates),
-    /// A uid's persistent links.
-    ServiceLinks(ServiceLinks),
+pub(crate) struct Cached {
+    pub(crate) reply: Arc<[u8]>,
+    pub(crate) has_ttl: bool,
 }
 
 /// Invalidation sequences, one per bucket of key hashes.
@@ -370,14 +359,22 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Pod;
 
     const AGE: Duration = Duration::from_secs(10);
 
     fn link(pod: Pod) -> Cached {
-        Cached::Link {
-            pod: Some(pod),
-            temporary: false,
+        let pod = pod.to_string();
+        Cached {
+            reply: format!("${}\r\n{pod}\r\n", pod.len()).into_bytes().into(),
+            has_ttl: false,
         }
+    }
+
+    fn pod_of(entry: Option<Cached>) -> Option<Pod> {
+        let entry = entry?;
+        let text = std::str::from_utf8(&entry.reply).unwrap();
+        text.split("\r\n").nth(1)?.parse().ok()
     }
 
     fn key(name: &str) -> [&[u8]; 1] {
@@ -607,10 +604,7 @@ mod tests {
         for v in 1..=2000 {
             version.store(v, Ordering::SeqCst);
             store.invalidate(&key("hot"));
-            if let Some(Cached::Link {
-                pod: Some(seen), ..
-            }) = store.get(&key("hot"), Instant::now())
-            {
+            if let Some(seen) = pod_of(store.get(&key("hot"), Instant::now())) {
                 assert!(seen >= v, "version {seen} cached after {v} was written");
             }
         }

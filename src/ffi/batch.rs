@@ -7,8 +7,9 @@ use super::executor::{executor, sf_executor};
 use super::results::{sf_pod_states, sf_service_links};
 use super::status::{self, sf_error, sf_status, SF_NO_POD, SF_OK};
 use super::{c_string, call, text};
-use crate::batch::{BatchOp, BatchOutcome};
 use crate::error::{Error, Result};
+use crate::ops::links::checked_touch_seconds;
+use crate::ops::{BatchOp, BatchOutcome};
 use crate::types::{Grace, Persistence};
 
 /// What one entry of `sf_execute_batch` does: one of the `SF_BATCH_*` values.
@@ -39,6 +40,8 @@ pub const SF_BATCH_REMOVE_LINKED_POD: sf_batch_kind = 10;
 pub const SF_BATCH_REMOVE_LINKED_POD_WITH_ID: sf_batch_kind = 11;
 /// `sf_get_link_services(ns, uid)`: the result in `out_links`.
 pub const SF_BATCH_GET_LINK_SERVICES: sf_batch_kind = 12;
+/// `sf_touch_linked_pod(ns, uid, service, pod, seconds)`: touched in `out_flag` (0.3).
+pub const SF_BATCH_TOUCH_LINKED_POD: sf_batch_kind = 13;
 
 /// One operation of `sf_execute_batch`: its arguments (set by the caller) and its outcome
 /// (written by the call). The arguments are those of the single function the kind names;
@@ -55,15 +58,16 @@ pub struct sf_batch_op {
     pub service: *const c_char,
     /// The state (`SF_BATCH_SET_SERVICE_STATE`, `SF_BATCH_SET_WORKLOAD_STATE`).
     pub state: *const c_char,
-    /// The pod (the set kinds, `SF_BATCH_REMOVE_LINKED_POD_WITH_ID`).
+    /// The pod (the set kinds, `SF_BATCH_REMOVE_LINKED_POD_WITH_ID`, `SF_BATCH_TOUCH_LINKED_POD`).
     pub pod: i32,
-    /// `persist_seconds` of the three link setters, `keep_seconds` of the two removes.
+    /// `persist_seconds` of the three link setters and of the touch, `keep_seconds` of the two
+    /// removes.
     pub seconds: i32,
     /// Out: this operation's status (`SF_OK`, or why it failed).
     pub status: sf_status,
     /// Out: the pod result; `SF_NO_POD` when none or on failure.
     pub out_pod: i32,
-    /// Out: the flag result (linked, removed); false on failure.
+    /// Out: the flag result (linked, removed, touched); false on failure.
     pub out_flag: bool,
     /// Out: the workload state, a new string the caller owns (`sf_string_free`); NULL when
     /// absent, on failure and for the other kinds.
@@ -87,7 +91,11 @@ pub struct sf_batch_op {
 /// On one server (standalone, unix socket, TLS, Sentinel) the operations share one pooled
 /// connection: every command is written at once and the replies are read back in order, so a
 /// batch costs about one round trip (one more when the server lost a script; see below). On a
-/// Redis Cluster they run one after another, each as its single call. Bounds and retries are a
+/// Redis Cluster the batch is split by node: each node's commands are written at once on the
+/// pooled connection's link to it (one round trip per node, the nodes' replies read in turn),
+/// and an entry answered with a redirect (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is sent again
+/// alone, following it as its single call does; an unreachable node fails only its own
+/// entries (reads among them retried as below). Bounds and retries are a
 /// single call's, applied to the batch: the whole batch ends within pool wait + connect +
 /// command timeout; after a failure the operations the server refused before running them and
 /// the reads whose reply was lost are sent once more, on a new connection, while a write whose
@@ -258,9 +266,16 @@ unsafe fn parse<'a>(e: &sf_batch_op) -> Result<BatchOp<'a>> {
             pod: e.pod,
         },
         SF_BATCH_GET_LINK_SERVICES => BatchOp::GetLinkServices { ns: ns()?, uid: uid()? },
+        SF_BATCH_TOUCH_LINKED_POD => BatchOp::TouchLinkedPod {
+            ns: ns()?,
+            uid: uid()?,
+            service: service()?,
+            pod: e.pod,
+            persist_seconds: checked_touch_seconds(e.seconds.into())?,
+        },
         other => {
             return Err(Error::invalid(format!(
-                "kind {other} is not one of SF_BATCH_SET_SERVICE_STATE (1) ... SF_BATCH_GET_LINK_SERVICES (12)"
+                "kind {other} is not one of SF_BATCH_SET_SERVICE_STATE (1) ... SF_BATCH_TOUCH_LINKED_POD (13)"
             )))
         }
     })
@@ -275,7 +290,7 @@ fn store(entry: &mut sf_batch_op, op: &BatchOp<'_>, outcome: BatchOutcome) -> Re
             entry.out_flag = set.linked;
             entry.out_pod = set.pod;
         }
-        BatchOutcome::Removed(removed) => entry.out_flag = removed,
+        BatchOutcome::Removed(flag) | BatchOutcome::Touched(flag) => entry.out_flag = flag,
         BatchOutcome::State(state) => {
             let service = match op {
                 BatchOp::GetWorkloadState { service, .. } => *service,

@@ -11,6 +11,7 @@ use super::results::sf_service_links;
 use super::status::{sf_error, sf_status, SF_NO_POD};
 use super::{c_string, call, slice, text, texts, Out, OutArray};
 use crate::error::Result;
+use crate::ops::links::checked_touch_seconds;
 use crate::types::{Candidate, Grace, Persistence, Pod};
 
 /// A pod result for C: the pod, or `SF_NO_POD` for none.
@@ -298,6 +299,43 @@ pub unsafe extern "C" fn sf_remove_linked_pod_with_id(
         let (ns, uid, service) = unsafe { link_args(ns, uid, service) }?;
         let grace = Grace::from_keep_seconds(keep_seconds)?;
         out.set(ex.remove_linked_pod_with_id(ns, uid, service, grace, pod)?);
+        Ok(())
+    })
+}
+
+/// Extends the temporary link of `uid` to `service` only while it points at `pod`, in one
+/// atomic script: a temporary link to `pod` then expires `persist_seconds` from now; a
+/// persistent link to `pod` is left as it is; a link to another pod, or no link, is left as it
+/// is. For a gateway keeping an active session's link alive without overwriting a pod another
+/// gateway set meanwhile (which calling `sf_set_linked_pod` again could do). An addition of 0.3.
+///
+/// On success `*out_touched` says whether the link points at `pod` (true for a temporary link,
+/// now extended, and for a persistent one); on failure it is false. `persist_seconds`:
+/// `1..=2147483647`, the link's new TTL (anything else, `-1` included, fails with
+/// `SF_INVALID_ARGUMENT`); the other arguments as for `sf_set_linked_pod`. A stored link that is
+/// not a pod ordinal fails with `SF_UNEXPECTED_REPLY`. Thread-safe.
+///
+/// # Safety
+/// `ex` is NULL or a live executor; the strings are NULL or NUL-terminated; `out_touched` is
+/// NULL or writable; `err` is NULL or points to a writable `sf_error`.
+#[no_mangle]
+pub unsafe extern "C" fn sf_touch_linked_pod(
+    ex: *const sf_executor,
+    ns: *const c_char,
+    uid: *const c_char,
+    service: *const c_char,
+    pod: i32,
+    persist_seconds: i32,
+    out_touched: *mut bool,
+    err: *mut sf_error,
+) -> sf_status {
+    call(err, || {
+        // SAFETY: per this function's contract.
+        let out = unsafe { Out::new(out_touched, false) }.required("out_touched")?;
+        let ex = unsafe { executor(ex) }?;
+        let (ns, uid, service) = unsafe { link_args(ns, uid, service) }?;
+        let seconds = checked_touch_seconds(persist_seconds.into())?;
+        out.set(ex.touch_linked_pod(ns, uid, service, pod, seconds)?);
         Ok(())
     })
 }

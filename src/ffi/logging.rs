@@ -21,7 +21,7 @@ pub const SF_LOG_DEBUG: i32 = 4;
 pub const SF_LOG_TRACE: i32 = 5;
 
 /// Receives one log record: `level` is one of `SF_LOG_ERROR` ... `SF_LOG_TRACE`, `target` the
-/// Rust module path that logged it (e.g. `"stateful_executor::executor"`), `message` the
+/// Rust module path that logged it (e.g. `"stateful_executor::engine"`), `message` the
 /// formatted text. Both strings are NUL-terminated UTF-8, valid only during the call. Called
 /// from any thread, including the pool's background threads, possibly from several at once.
 /// It must not call `sf_set_logger` (that call would fail with `SF_INVALID_ARGUMENT`); records

@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::node::{combine_failures, connect_error, Deadline, Endpoint, NodeAddr};
+use super::deadline::Deadline;
+use super::node::{combine_failures, connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
-use super::resp::{self, answer, Args, Frame, Reply};
+use super::resp::{self, answer, Args, Reply};
 use crate::error::{Error, Result};
 
 /// Number of hash slots of a Redis Cluster.
@@ -154,6 +155,23 @@ impl SlotMap {
         }
         Ok(map)
     }
+}
+
+/// A command over many keys (`MGET`), for `Connection::call_keys`: sent as one command on
+/// one server, as one per slot on a cluster, so it says how to name each key, encode the
+/// command of a group of keys, and read its reply.
+pub(crate) trait KeysCommand {
+    /// How many keys.
+    fn count(&self) -> usize;
+
+    /// Hands key `i`'s pieces to `put`.
+    fn key(&self, i: usize, put: &mut dyn FnMut(&[&[u8]]));
+
+    /// Encodes the command of the keys whose indexes it is given.
+    fn build(&self, keys: &[usize], a: &mut dyn Args);
+
+    /// Reads the reply to the command of `keys`.
+    fn read(&self, keys: &[usize], reply: Reply<'_>) -> Result<()>;
 }
 
 /// Keys of a batch per slot: (slot, indexes of the keys in the input).
@@ -410,21 +428,124 @@ impl ClusterLink {
         }
     }
 
-    /// Reads many string keys: one `MGET` per slot, pipelined per node, every node's pipeline
-    /// written before any reply is read, so the batch costs one round trip per node. The keys
-    /// of slots whose reply was a redirect (resharding, failover) are then read one by one
-    /// through [`call`](Self::call), which follows it. Values go to `each` in input order.
-    pub(crate) fn get_each(
+    /// Sends `count` independent commands, each to the node serving its slot (`slot_of`; any
+    /// node for `None`): every node's commands are written at once before any reply is read, so
+    /// a batch costs one round trip per node, not per command. A reply that is a redirect
+    /// (MOVED, ASK, TRYAGAIN, CLUSTERDOWN: the command did not run) sends its command again,
+    /// alone, through [`call`](Self::call), which follows it as a single call does. `read(i,
+    /// outcome)` gets command `i`'s reply, or the error that kept it from one (a node that
+    /// cannot be reached fails only its own commands). Returns whether every node connection
+    /// ended in step; a node connection that failed is dropped (the next use reconnects).
+    pub(crate) fn call_many(
         &mut self,
         count: usize,
         deadline: Deadline,
-        key: impl Fn(usize, &mut dyn Args),
-        slot_of: impl Fn(usize) -> u16,
-        mut each: impl FnMut(usize, Option<&[u8]>) -> Result<()>,
+        slot_of: impl Fn(usize) -> Option<u16>,
+        build: impl Fn(usize, &mut dyn Args),
+        mut read: impl FnMut(usize, Result<Reply<'_>>),
+    ) -> bool {
+        // The commands of each node, in input order (a cluster has few primaries).
+        let mut by_node: Vec<(NodeAddr, Vec<usize>)> = Vec::new();
+        for i in 0..count {
+            match self.node_for(slot_of(i), deadline) {
+                Ok(addr) => match by_node.iter_mut().find(|(node, _)| *node == addr) {
+                    Some((_, commands)) => commands.push(i),
+                    None => by_node.push((addr, vec![i])),
+                },
+                Err(err) => read(i, Err(err)),
+            }
+        }
+        let mut in_step = true;
+        // Write every node's commands first...
+        let mut sent = Vec::with_capacity(by_node.len());
+        for (addr, commands) in by_node {
+            let written = self.conn(&addr, deadline).and_then(|conn| {
+                for &i in &commands {
+                    conn.queue(|a| build(i, a));
+                }
+                conn.flush(deadline)
+            });
+            match written {
+                Ok(()) => sent.push((addr, commands)),
+                Err(err) => {
+                    in_step = false;
+                    self.conns.remove(&addr);
+                    for &i in &commands {
+                        read(i, Err(err.clone()));
+                    }
+                }
+            }
+        }
+        // ...then read every node's replies, in order.
+        let mut redirected = Vec::new();
+        for (addr, commands) in sent {
+            let Some(conn) = self.conns.get_mut(&addr) else {
+                continue;
+            };
+            let mut failed = None;
+            for (k, &i) in commands.iter().enumerate() {
+                match conn.reply(deadline, k + 1 == commands.len()) {
+                    Ok(reply) if reply.error_line().and_then(redirect_of).is_some() => {
+                        redirected.push(i)
+                    }
+                    Ok(reply) => read(i, Ok(reply)),
+                    Err(err) => {
+                        failed = Some((k, err));
+                        break;
+                    }
+                }
+            }
+            if let Some((k, err)) = failed {
+                in_step = false;
+                self.conns.remove(&addr);
+                for &i in &commands[k..] {
+                    read(i, Err(err.clone()));
+                }
+            }
+        }
+        if !redirected.is_empty() {
+            log::debug!(
+                "cluster: {} commands of a batch redirected; sending them one by one",
+                redirected.len()
+            );
+        }
+        for i in redirected {
+            let mut answered = false;
+            let outcome = self.call(
+                slot_of(i),
+                deadline,
+                |a| build(i, a),
+                |reply| {
+                    answered = true;
+                    read(i, Ok(reply));
+                    Ok(())
+                },
+            );
+            if let Err(err) = outcome {
+                in_step &= err.server_reply;
+                if !answered {
+                    read(i, Err(err));
+                }
+            }
+        }
+        in_step
+    }
+
+    /// Sends a command over many keys (a multi-key read) in one round trip per node: one
+    /// command per slot (never CROSSSLOT), every node's commands written before any reply is
+    /// read. The keys of slots whose reply was a redirect (resharding, failover) are then sent
+    /// one by one through [`call`](Self::call), which follows it (a command over several keys
+    /// of a slot being migrated would get TRYAGAIN until the migration ends).
+    pub(crate) fn call_keys(
+        &mut self,
+        deadline: Deadline,
+        command: &dyn KeysCommand,
     ) -> Result<()> {
         let mut by_slot: HashMap<u16, Vec<usize>> = HashMap::new();
-        for index in 0..count {
-            by_slot.entry(slot_of(index)).or_default().push(index);
+        for index in 0..command.count() {
+            let mut slot = 0;
+            command.key(index, &mut |pieces| slot = pieces_slot(pieces));
+            by_slot.entry(slot).or_default().push(index);
         }
         let mut by_node: HashMap<NodeAddr, SlotGroups> = HashMap::new();
         for (slot, indexes) in by_slot {
@@ -437,26 +558,20 @@ impl ClusterLink {
         for (node, groups) in by_node {
             let conn = self.conn(&node, deadline)?;
             for (_, indexes) in &groups {
-                conn.queue(|a| {
-                    a.bytes(b"MGET");
-                    for &index in indexes {
-                        key(index, a);
-                    }
-                });
+                conn.queue(|a| command.build(indexes, a));
             }
             conn.flush(deadline)?;
             sent.push((node, groups));
         }
 
         // ...then read every reply, so that no connection is left mid-stream.
-        let mut values: Vec<Option<Vec<u8>>> = vec![None; count];
         let mut to_redo: Vec<(u16, Vec<usize>)> = Vec::new();
         let mut first_error: Option<Error> = None;
         for (node, groups) in sent {
             let conn = self.conn(&node, deadline)?;
             let replies = groups.len();
             for (n, (slot, indexes)) in groups.into_iter().enumerate() {
-                let mut reply = conn.reply(deadline, n + 1 == replies)?;
+                let reply = conn.reply(deadline, n + 1 == replies)?;
                 if let Some(line) = reply.error_line() {
                     if redirect_of(line).is_some() {
                         to_redo.push((slot, indexes));
@@ -465,29 +580,7 @@ impl ClusterLink {
                     }
                     continue;
                 }
-                let outcome = (|| {
-                    match reply.next()? {
-                        Frame::Array(Some(n)) if n == indexes.len() => {}
-                        other => {
-                            return Err(Error::unexpected(format!(
-                                "MGET of {} keys answered {other:?}",
-                                indexes.len()
-                            )))
-                        }
-                    }
-                    for &index in &indexes {
-                        match reply.next()? {
-                            Frame::Bulk(value) => values[index] = value.map(<[u8]>::to_vec),
-                            other => {
-                                return Err(Error::unexpected(format!(
-                                    "MGET entry: expected a string, got {other:?}"
-                                )))
-                            }
-                        }
-                    }
-                    Ok(())
-                })();
-                if let Err(err) = outcome {
+                if let Err(err) = command.read(&indexes, reply) {
                     first_error.get_or_insert(err);
                 }
             }
@@ -496,32 +589,21 @@ impl ClusterLink {
             return Err(err);
         }
         if !to_redo.is_empty() {
-            // Slots that moved, or are being migrated: read their keys one by one, each
-            // following its own redirect (an MGET of a slot split between two nodes would get
-            // TRYAGAIN until the migration ends).
             log::debug!(
-                "cluster: {} slot groups redirected during a batch read; reading them key by key",
+                "cluster: {} slot groups redirected during a multi-key read; sending them key by key",
                 to_redo.len()
             );
             for (slot, indexes) in to_redo {
                 for index in indexes {
-                    values[index] = self.call(
+                    let one = [index];
+                    self.call(
                         Some(slot),
                         deadline,
-                        |a| {
-                            a.bytes(b"GET");
-                            key(index, a);
-                        },
-                        |mut reply| match reply.next()? {
-                            Frame::Bulk(value) => Ok(value.map(<[u8]>::to_vec)),
-                            other => Err(Error::unexpected(format!("GET answered {other:?}"))),
-                        },
+                        |a| command.build(&one, a),
+                        |reply| command.read(&one, reply),
                     )?;
                 }
             }
-        }
-        for (index, value) in values.iter().enumerate() {
-            each(index, value.as_deref())?;
         }
         Ok(())
     }

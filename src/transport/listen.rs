@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cluster::{read_slots, SlotMap};
-use super::node::{connect_error, Deadline, Endpoint, NodeAddr};
+use super::deadline::Deadline;
+use super::node::{connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
 use super::sentinel::SentinelConnector;
 use crate::error::{Error, ErrorKind, Result};

@@ -29,9 +29,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use super::cluster::{redirect_of, SlotMap};
-use super::node::{connect_error, Deadline, Endpoint, NodeAddr};
+use super::deadline::Deadline;
+use super::node::{connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
-use super::pool::Generation;
+use super::pool::{Connector, Generation, Manager};
 use super::resp::{self, Args};
 use super::sentinel::SentinelConnector;
 use crate::error::{Error, ErrorKind, Result};
@@ -210,7 +211,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
+    fn new(
         opener: Opener,
         connect_timeout: Duration,
         generation: Arc<Generation>,
@@ -649,6 +650,29 @@ pub(crate) enum Pipeline {
 }
 
 impl Pipeline {
+    /// The shared connections of the servers `manager` opens connections to, opened on first
+    /// use.
+    pub(crate) fn new(manager: &Manager, counters: Arc<Counters>) -> Pipeline {
+        let shared = |opener| {
+            Pipeline::Node(Shared::new(
+                opener,
+                manager.connect_timeout,
+                Arc::clone(&manager.generation),
+                Arc::clone(&counters),
+            ))
+        };
+        match &manager.connector {
+            Connector::Standalone(endpoint) => shared(Opener::Node(Arc::new(endpoint.clone()))),
+            Connector::Sentinel(sentinel) => shared(Opener::Sentinel(Arc::clone(sentinel))),
+            Connector::Cluster { endpoint, .. } => Pipeline::Cluster(ClusterShared::new(
+                Arc::clone(endpoint),
+                manager.connect_timeout,
+                Arc::clone(&manager.generation),
+                Arc::clone(&counters),
+            )),
+        }
+    }
+
     /// Shared connections open now, and of which idle (for the statistics).
     pub(crate) fn connections(&self) -> (u32, u32) {
         let count = |shared: &Shared, (open, idle): (u32, u32)| {
@@ -688,7 +712,7 @@ pub(crate) enum Routed<T> {
 }
 
 impl ClusterShared {
-    pub(crate) fn new(
+    fn new(
         endpoint: Arc<Endpoint>,
         connect_timeout: Duration,
         generation: Arc<Generation>,

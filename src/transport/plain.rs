@@ -9,7 +9,8 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use super::node::{Deadline, Endpoint, Login, Stream};
+use super::deadline::Deadline;
+use super::node::{Endpoint, Login, Stream};
 use super::resp::{self, Args, Decoder, Limits, Reply};
 use crate::error::{Error, ErrorKind, Result};
 

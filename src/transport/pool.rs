@@ -18,44 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cluster::ClusterLink;
+use super::connection::{Connection, Link};
+use super::deadline::Deadline;
 use super::listen::ListenTargets;
-use super::node::{connect_error, Deadline, Endpoint, NodeAddr};
-use super::pipeline::{ClusterShared, Opener, Pipeline, Shared};
+use super::node::{connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
 use super::sentinel::SentinelConnector;
 use crate::config::{is_tls, Config, Topology};
 use crate::error::{Error, ErrorKind, Result};
-use crate::stats::Counters;
-
-/// A live connection of whichever topology the config names.
-pub(crate) enum Link {
-    /// One server: a standalone server, or the primary a sentinel named.
-    Node(Box<Plain>),
-    /// A connection per cluster node, with the slot map.
-    Cluster(Box<ClusterLink>),
-}
-
-/// A pooled connection with its health flag.
-pub struct Connection {
-    pub(super) link: Link,
-    /// Set before a call writes, cleared when it ended cleanly (see the module docs).
-    pub(super) broken: bool,
-    /// The manager's generation when this connection was opened.
-    generation: u64,
-    pub(super) command_timeout: Duration,
-}
-
-impl Connection {
-    /// Forces the pool to drop this connection when it is returned.
-    pub(crate) fn discard(&mut self) {
-        self.broken = true;
-    }
-
-    /// The generation of the manager this connection was opened in.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation
-    }
-}
 
 /// The most recent failure to open a connection, so that a pool timeout caused by an unreachable
 /// server is reported as the connection (or auth) error it really is.
@@ -95,7 +65,8 @@ impl Generation {
     }
 }
 
-enum Connector {
+/// How the manager opens connections, for the shared connections of auto-pipelining too.
+pub(super) enum Connector {
     Standalone(Endpoint),
     Cluster {
         endpoint: Arc<Endpoint>,
@@ -106,8 +77,8 @@ enum Connector {
 
 /// Opens connections for r2d2 and for the executor's first check.
 pub struct Manager {
-    connector: Connector,
-    connect_timeout: Duration,
+    pub(super) connector: Connector,
+    pub(super) connect_timeout: Duration,
     command_timeout: Duration,
     target: String,
     pub(crate) last_connect_error: Arc<LastConnectError>,
@@ -174,28 +145,6 @@ impl Manager {
         })
     }
 
-    /// The shared connections for auto-pipelining, opened on first use.
-    pub(crate) fn pipeline(&self, counters: Arc<Counters>) -> Pipeline {
-        let shared = |opener| {
-            Pipeline::Node(Shared::new(
-                opener,
-                self.connect_timeout,
-                Arc::clone(&self.generation),
-                Arc::clone(&counters),
-            ))
-        };
-        match &self.connector {
-            Connector::Standalone(endpoint) => shared(Opener::Node(Arc::new(endpoint.clone()))),
-            Connector::Sentinel(sentinel) => shared(Opener::Sentinel(Arc::clone(sentinel))),
-            Connector::Cluster { endpoint, .. } => Pipeline::Cluster(ClusterShared::new(
-                Arc::clone(endpoint),
-                self.connect_timeout,
-                Arc::clone(&self.generation),
-                Arc::clone(&counters),
-            )),
-        }
-    }
-
     /// Where the client-side cache's invalidation listeners find the primaries to listen to.
     pub(crate) fn listen_targets(&self) -> ListenTargets {
         let (connect, command) = (self.connect_timeout, self.command_timeout);
@@ -237,12 +186,7 @@ impl Manager {
             }
         };
         log::debug!("connected to {}", self.target);
-        Ok(Connection {
-            link,
-            broken: false,
-            generation,
-            command_timeout: self.command_timeout,
-        })
+        Ok(Connection::new(link, generation, self.command_timeout))
     }
 }
 
@@ -259,7 +203,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn is_valid(&self, conn: &mut Connection) -> Result<()> {
         // Called on checkout: no I/O, only whether a change was seen since it was opened.
-        if conn.generation < self.generation.current() {
+        if conn.generation() < self.generation.current() {
             return Err(Error::new(
                 ErrorKind::Connection,
                 "connection opened before a server-side change; replaced",
@@ -269,7 +213,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        conn.broken || conn.generation < self.generation.current()
+        conn.broken || conn.generation() < self.generation.current()
     }
 }
 

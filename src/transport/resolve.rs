@@ -12,7 +12,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-use super::node::Deadline;
+use super::deadline::Deadline;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The addresses of `host:port`, or `Connection` when the lookup fails or has not answered by

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::node::{combine_failures, connect_error, Deadline, Endpoint, NodeAddr};
+use super::deadline::Deadline;
+use super::node::{combine_failures, connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
 use super::resp::answer;
 use crate::error::{Error, ErrorKind, Result};

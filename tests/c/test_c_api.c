@@ -1385,6 +1385,109 @@ static void test_execute_batch(void) {
   CHECK(sf_execute_batch(ex, ops, 1, NULL) == SF_OK && ops[0].status == SF_OK);
 }
 
+/* sf_touch_linked_pod (0.3): extends a temporary link only while it points at the pod. */
+static void test_touch_linked_pod(void) {
+  static const char *const bad_uids[] = {NULL, "", "a{b", "a\nb", BAD_UTF8};
+  sf_error err;
+  char reply[64];
+  int32_t pod;
+  bool touched;
+  long ttl;
+  size_t i;
+  sf_batch_op ops[4];
+
+  OK(sf_set_linked_pod(ex, "tc", "temp", "chat", 4, 30, &pod, &err));
+  OK(sf_set_linked_pod(ex, "tc", "pers", "chat", 4, -1, &pod, &err));
+
+  /* A temporary link to the pod: its TTL is set (longer, or shorter). */
+  touched = false;
+  OK(sf_touch_linked_pod(ex, "tc", "temp", "chat", 4, 900, &touched, &err));
+  ttl = ttl_of("sf:{tc:lk:temp}chat");
+  CHECK(touched && ttl > 800 && ttl <= 900);
+  OK(sf_touch_linked_pod(ex, "tc", "temp", "chat", 4, 20, &touched, &err));
+  ttl = ttl_of("sf:{tc:lk:temp}chat");
+  CHECK(touched && ttl > 0 && ttl <= 20);
+  /* A persistent link to the pod: true, and it stays persistent. */
+  touched = false;
+  OK(sf_touch_linked_pod(ex, "tc", "pers", "chat", 4, 900, &touched, &err));
+  CHECK(touched && ttl_of("sf:{tc:lk:pers}chat") == -1);
+  /* Another pod, or no link: false, nothing changes. */
+  touched = true;
+  OK(sf_touch_linked_pod(ex, "tc", "temp", "chat", 5, 900, &touched, &err));
+  ttl = ttl_of("sf:{tc:lk:temp}chat");
+  CHECK(!touched && ttl > 0 && ttl <= 20 && get_pod("tc", "temp", "chat") == 4);
+  touched = true;
+  OK(sf_touch_linked_pod(ex, "tc", "pers", "chat", 0, 900, &touched, &err));
+  CHECK(!touched && ttl_of("sf:{tc:lk:pers}chat") == -1);
+  touched = true;
+  OK(sf_touch_linked_pod(ex, "tc", "nobody", "chat", 4, 900, &touched, &err));
+  CHECK(!touched && !key_exists("sf:{tc:lk:nobody}chat"));
+  /* The largest TTL. */
+  OK(sf_touch_linked_pod(ex, "tc", "temp", "chat", 4, INT32_MAX, &touched, &err));
+  CHECK(touched && ttl_of("sf:{tc:lk:temp}chat") > INT32_MAX - 100L);
+
+  /* Invalid arguments: SF_INVALID_ARGUMENT, out_touched false, nothing changed. */
+#define TOUCH_INVALID(NS, UID, SVC, POD, SECONDS)                                            \
+  do {                                                                                     \
+    touched = true;                                                                        \
+    INVALID(sf_touch_linked_pod(ex, NS, UID, SVC, POD, SECONDS, &touched, &err));          \
+    CHECK(!touched);                                                                       \
+  } while (0)
+  TOUCH_INVALID("tc", "temp", "chat", 4, 0);
+  TOUCH_INVALID("tc", "temp", "chat", 4, -1); /* "persistent" is no TTL to set */
+  TOUCH_INVALID("tc", "temp", "chat", 4, -2);
+  TOUCH_INVALID("tc", "temp", "chat", 4, INT32_MIN);
+  TOUCH_INVALID("tc", "temp", "chat", -1, 900);
+  TOUCH_INVALID(NULL, "temp", "chat", 4, 900);
+  TOUCH_INVALID("t:c", "temp", "chat", 4, 900);
+  TOUCH_INVALID("tc", "temp", NULL, 4, 900);
+  TOUCH_INVALID("tc", "temp", "ch}at", 4, 900);
+  for (i = 0; i < sizeof bad_uids / sizeof bad_uids[0]; i++)
+    TOUCH_INVALID("tc", bad_uids[i], "chat", 4, 900);
+#undef TOUCH_INVALID
+  CHECK(strstr(err.message, "uid") != NULL);
+  INVALID(sf_touch_linked_pod(ex, "tc", "temp", "chat", 4, 900, NULL, &err));
+  INVALID(sf_touch_linked_pod(NULL, "tc", "temp", "chat", 4, 900, &touched, &err));
+  CHECK(sf_touch_linked_pod(ex, "tc", "temp", "chat", 4, 0, &touched, NULL) ==
+        SF_INVALID_ARGUMENT);
+  ttl = ttl_of("sf:{tc:lk:temp}chat");
+  CHECK(ttl > INT32_MAX - 100L); /* untouched by the rejected calls */
+
+  /* A corrupt link is reported, never taken as "no link". */
+  raw(&main_server, reply, sizeof reply, "SET", "sf:{tc:lk:bad}chat", "abc", NULL);
+  touched = true;
+  FAILS(sf_touch_linked_pod(ex, "tc", "bad", "chat", 4, 900, &touched, &err),
+        SF_UNEXPECTED_REPLY);
+  CHECK(!touched && strstr(err.message, "abc") != NULL);
+
+  /* In sf_execute_batch: SF_BATCH_TOUCH_LINKED_POD, its result in out_flag. */
+  OK(sf_set_linked_pod(ex, "tc", "temp", "chat", 6, 30, &pod, &err));
+  memset(ops, 'x', sizeof ops); /* every output must be written */
+  for (i = 0; i < 4; i++) {
+    ops[i].kind = SF_BATCH_TOUCH_LINKED_POD;
+    ops[i].ns = "tc";
+    ops[i].uid = "temp";
+    ops[i].service = "chat";
+    ops[i].state = NULL;
+    ops[i].pod = 6;
+    ops[i].seconds = 600;
+  }
+  ops[1].pod = 7;      /* another pod */
+  ops[2].seconds = 0;  /* invalid: fails alone */
+  ops[3].uid = "pers"; /* persistent, another pod */
+  OK(sf_execute_batch(ex, ops, 4, &err));
+  CHECK(ops[0].status == SF_OK && ops[0].out_flag == true && ops[0].out_pod == SF_NO_POD);
+  CHECK(ops[1].status == SF_OK && ops[1].out_flag == false);
+  CHECK(ops[2].status == SF_INVALID_ARGUMENT && ops[2].out_flag == false &&
+        strstr(ops[2].error.message, "persist_seconds") != NULL);
+  CHECK(ops[3].status == SF_OK && ops[3].out_flag == false);
+  for (i = 0; i < 4; i++)
+    CHECK(ops[i].out_text == NULL && ops[i].out_states == NULL && ops[i].out_links == NULL);
+  ttl = ttl_of("sf:{tc:lk:temp}chat");
+  CHECK(ttl > 500 && ttl <= 600);
+  CHECK(ttl_of("sf:{tc:lk:pers}chat") == -1);
+}
+
 static void test_compute(void) {
   sf_error err;
   int32_t cpods[3] = {0, 2, 1};
@@ -2173,6 +2276,7 @@ int main(void) {
   run_test("link_invalid_arguments", test_link_invalid_arguments);
   run_test("batch", test_batch);
   run_test("execute_batch", test_execute_batch);
+  run_test("touch_linked_pod", test_touch_linked_pod);
   run_test("compute", test_compute);
   run_test("corrupt_links", test_corrupt_links);
   run_test("packed_service_states", test_packed_service_states);

@@ -131,6 +131,26 @@ fn every_kind() -> Vec<(BatchOp<'static>, BatchOutcome)> {
             BatchOutcome::Removed(false),
         ),
         (
+            BatchOp::TouchLinkedPod {
+                ns: NS,
+                uid: "u4",
+                service: "chat",
+                pod: 4,
+                persist_seconds: 600,
+            },
+            BatchOutcome::Touched(true),
+        ),
+        (
+            BatchOp::TouchLinkedPod {
+                ns: NS,
+                uid: "u1",
+                service: "chat",
+                pod: 9,
+                persist_seconds: 600,
+            },
+            BatchOutcome::Touched(false),
+        ),
+        (
             BatchOp::GetLinkServices { ns: NS, uid: "u1" },
             BatchOutcome::Links(links),
         ),
@@ -544,4 +564,35 @@ fn on_a_cluster_each_operation_runs_as_its_single_call() {
     for (i, result) in ex.execute_batch(&gets).into_iter().enumerate() {
         assert_eq!(result, Ok(BatchOutcome::Pod(Some(i as Pod))));
     }
+}
+
+#[test]
+fn a_touch_in_a_batch_is_its_single_call() {
+    let server = RedisServer::start();
+    let ex = server.executor();
+    let mut raw = server.raw();
+    ex.set_linked_pod(NS, "t1", "chat", 4, Persistence::temporary(30))
+        .unwrap();
+    ex.set_linked_pod(NS, "t2", "chat", 5, Persistence::temporary(30))
+        .unwrap();
+    warm_up(&ex);
+    let before = command_calls(&mut raw, "evalsha");
+    let touch = |uid, pod, persist_seconds| BatchOp::TouchLinkedPod {
+        ns: NS,
+        uid,
+        service: "chat",
+        pod,
+        persist_seconds,
+    };
+    let results = ex.execute_batch(&[touch("t1", 4, 900), touch("t2", 5, 0), touch("t2", 6, 900)]);
+    assert_eq!(results[0], Ok(BatchOutcome::Touched(true)));
+    let err = results[1].as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert_eq!(results[2], Ok(BatchOutcome::Touched(false)));
+    // The invalid entry sent nothing; the TTLs are what the single calls would leave.
+    assert_eq!(command_calls(&mut raw, "evalsha") - before, 2);
+    let extended = ttl(&mut raw, &keys::link_key(NS, "t1", "chat"));
+    assert!((800..=900).contains(&extended), "TTL {extended}");
+    let kept = ttl(&mut raw, &keys::link_key(NS, "t2", "chat"));
+    assert!((1..=30).contains(&kept), "TTL {kept}");
 }

@@ -632,3 +632,251 @@ fn slow_node_times_out_and_is_not_resent() {
         after.unwrap()
     );
 }
+
+// ---- batches (execute_batch) split by node ----
+
+/// The gets of `uids` as one batch.
+fn gets<'a>(uids: &'a [String]) -> Vec<BatchOp<'a>> {
+    uids.iter()
+        .map(|uid| BatchOp::GetLinkedPod {
+            ns: "ns",
+            uid,
+            service: "chat",
+        })
+        .collect()
+}
+
+/// The sets of `uids` to pod `pod` as one batch.
+fn sets(uids: &[String], pod: Pod) -> Vec<BatchOp<'_>> {
+    uids.iter()
+        .map(|uid| BatchOp::SetLinkedPod {
+            ns: "ns",
+            uid,
+            service: "chat",
+            pod,
+            persistence: Persistence::Persistent,
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_is_split_by_node_and_each_nodes_part_written_at_once() {
+    let cluster = Cluster::start(3, 0);
+    let ex = executor(&cluster);
+    let uids = uids(90);
+    // The first batch opens the pooled connection's link to every node.
+    for result in ex.execute_batch(&sets(&uids, 4)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(None)));
+    }
+    let primaries = cluster.primaries();
+    let mut raws: Vec<_> = primaries.iter().map(|&i| cluster.raw(i)).collect();
+    let reads: Vec<u64> = raws
+        .iter_mut()
+        .map(|raw| info_u64(raw, "stats", "total_reads_processed"))
+        .collect();
+    let got: Vec<u64> = raws
+        .iter_mut()
+        .map(|raw| command_calls(raw, "get"))
+        .collect();
+    let before = ex.stats();
+    for result in ex.execute_batch(&gets(&uids)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(Some(4))));
+    }
+    let after = ex.stats();
+    assert_eq!(after.calls - before.calls, 90);
+    assert_eq!(
+        after.connects, before.connects,
+        "no new connection for the batch"
+    );
+    assert_eq!(after.retries, before.retries);
+    for (n, raw) in raws.iter_mut().enumerate() {
+        let gets = command_calls(raw, "get") - got[n];
+        // The INFO of this test is one more read of its own.
+        let reads = info_u64(raw, "stats", "total_reads_processed") - reads[n];
+        assert!(gets >= 10, "node {}: {gets} of 90 keys", primaries[n]);
+        assert!(
+            reads <= 4,
+            "node {}: {reads} reads for its {gets} commands of one batch",
+            primaries[n]
+        );
+    }
+    // Every kind of operation, on keys of every node, in one batch.
+    let mixed: Vec<BatchOp> = gets(&uids[..30])
+        .into_iter()
+        .chain(sets(&uids[30..60], 5))
+        .collect();
+    let results = ex.execute_batch(&mixed);
+    assert!(results[..30]
+        .iter()
+        .all(|r| *r == Ok(BatchOutcome::Pod(Some(4)))));
+    assert!(results[30..]
+        .iter()
+        .all(|r| *r == Ok(BatchOutcome::Pod(Some(4)))));
+    assert_eq!(ex.get_linked_pod("ns", &uids[45], "chat").unwrap(), Some(5));
+}
+
+#[test]
+fn a_batch_follows_ask_and_moved_per_entry() {
+    let cluster = Cluster::start(3, 0);
+    let ex = executor(&cluster);
+    // Two uids whose keys share a slot (names of varied length and content: CRC16 tells apart
+    // every pair of same-length names that differ in two bytes or less), and others all over
+    // the cluster.
+    let mut conn = cluster.raw(0);
+    let mut seen = BTreeMap::new();
+    let (moved, staying, slot) = (0..20_000u64)
+        .map(|i| format!("pair-{}-{i}", i.wrapping_mul(2_654_435_761) % 1_000_003))
+        .find_map(|uid| {
+            let key = format!("sf:{{ns:lk:{uid}}}");
+            let slot = match raw_cmd(&mut conn, &["CLUSTER", "KEYSLOT", &key]) {
+                redis::Value::Int(slot) => slot,
+                other => panic!("CLUSTER KEYSLOT answered {other:?}"),
+            };
+            seen.insert(slot, uid.clone())
+                .map(|first| (first, uid, slot))
+        })
+        .expect("two uids in one slot");
+    let candidates = uids(40);
+    let others: Vec<String> = candidates
+        .iter()
+        .filter(|uid| **uid != moved && **uid != staying)
+        .cloned()
+        .collect();
+    let all: Vec<String> = [moved.clone(), staying.clone()]
+        .into_iter()
+        .chain(others)
+        .collect();
+    for result in ex.execute_batch(&sets(&all, 5)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(None)));
+    }
+    let source = cluster.primary_of_slot(slot);
+    let target = cluster
+        .primaries()
+        .into_iter()
+        .find(|&i| i != source)
+        .unwrap();
+    let (source_id, target_id) = (cluster.node_id(source), cluster.node_id(target));
+    let slot = slot.to_string();
+    let (mut src, mut dst) = (cluster.raw(source), cluster.raw(target));
+    raw_cmd(
+        &mut dst,
+        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id],
+    );
+    raw_cmd(
+        &mut src,
+        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id],
+    );
+    let target_port = cluster.nodes[target].port.to_string();
+    let migrate = |src: &mut redis::Connection, uid: &str| {
+        let hash = format!("sf:{{ns:lk:{uid}}}");
+        let link = format!("{hash}chat");
+        raw_cmd(
+            src,
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                &target_port,
+                "",
+                "0",
+                "5000",
+                "KEYS",
+                &hash,
+                &link,
+            ],
+        );
+    };
+    migrate(&mut src, &moved);
+    // Mid-migration: the moved uid's entries get ASK, the staying one's are served where they
+    // were, the others are untouched; every entry gives its single call's outcome.
+    let before = ex.stats();
+    for result in ex.execute_batch(&gets(&all)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(Some(5))));
+    }
+    for result in ex.execute_batch(&sets(&all, 6)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(Some(5))));
+    }
+    assert_eq!(
+        ex.stats().retries,
+        before.retries,
+        "redirects are no retries"
+    );
+    // Finished: the slot is the target's everywhere, so MOVED now.
+    migrate(&mut src, &staying);
+    for i in cluster.primaries() {
+        raw_cmd(
+            &mut cluster.raw(i),
+            &["CLUSTER", "SETSLOT", &slot, "NODE", &target_id],
+        );
+    }
+    for result in ex.execute_batch(&gets(&all)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(Some(6))));
+    }
+    // The moved uid's set went to the target (after ASK), not to a copy left behind.
+    let moved_link = format!("sf:{{ns:lk:{moved}}}chat");
+    assert_eq!(text(raw_cmd(&mut dst, &["GET", &moved_link])), "6");
+    for result in ex.execute_batch(&sets(&all, 7)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(Some(6))));
+    }
+    assert_eq!(ex.get_linked_pod("ns", &staying, "chat").unwrap(), Some(7));
+}
+
+#[test]
+fn a_dead_primary_fails_only_its_own_entries_and_its_heir_serves_them() {
+    let mut cluster = Cluster::start(3, 1);
+    let ex = executor(&cluster);
+    let all = uids(60);
+    for result in ex.execute_batch(&sets(&all, 3)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(None)));
+    }
+    // The replicas have every write before the kill (see primary_killed_replica_promoted).
+    for i in cluster.primaries() {
+        let mut conn = cluster.raw(i);
+        assert_ne!(
+            raw_cmd(&mut conn, &["WAIT", "1", "10000"]),
+            redis::Value::Int(0),
+            "replication of node {i}"
+        );
+    }
+    let victim = cluster.primary_of_key(&format!("sf:{{ns:lk:{}}}", all[0]));
+    let on_victim: Vec<bool> = all
+        .iter()
+        .map(|uid| cluster.primary_of_key(&format!("sf:{{ns:lk:{uid}}}")) == victim)
+        .collect();
+    let heir = cluster.replica_of(victim);
+    cluster.nodes[victim].kill();
+    // At once (long before the cluster notices): the other nodes' entries succeed, the dead
+    // node's fail with the connection error, reads and writes alike.
+    let results = ex.execute_batch(&gets(&all));
+    for (i, result) in results.iter().enumerate() {
+        if on_victim[i] {
+            let err = result.as_ref().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Connection, "uid {i}: {err}");
+            assert!(err.message().starts_with("get linked pod: "), "{err}");
+        } else {
+            assert_eq!(*result, Ok(BatchOutcome::Pod(Some(3))), "uid {i}");
+        }
+    }
+    assert!(on_victim.iter().any(|&v| v) && on_victim.iter().any(|&v| !v));
+    // Once the replica took over, the same executor serves every entry again.
+    wait_until("the replica's promotion", Duration::from_secs(60), || {
+        let repl = try_raw(&mut cluster.raw(heir), &["INFO", "replication"]).map(text);
+        repl.is_ok_and(|r| info_field(&r, "role").as_deref() == Some("master"))
+    });
+    cluster.wait_healthy();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let results = ex.execute_batch(&gets(&all));
+        if results.iter().all(|r| *r == Ok(BatchOutcome::Pod(Some(3)))) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after failover: {results:?}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    for result in ex.execute_batch(&sets(&all, 8)) {
+        assert_eq!(result, Ok(BatchOutcome::Pod(Some(3))));
+    }
+    assert_eq!(ex.get_linked_pod("ns", &all[0], "chat").unwrap(), Some(8));
+}

@@ -342,6 +342,10 @@ fn corrupt_link_values_make_every_writing_script_fail_without_changes() {
                 }),
             ),
             (
+                "touch_linked_pod",
+                Box::new(|| ex.touch_linked_pod(NS, &uid, SVC, 3, 60).map(drop)),
+            ),
+            (
                 "compute_linked_pod",
                 Box::new(|| {
                     ex.compute_linked_pod(

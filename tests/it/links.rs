@@ -41,6 +41,8 @@ enum Op {
     IfAbsent(Pod, Persistence),
     Remove(Grace),
     RemoveWithId(Grace, Pod),
+    /// The pod and the new TTL in seconds.
+    Touch(Pod, u32),
     /// Candidates as (pod, load).
     Compute(Persistence, Vec<(Pod, i64)>),
 }
@@ -52,6 +54,7 @@ enum Returns {
     Tried(bool, Pod),
     Current(Pod),
     Removed(bool),
+    Touched(bool),
     Computed(Option<Pod>),
 }
 
@@ -94,6 +97,9 @@ fn run(ex: &Executor, uid: &str, op: &Op) -> Result<Returns> {
         Op::Remove(grace) => Returns::Removed(ex.remove_linked_pod(NS, uid, SVC, grace)?),
         Op::RemoveWithId(grace, pod) => {
             Returns::Removed(ex.remove_linked_pod_with_id(NS, uid, SVC, grace, pod)?)
+        }
+        Op::Touch(pod, seconds) => {
+            Returns::Touched(ex.touch_linked_pod(NS, uid, SVC, pod, seconds)?)
         }
         Op::Compute(p, candidates) => {
             let candidates: Vec<Candidate> = candidates
@@ -307,6 +313,29 @@ fn remove_with_id_removes_only_a_matching_link() {
         row("matching",                     P(4),      Op::RemoveWithId(now, 4),                Removed(true),  Is(NoLink)),
         row("matching, grace",              P(4),      Op::RemoveWithId(Grace::Seconds(40), 4), Removed(true),  Is(T(4, 40))),
         row("matching temporary",           T(4, 300), Op::RemoveWithId(now, 4),                Removed(true),  Is(NoLink)),
+    ]);
+}
+
+#[rustfmt::skip]
+#[test]
+fn touch_extends_only_a_temporary_link_to_the_pod() {
+    use Returns::Touched;
+    const MAX: u32 = i32::MAX as u32;
+    run_rows(&[
+        //  what                             before      operation          returns         after
+        row("temporary, same pod: extended", T(4, 60),   Op::Touch(4, 900), Touched(true),  Is(T(4, 900))),
+        // The TTL is set, not added to: a touch may shorten it too.
+        row("temporary, same pod: shorter",  T(4, 5000), Op::Touch(4, 30),  Touched(true),  Is(T(4, 30))),
+        row("temporary, pod 0",              T(0, 60),   Op::Touch(0, 1),   Touched(true),  Is(T(0, 1))),
+        row("temporary, largest TTL",        T(4, 60),   Op::Touch(4, MAX), Touched(true),  Is(T(4, MAX as i64))),
+        // Another gateway linked the uid elsewhere meanwhile: its link stays as it is.
+        row("temporary, another pod",        T(4, 60),   Op::Touch(5, 900), Touched(false), Unchanged),
+        row("temporary, another pod 0",      T(4, 60),   Op::Touch(0, 900), Touched(false), Unchanged),
+        // A persistent link to the pod is what the caller wants: true, and it gets no TTL.
+        row("persistent, same pod",          P(4),       Op::Touch(4, 900), Touched(true),  Unchanged),
+        row("persistent, another pod",       P(4),       Op::Touch(7, 900), Touched(false), Unchanged),
+        // No link: a touch never creates one.
+        row("no link",                       NoLink,     Op::Touch(4, 900), Touched(false), Unchanged),
     ]);
 }
 

@@ -16,6 +16,7 @@ struct Args {
     persistence: Persistence,
     grace: Grace,
     candidates: Vec<Candidate>,
+    touch_seconds: u32,
 }
 
 impl Default for Args {
@@ -29,6 +30,7 @@ impl Default for Args {
             persistence: Persistence::Persistent,
             grace: Grace::Immediate,
             candidates: vec![Candidate::new(1, 10), Candidate::new(2, 5)],
+            touch_seconds: 60,
         }
     }
 }
@@ -43,6 +45,7 @@ enum Arg {
     Persist,
     Grace,
     Candidate,
+    TouchSeconds,
 }
 
 struct Op {
@@ -148,6 +151,14 @@ const OPS: &[Op] = &[
         takes: &[Arg::Ns, Arg::Uid, Arg::Svc, Arg::Grace, Arg::Pod],
         call: |ex, a| {
             ex.remove_linked_pod_with_id(&a.ns, &a.uid, &a.svc, a.grace, a.pod)
+                .map(drop)
+        },
+    },
+    Op {
+        name: "touch_linked_pod",
+        takes: &[Arg::Ns, Arg::Uid, Arg::Svc, Arg::Pod, Arg::TouchSeconds],
+        call: |ex, a| {
+            ex.touch_linked_pod(&a.ns, &a.uid, &a.svc, a.pod, a.touch_seconds)
                 .map(drop)
         },
     },
@@ -391,6 +402,16 @@ fn invalid_persist_seconds_are_rejected() {
     for seconds in [0, 2_147_483_648, u32::MAX] {
         assert_rejected(Arg::Persist, &format!("temporary({seconds})"), |a| {
             a.persistence = Persistence::temporary(seconds)
+        });
+    }
+}
+
+#[test]
+fn invalid_touch_seconds_are_rejected() {
+    // A touch sets a temporary link's TTL: 1..=2147483647 seconds, never "persistent".
+    for seconds in [0, 2_147_483_648, u32::MAX] {
+        assert_rejected(Arg::TouchSeconds, &format!("{seconds} s"), |a| {
+            a.touch_seconds = seconds
         });
     }
 }

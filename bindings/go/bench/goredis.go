@@ -16,13 +16,16 @@ import (
 // goRedisExecutor is the seed's StatefulExecutor as a plain go-redis v9 program would write it:
 // the same keys, the same Lua scripts (run with EVALSHA), the same results.
 type goRedisExecutor struct {
-	rdb                                            *redis.Client
+	rdb                                            redis.UniversalClient
 	setLinked, trySet, ifAbsent, ifPersist, remove *redis.Script
+	// cluster: a multi-key read is one GET per key, pipelined (go-redis splits the pipeline
+	// by node); MGET of keys of several slots would be refused (CROSSSLOT).
+	cluster bool
 }
 
 var _ sfexec.StatefulExecutor = (*goRedisExecutor)(nil)
 
-func newGoRedisExecutor(ctx context.Context, rdb *redis.Client, luaDir string) (*goRedisExecutor, error) {
+func newGoRedisExecutor(ctx context.Context, rdb redis.UniversalClient, luaDir string) (*goRedisExecutor, error) {
 	prelude, err := os.ReadFile(filepath.Join(luaDir, "prelude.lua"))
 	if err != nil {
 		return nil, err
@@ -35,7 +38,8 @@ func newGoRedisExecutor(ctx context.Context, rdb *redis.Client, luaDir string) (
 		script := redis.NewScript(string(prelude) + string(body))
 		return script, script.Load(ctx, rdb).Err()
 	}
-	g := &goRedisExecutor{rdb: rdb}
+	_, cluster := rdb.(*redis.ClusterClient)
+	g := &goRedisExecutor{rdb: rdb, cluster: cluster}
 	for _, s := range []struct {
 		dst  **redis.Script
 		name string
@@ -102,7 +106,7 @@ func (g *goRedisExecutor) GetWorkloadStateBatch(ctx context.Context, ns string, 
 	for i, svc := range svcs {
 		keys[i] = workloadKey(ns, svc)
 	}
-	values, err := g.rdb.MGet(ctx, keys...).Result()
+	values, err := g.mget(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +117,30 @@ func (g *goRedisExecutor) GetWorkloadStateBatch(ctx context.Context, ns string, 
 		}
 	}
 	return out, nil
+}
+
+// mget reads keys in one round trip per node: MGET on one server, pipelined GETs on a cluster.
+func (g *goRedisExecutor) mget(ctx context.Context, keys []string) ([]any, error) {
+	if !g.cluster {
+		return g.rdb.MGet(ctx, keys...).Result()
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := g.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.Get(ctx, key)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	values := make([]any, len(keys))
+	for i, cmd := range cmds {
+		if v, err := cmd.Result(); err == nil {
+			values[i] = v
+		}
+	}
+	return values, nil
 }
 
 func (g *goRedisExecutor) linkScript(ctx context.Context, s *redis.Script, ns, uid, svc string, args ...any) *redis.Cmd {
@@ -163,7 +191,7 @@ func (g *goRedisExecutor) BatchGetLinkedPod(ctx context.Context, ns string, uids
 	for i, uid := range uids {
 		keys[i] = linkKey(ns, uid, svc)
 	}
-	values, err := g.rdb.MGet(ctx, keys...).Result()
+	values, err := g.mget(ctx, keys)
 	if err != nil {
 		return nil, err
 	}

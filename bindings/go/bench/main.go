@@ -6,7 +6,13 @@
 // It also gives the client process's CPU time per call (user + system, all threads) of each
 // side, which the other processes of a busy machine disturb less than throughput.
 //
+// -cluster N runs the same on a throwaway Redis Cluster of N primaries instead (sfexec
+// OpenCluster beside a go-redis ClusterClient); -cluster-urls uses a cluster that is already
+// running (seed URLs), -sides sfexec measures sfexec alone, and -seed=false skips writing the
+// data the reads expect (bench/go_cluster_compare.py runs two builds against one cluster so).
+//
 //	go run . [-pairs 15] [-duration 150ms] [-ops get,set] [-goroutines 1,16] [-json FILE]
+//	go run . -cluster 3 [-ops ...] [-goroutines 16]
 package main
 
 import (
@@ -14,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -218,6 +225,11 @@ func main() {
 	luaDir := flag.String("lua", filepath.Join(filepath.Dir(self), "..", "..", "..", "lua"), "the repository's lua directory")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	jsonPath := flag.String("json", "", "also write the table as JSON to this file (the charts' input)")
+	primaries := flag.Int("cluster", 0, "run on a throwaway Redis Cluster of this many primaries (0: one server)")
+	clusterURLs := flag.String("cluster-urls", "", "comma-separated seed URLs of a running Redis Cluster to use instead")
+	serverURL := flag.String("server-url", "", "the URL of a running server to use instead of a throwaway one")
+	sides := flag.String("sides", "both", "both, or sfexec alone")
+	seedData := flag.Bool("seed", true, "write the data the reads expect first")
 	flag.Parse()
 	if *profile != "" {
 		f, err := os.Create(*profile)
@@ -230,50 +242,160 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*pairs, *duration, *only, *levels, *luaDir, *jsonPath); err != nil {
+	t := target{primaries: *primaries, seeds: splitList(*clusterURLs), server: *serverURL,
+		sfexecOnly: *sides == "sfexec", seed: *seedData}
+	if *sides != "both" && *sides != "sfexec" {
+		fmt.Fprintln(os.Stderr, "bench: -sides is both or sfexec")
+		os.Exit(2)
+	}
+	if err := run(t, *pairs, *duration, *only, *levels, *luaDir, *jsonPath); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath string) error {
+// target is what the bench runs against.
+type target struct {
+	primaries  int      // a throwaway cluster of this many primaries; 0: one server
+	seeds      []string // a running cluster's seed URLs (instead of a throwaway one)
+	server     string   // a running server's URL (instead of a throwaway one)
+	sfexecOnly bool     // measure sfexec alone
+	seed       bool     // write the data the reads expect
+}
+
+func splitList(list string) []string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// startCluster starts n cluster-enabled redis-servers under dir, joins them with
+// redis-cli --cluster create and waits until every node serves every slot. It returns the
+// nodes' URLs and a function that stops them.
+func startCluster(dir string, n int) ([]string, func(), error) {
+	var nodes []*redistest.Server
+	stop := func() {
+		for _, node := range nodes {
+			node.Stop()
+		}
+	}
+	var urls, addrs []string
+	for i := 0; i < n; i++ {
+		nodeDir := filepath.Join(dir, "node-"+strconv.Itoa(i))
+		if err := os.MkdirAll(nodeDir, 0o755); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		node, err := redistest.StartProcess(nodeDir, "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		nodes = append(nodes, node)
+		urls = append(urls, node.URL)
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(node.Port))
+	}
+	create := exec.Command("redis-cli", append(append([]string{"--cluster", "create"}, addrs...),
+		"--cluster-replicas", "0", "--cluster-yes")...)
+	if out, err := create.CombinedOutput(); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("redis-cli --cluster create: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, node := range nodes {
+		for {
+			info, err := node.Do("CLUSTER", "INFO")
+			if text, ok := info.(string); err == nil && ok && strings.Contains(text, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				stop()
+				return nil, nil, fmt.Errorf("the cluster did not become ready")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return urls, stop, nil
+}
+
+func run(t target, pairs int, duration time.Duration, only, levels, luaDir, jsonPath string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "sfexec-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	server, err := redistest.StartProcess(dir)
-	if err != nil {
-		return err
-	}
-	defer server.Stop()
-
-	sf, err := sfexec.Open(server.URL, sfexec.WithPoolSize(poolSize), sfexec.WithMinIdle(poolSize))
-	if err != nil {
-		return err
+	options := []sfexec.Option{sfexec.WithPoolSize(poolSize), sfexec.WithMinIdle(poolSize)}
+	var sf *sfexec.Executor
+	var rdb redis.UniversalClient
+	// The same Executor with the client cache on, for the cache's rows.
+	var openCached func() (*sfexec.Executor, error)
+	cached := append(options[:len(options):len(options)], sfexec.WithClientCache(cacheEntries, time.Minute))
+	where := "same redis-server"
+	if seeds := t.seeds; len(seeds) > 0 || t.primaries > 0 {
+		if len(seeds) == 0 {
+			urls, stop, err := startCluster(dir, t.primaries)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			seeds = urls
+		}
+		where = fmt.Sprintf("same Redis Cluster (%d seeds)", len(seeds))
+		if sf, err = sfexec.OpenCluster(seeds, options...); err != nil {
+			return err
+		}
+		openCached = func() (*sfexec.Executor, error) { return sfexec.OpenCluster(seeds, cached...) }
+		addrs := make([]string, len(seeds))
+		for i, url := range seeds {
+			addrs[i] = strings.TrimPrefix(url, "redis://")
+		}
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, PoolSize: poolSize, MinIdleConns: poolSize})
+	} else {
+		url := t.server
+		if url == "" {
+			server, err := redistest.StartProcess(dir)
+			if err != nil {
+				return err
+			}
+			defer server.Stop()
+			url = server.URL
+		}
+		if sf, err = sfexec.Open(url, options...); err != nil {
+			return err
+		}
+		openCached = func() (*sfexec.Executor, error) { return sfexec.Open(url, cached...) }
+		rdb = redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(url, "redis://"),
+			PoolSize: poolSize, MinIdleConns: poolSize})
 	}
 	defer sf.Close()
-	sfc, err := sfexec.Open(server.URL, sfexec.WithPoolSize(poolSize), sfexec.WithMinIdle(poolSize),
-		sfexec.WithClientCache(cacheEntries, time.Minute))
+	sfc, err := openCached()
 	if err != nil {
 		return err
 	}
 	defer sfc.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(server.Port),
-		PoolSize: poolSize, MinIdleConns: poolSize})
 	defer rdb.Close()
-	gr, err := newGoRedisExecutor(ctx, rdb, luaDir)
-	if err != nil {
-		return err
+	var gr *goRedisExecutor
+	if !t.sfexecOnly {
+		if gr, err = newGoRedisExecutor(ctx, rdb, luaDir); err != nil {
+			return err
+		}
+		// The same scripts: go-redis loaded exactly what the library runs.
+		if n, err := rdb.ScriptExists(ctx, gr.setLinked.Hash()).Result(); err != nil || !n[0] {
+			return fmt.Errorf("the Lua scripts differ from the library's")
+		}
 	}
-	// The same scripts: go-redis loaded exactly what the library runs.
-	if n, err := rdb.ScriptExists(ctx, gr.setLinked.Hash()).Result(); err != nil || !n[0] {
-		return fmt.Errorf("the Lua scripts differ from the library's")
-	}
-	if err := seed(ctx, sf); err != nil {
-		return err
+	names()
+	if t.seed {
+		if err := seed(ctx, sf); err != nil {
+			return err
+		}
 	}
 
 	var counts []int
@@ -284,7 +406,7 @@ func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath strin
 		}
 		counts = append(counts, n)
 	}
-	fmt.Printf("sfexec (library %s) vs go-redis v9, same redis-server, pool of %d connections each;\n", sfexec.Version(), poolSize)
+	fmt.Printf("sfexec (library %s) vs go-redis v9, %s, pool of %d connections each;\n", sfexec.Version(), where, poolSize)
 	fmt.Printf("%d alternated pairs of %v per row, medians; ratio = sfexec / go-redis (> 1: sfexec faster)\n\n", pairs, duration)
 	fmt.Println("| operation | goroutines | sfexec calls/s | go-redis calls/s | ratio | sfexec CPU µs/call | go-redis CPU µs/call |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -304,6 +426,20 @@ func run(pairs int, duration time.Duration, only, levels, luaDir, jsonPath strin
 			// Warm both sides up (connections, caches).
 			if _, err := measure(sf, o, n, duration); err != nil {
 				return fmt.Errorf("%s (sfexec): %w", o.name, err)
+			}
+			if gr == nil {
+				var rates, cpu []float64
+				for p := 0; p < pairs; p++ {
+					a, err := measure(sf, o, n, duration)
+					if err != nil {
+						return fmt.Errorf("%s: %w", o.name, err)
+					}
+					rates, cpu = append(rates, a.rate), append(cpu, a.cpuPer)
+				}
+				fmt.Printf("| %s | %d | %s | - | - | %.1f | - |\n", o.name, n, thousands(median(rates)), median(cpu))
+				rep.Rows = append(rep.Rows, reportRow{Op: o.name, Threads: n, Pairs: pairs,
+					OursPerS: median(rates), OursCPUus: median(cpu)})
+				continue
 			}
 			if _, err := measure(gr, o, n, duration); err != nil {
 				return fmt.Errorf("%s (go-redis): %w", o.name, err)
@@ -367,9 +503,8 @@ func selected(name, only string) bool {
 	return false
 }
 
-// seed writes what the read operations read: 32 pod states, 100 workload states, and a
-// persistent link of every uid to pod (uid index mod 32), for svc and for the "r" removals.
-func seed(ctx context.Context, ex *sfexec.Executor) error {
+// names fills in the uids and services the operations use.
+func names() {
 	uids = make([]string, uidCount)
 	for i := range uids {
 		uids[i] = "user-" + strconv.Itoa(i)
@@ -378,6 +513,11 @@ func seed(ctx context.Context, ex *sfexec.Executor) error {
 	for i := range services {
 		services[i] = "svc-" + strconv.Itoa(i)
 	}
+}
+
+// seed writes what the read operations read: 32 pod states, 100 workload states, and a
+// persistent link of every uid to pod (uid index mod 32), for svc and for the "r" removals.
+func seed(ctx context.Context, ex *sfexec.Executor) error {
 	for pod := 0; pod < podCount; pod++ {
 		if err := ex.SetServiceState(ctx, ns, svc, pod, "Running"); err != nil {
 			return err

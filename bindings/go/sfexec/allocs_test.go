@@ -34,6 +34,7 @@ func TestSingleKeyCallsDoNotAllocate(t *testing.T) {
 		"GetLinkedPodIfPersist": func() { _, _ = ex.GetLinkedPodIfPersist(bg, ns, uid, svc) },
 		"RemoveLinkedPod":       func() { _, _ = ex.RemoveLinkedPod(bg, ns, "other", svc, 30) },
 		"RemoveLinkedPodWithId": func() { _, _ = ex.RemoveLinkedPodWithId(bg, ns, "other", svc, -1, 9) },
+		"TouchLinkedPod":        func() { _, _ = ex.TouchLinkedPod(bg, ns, uid, svc, 2, 60) },
 		"ComputeLinkedPod":      func() { _, _ = ex.ComputeLinkedPod(bg, ns, uid, svc, -1, candidates) },
 	}
 	ctx, cancel := context.WithCancel(bg)

@@ -73,6 +73,12 @@ func TestConcurrentCallsAreBatchedEachWithItsOwnOutcome(t *testing.T) {
 				if removed, err := ex.RemoveLinkedPodWithId(bg, "mix", uid, "chat", -1, g+5); err != nil || removed {
 					fail("remove with id", removed, err)
 				}
+				if touched, err := ex.TouchLinkedPod(bg, "mix", uid, "other", g+2, 90); err != nil || !touched {
+					fail("touch", touched, err)
+				}
+				if touched, err := ex.TouchLinkedPod(bg, "mix", uid, "other", g+3, 90); err != nil || touched {
+					fail("touch another pod", touched, err)
+				}
 				if removed, err := ex.RemoveLinkedPod(bg, "mix", uid, "chat", -1); err != nil || !removed {
 					fail("remove", removed, err)
 				}

@@ -31,7 +31,7 @@ type Executor struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	closeMu   sync.RWMutex // Stats reads ex under it; Close takes it to free ex
-	batch     *batcher     // nil on a cluster: its calls are not batched
+	batch     *batcher     // concurrent single-key calls, batched (batch.go)
 	batchAll  bool         // tests: batch lone calls too
 	// The client cache is on: the reads it serves go to the library one by one, where a hit
 	// costs no round trip and a miss fills the cache (a batch would do neither).
@@ -134,9 +134,8 @@ func open(cfg *C.sf_config, o options) (*Executor, error) {
 		e.all[i] = &slot{}
 		e.slots <- e.all[i]
 	}
-	if !o.cluster {
-		e.startBatching()
-	}
+	// On a cluster too: the library splits a batch by node and writes each node's part at once.
+	e.startBatching()
 	return e, nil
 }
 

@@ -234,6 +234,22 @@ func TestLinksEveryMethodAndTheKeysInRedis(t *testing.T) {
 	eq(t, "kept", must1(ex.GetLinkedPod(bg, ns, uidEmoji, svcSlash)), 9)
 	eq(t, "remove this pod", must1(ex.RemoveLinkedPodWithId(bg, ns, uidEmoji, svcSlash, -1, 9)), true)
 	eq(t, "removed", must1(ex.GetLinkedPod(bg, ns, uidEmoji, svcSlash)), -1)
+
+	// touch: extends a temporary link only while it points at the pod.
+	_, err = ex.SetLinkedPod(bg, ns, uidEmoji, svcCJK, 7, 30)
+	must(t, err)
+	eq(t, "touch the pod", must1(ex.TouchLinkedPod(bg, ns, uidEmoji, svcCJK, 7, 900)), true)
+	if ttl := server.MustDo(t, "TTL", linkKey).(int64); ttl <= 800 || ttl > 900 {
+		t.Fatalf("TTL after a touch %d", ttl)
+	}
+	eq(t, "touch another pod", must1(ex.TouchLinkedPod(bg, ns, uidEmoji, svcCJK, 8, 5)), false)
+	if ttl := server.MustDo(t, "TTL", linkKey).(int64); ttl <= 800 {
+		t.Fatalf("TTL after touching another pod %d", ttl)
+	}
+	eq(t, "touch a persistent link", must1(ex.TouchLinkedPod(bg, ns, "u1", svcCJK, 1, 900)), true)
+	eq(t, "still persistent", server.MustDo(t, "TTL", "sf:{"+ns+":lk:u1}"+svcCJK), any(int64(-1)))
+	eq(t, "touch no link", must1(ex.TouchLinkedPod(bg, ns, "nobody", svcCJK, 1, 900)), false)
+	eq(t, "no link made", server.MustDo(t, "EXISTS", "sf:{"+ns+":lk:nobody}"+svcCJK), any(int64(0)))
 }
 
 func TestStatsCountCalls(t *testing.T) {
@@ -319,6 +335,8 @@ func TestGoSideArgumentChecksSendNothing(t *testing.T) {
 		{"flat batch NUL", func() error { return e2(ex.BatchGetLinkedPods(bg, "n", "s", []string{nul})) }},
 		{"remove keep > int32", func() error { return e2(ex.RemoveLinkedPod(bg, "n", "u", "s", big)) }},
 		{"remove with id pod > int32", func() error { return e2(ex.RemoveLinkedPodWithId(bg, "n", "u", "s", -1, big)) }},
+		{"touch persist > int32", func() error { return e2(ex.TouchLinkedPod(bg, "n", "u", "s", 1, big)) }},
+		{"touch uid NUL", func() error { return e2(ex.TouchLinkedPod(bg, "n", nul, "s", 1, 60)) }},
 		{"link services NUL", func() error { return e2(ex.GetLinkService(bg, "n", nul)) }},
 		{"compute candidate > int32", func() error {
 			return e2(ex.ComputeLinkedPod(bg, "n", "u", "s", -1, []sfexec.Candidate{{Pod: big}}))
@@ -358,6 +376,9 @@ func TestLibraryArgumentChecks(t *testing.T) {
 		"uid with '}'":       e2(ex.SetLinkedPod(bg, "n", "u}", "s", 1, -1)),
 		"persist 0":          e2(ex.SetLinkedPod(bg, "n", "u", "s", 1, 0)),
 		"keep -2":            e2(ex.RemoveLinkedPod(bg, "n", "u", "s", -2)),
+		"touch persist -1":   e2(ex.TouchLinkedPod(bg, "n", "u", "s", 1, -1)),
+		"touch persist 0":    e2(ex.TouchLinkedPod(bg, "n", "u", "s", 1, 0)),
+		"touch pod -1":       e2(ex.TouchLinkedPod(bg, "n", "u", "s", -1, 60)),
 		"invalid UTF-8":      ex.SetWorkloadState(bg, "n", "s", "\xff\xfe"),
 		"state too long":     ex.SetWorkloadState(bg, "n", "s", strings.Repeat("x", 4097)),
 		"uid far too long":   e2(ex.GetLinkedPod(bg, "n", strings.Repeat("u", 100000), "s")),

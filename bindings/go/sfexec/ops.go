@@ -26,6 +26,7 @@ const (
 	opBatchGetLinkedPod     = "batch get linked pod"
 	opRemoveLinkedPod       = "remove linked pod"
 	opRemoveLinkedPodWithID = "remove linked pod with id"
+	opTouchLinkedPod        = "touch linked pod"
 	opGetLinkService        = "get link service"
 	opComputeLinkedPod      = "compute linked pod"
 )
@@ -493,6 +494,37 @@ func (e *Executor) RemoveLinkedPodWithId(ctx context.Context, namespace, uid, se
 		return false, err
 	}
 	return e.finishFlag(s, b, Status(C.sf_remove_linked_pod_with_id(e.ex, n[0], n[1], n[2], keep, pod, &s.hdr.flag, &s.hdr.err)), op)
+}
+
+// TouchLinkedPod extends uid's temporary link for serviceName only while it points at podID:
+// a temporary link to podID then expires persistSeconds (1..2147483647) from now, a persistent
+// link to podID is left as it is, and both report true; a link to another pod, or none, is left
+// as it is and reports false. Atomic (one script): a gateway keeps an active session's link
+// alive without overwriting a pod another gateway set meanwhile, as calling SetLinkedPod again
+// could.
+func (e *Executor) TouchLinkedPod(ctx context.Context, namespace, uid, serviceName string, podID, persistSeconds int) (bool, error) {
+	const op = opTouchLinkedPod
+	if err := check3(ctx, op, namespace, uid, serviceName); err != nil {
+		return false, err
+	}
+	pod, err := toInt32(op, "pod", podID)
+	if err != nil {
+		return false, err
+	}
+	persist, err := toInt32(op, "persist seconds", persistSeconds)
+	if err != nil {
+		return false, err
+	}
+	if e.shouldBatch() {
+		r := e.request(C.SF_BATCH_TOUCH_LINKED_POD, op, namespace, uid, serviceName)
+		r.pod, r.seconds = int32(pod), int32(persist)
+		return e.submitFlag(ctx, r)
+	}
+	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
+	if err != nil {
+		return false, err
+	}
+	return e.finishFlag(s, b, Status(C.sf_touch_linked_pod(e.ex, n[0], n[1], n[2], pod, persist, &s.hdr.flag, &s.hdr.err)), op)
 }
 
 // GetLinkService returns the persistent links of uid: service name -> pod.

@@ -1,8 +1,10 @@
 package sfexec_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +60,36 @@ func TestClusterOfOneNode(t *testing.T) {
 	must(t, ex.SetWorkloadState(bg, "cl", "chat", "Available"))
 	eq(t, "workload", must1(ex.GetWorkloadStateBatch(bg, "cl", []string{"chat", "none"})), map[string]string{"chat": "Available"})
 	eq(t, "raw link", node.MustDo(t, "GET", "sf:{cl:lk:user-7}chat"), any("7"))
+
+	// Concurrent single-key calls are batched on a cluster too, each with its own outcome.
+	var wg sync.WaitGroup
+	failures := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				uid := uids[(g+i)%len(uids)]
+				if pod, err := ex.GetLinkedPod(bg, "cl", uid, "chat"); err != nil || uid != "user-"+strconv.Itoa(pod) {
+					failures <- fmt.Errorf("get %s: %d, %v", uid, pod, err)
+					return
+				}
+				fresh := "g-" + strconv.Itoa(g) + "-" + strconv.Itoa(i)
+				if prev, err := ex.SetLinkedPod(bg, "cl", fresh, "chat", g, 60); err != nil || prev != sfexec.NoPod {
+					failures <- fmt.Errorf("set %s: %d, %v", fresh, prev, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(failures)
+	for err := range failures {
+		t.Error(err)
+	}
+	if sfexec.Batches(ex) == 0 {
+		t.Fatal("16 goroutines on a cluster and not one batch")
+	}
 }
 
 // OpenSentinel asks the sentinel for the primary and writes there, logging in to the primary

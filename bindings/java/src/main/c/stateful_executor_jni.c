@@ -608,6 +608,17 @@ JNIEXPORT jboolean FN(removeLinkedPodWithId)(JNIEnv *env, jclass cls, jlong hand
     return removed ? JNI_TRUE : JNI_FALSE;
 }
 
+JNIEXPORT jboolean FN(touchLinkedPod)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
+                                      jint pod, jint persist_seconds) {
+    (void)cls;
+    LINK_ARGS
+    bool touched = false;
+    sf_status status = sf_touch_linked_pod(EXECUTOR(handle), ns, uid, service, pod,
+                                           persist_seconds, &touched, &err);
+    LINK_DONE(status)
+    return touched ? JNI_TRUE : JNI_FALSE;
+}
+
 JNIEXPORT jint FN(computeLinkedPod)(JNIEnv *env, jclass cls, jlong handle, jbyteArray packed,
                                     jintArray pod_array, jlongArray load_array,
                                     jint persist_seconds) {

@@ -84,6 +84,8 @@ final class Native {
 
     static native boolean removeLinkedPodWithId(long ex, byte[] nsUidService, int keepSeconds, int pod);
 
+    static native boolean touchLinkedPod(long ex, byte[] nsUidService, int pod, int persistSeconds);
+
     /** Packed entries (sf_packed) in service order: int32 pod, int32 length, the service's UTF-8 bytes, NUL. */
     static native byte[] getLinkServices(long ex, byte[] nsUid);
 

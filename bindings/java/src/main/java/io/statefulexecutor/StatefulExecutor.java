@@ -399,6 +399,24 @@ public final class StatefulExecutor implements AutoCloseable {
         }
     }
 
+    /**
+     * Extends the uid's temporary link to {@code svc} only while it points at {@code pod}: a
+     * temporary link to {@code pod} then expires {@code persistSeconds} (1 to 2147483647) from
+     * now, a persistent link to {@code pod} is left as it is, and both return true; a link to
+     * another pod, or none, is left as it is and returns false. Atomic (one script): a gateway
+     * keeps an active session's link alive without overwriting a pod another gateway set
+     * meanwhile, as calling {@link #setLinkedPod} again could.
+     */
+    public boolean touchLinkedPod(String ns, String uid, String svc, int pod, int persistSeconds) {
+        byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        long ex = handle.acquire();
+        try {
+            return Native.touchLinkedPod(ex, args, pod, persistSeconds);
+        } finally {
+            handle.release();
+        }
+    }
+
     /** The uid's persistent links: service to pod, iterated in service-name order. */
     public Map<String, Integer> getLinkService(String ns, String uid) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid);

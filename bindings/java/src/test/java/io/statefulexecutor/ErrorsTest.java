@@ -59,6 +59,7 @@ class ErrorsTest {
         ops.put("batchGetLinkedPod", a -> ex.batchGetLinkedPod(a[0], Arrays.asList(a[1], "ok"), a[2]));
         ops.put("removeLinkedPod", a -> ex.removeLinkedPod(a[0], a[1], a[2], 0));
         ops.put("removeLinkedPodWithId", a -> ex.removeLinkedPodWithId(a[0], a[1], a[2], 0, 1));
+        ops.put("touchLinkedPod", a -> ex.touchLinkedPod(a[0], a[1], a[2], 1, 60));
         ops.put("getLinkService", a -> ex.getLinkService(a[0], a[1]));
         ops.put("computeLinkedPod", a -> ex.computeLinkedPod(a[0], a[1], a[2], -1, new int[] {1}, new long[] {0}));
         return ops;
@@ -136,6 +137,8 @@ class ErrorsTest {
         invalidAndNothingSent("persist -2", () -> executor.setLinkedPodIfAbsent("ns", "u", "svc", 1, -2));
         invalidAndNothingSent("keep -2", () -> executor.removeLinkedPod("ns", "u", "svc", -2));
         invalidAndNothingSent("negative pod with id", () -> executor.removeLinkedPodWithId("ns", "u", "svc", 0, -5));
+        invalidAndNothingSent("touch persist -1", () -> executor.touchLinkedPod("ns", "u", "svc", 1, -1));
+        invalidAndNothingSent("touch persist 0", () -> executor.touchLinkedPod("ns", "u", "svc", 1, 0));
         invalidAndNothingSent("negative candidate",
                 () -> executor.computeLinkedPod("ns", "u", "svc", -1, new int[] {-1}, new long[] {0}));
         invalidAndNothingSent("length mismatch",

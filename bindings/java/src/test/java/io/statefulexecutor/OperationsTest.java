@@ -255,6 +255,24 @@ class OperationsTest {
     }
 
     @Test
+    void touchLinkedPodExtendsOnlyATemporaryLinkToThatPod() {
+        String ns = freshNs();
+        String link = "sf:{" + ns + ":lk:u}chat";
+        executor.setLinkedPod(ns, "u", "chat", 3, 30);
+        assertTrue(executor.touchLinkedPod(ns, "u", "chat", 3, 900));
+        long ttl = raw.ttl(link);
+        assertTrue(ttl > 800 && ttl <= 900, "ttl " + ttl);
+        assertFalse(executor.touchLinkedPod(ns, "u", "chat", 4, 5));
+        ttl = raw.ttl(link);
+        assertTrue(ttl > 800, "ttl after touching another pod " + ttl);
+        executor.setLinkedPod(ns, "p", "chat", 3, -1);
+        assertTrue(executor.touchLinkedPod(ns, "p", "chat", 3, 900));
+        assertEquals(-1, raw.ttl("sf:{" + ns + ":lk:p}chat"));
+        assertFalse(executor.touchLinkedPod(ns, "nobody", "chat", 3, 900));
+        assertFalse(raw.exists("sf:{" + ns + ":lk:nobody}chat"));
+    }
+
+    @Test
     void getLinkServiceListsPersistentLinksByName() {
         String ns = freshNs();
         assertTrue(executor.getLinkService(ns, "u").isEmpty());
