@@ -428,7 +428,8 @@ clean:
 # under callgrind; table printed, target/bench/results.json.
 .PHONY: bench bench-build
 bench: deps bench-build
-	scripts/with-redis.sh sh -c 'python3 bench/run.py && python3 bench/ffi_overhead.py'
+	scripts/with-redis.sh sh -c 'python3 bench/run.py && python3 bench/ffi_overhead.py && \
+		python3 bench/cache.py'
 
 bench-build: lib
 	$(CARGO) build $(CARGO_FLAGS) --release --example bench_ops

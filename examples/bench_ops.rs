@@ -3,10 +3,13 @@
 //!
 //! usage: bench_ops <op> <threads> <seconds>
 //! ops: get set set_if_absent try_set remove compute8 service_state32 batch1000 batch10000
-//!      workload100 exec_batch16 setup
+//!      workload100 exec_batch16 setup; for the client cache: get90 (9 reads in 10 of a hot
+//!      set of HOT_UIDS uids, the others of all 100,000) and get100 (only the hot set)
 //! environment: SF_BENCH_PIPELINING=on|off (auto-pipelining; default: the library's),
 //!      SF_BENCH_MIN_IN_FLIGHT (calls in flight for the shared connection, with pipelining on),
-//!      SF_BENCH_TIMEOUT_MS (command timeout). The first error of each thread goes to stderr.
+//!      SF_BENCH_TIMEOUT_MS (command timeout), SF_BENCH_CACHE=ENTRIES:MAX_AGE_MS (the client
+//!      cache on; the hot set is read once before timing). The first error of each thread goes
+//!      to stderr.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +24,8 @@ const SERVICE: &str = "chat";
 const KEYSPACE: usize = 100_000;
 const PODS: i32 = 32;
 const WORKLOAD_SERVICES: usize = 100;
+/// The hot set of get90 and get100: the first uids of the key space.
+const HOT_UIDS: usize = 1000;
 
 struct Plan {
     uids: Vec<String>,
@@ -71,6 +76,16 @@ fn one_call(
     };
     match op {
         "get" => executor.get_linked_pod(NS, uid, SERVICE).map(|_| 1),
+        "get90" => {
+            let uid = match rng.next() % 10 {
+                0 => uid,
+                _ => &plan.uids[rng.next() % HOT_UIDS],
+            };
+            executor.get_linked_pod(NS, uid, SERVICE).map(|_| 1)
+        }
+        "get100" => executor
+            .get_linked_pod(NS, &plan.uids[rng.next() % HOT_UIDS], SERVICE)
+            .map(|_| 1),
         "set" => executor
             .set_linked_pod(NS, uid, SERVICE, pod, Persistence::Persistent)
             .map(|_| 1),
@@ -179,6 +194,16 @@ fn main() -> ExitCode {
     {
         config.set_pipelining_min_in_flight(calls).unwrap();
     }
+    // SF_BENCH_CACHE=ENTRIES:MAX_AGE_MS: the client-side cache on.
+    let cache = std::env::var("SF_BENCH_CACHE").ok().and_then(|v| {
+        let (entries, ms) = v.split_once(':')?;
+        Some((entries.parse::<u32>().ok()?, ms.parse::<u64>().ok()?))
+    });
+    if let Some((entries, ms)) = cache {
+        config
+            .set_client_cache(entries, Duration::from_millis(ms))
+            .unwrap();
+    }
     let executor = Arc::new(Executor::open(&config).expect("open"));
     let plan = Arc::new(Plan {
         // Zero-padded to 12 digits, as redis-benchmark writes `__rand_int__`: both read and
@@ -195,6 +220,15 @@ fn main() -> ExitCode {
     }
     // Warm the pool so connection set-up is not measured.
     one_call(&executor, &plan, &op, &mut Rng(1)).expect("first call");
+    if cache.is_some() {
+        // And the cache with the hot set: a cache is measured warm.
+        for uid in &plan.uids[..HOT_UIDS] {
+            executor
+                .get_linked_pod(NS, uid, SERVICE)
+                .expect("warm-up read");
+        }
+    }
+    let before = executor.stats();
 
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicU64::new(0));
@@ -234,11 +268,14 @@ fn main() -> ExitCode {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let calls = calls.load(Ordering::Relaxed);
+    let after = executor.stats();
     println!(
-        "{{\"driver\":\"rust\",\"op\":\"{op}\",\"threads\":{threads},\"calls\":{calls},\"errors\":{},\"ops_per_sec\":{:.1},\"items_per_sec\":{:.1}}}",
+        "{{\"driver\":\"rust\",\"op\":\"{op}\",\"threads\":{threads},\"calls\":{calls},\"errors\":{},\"ops_per_sec\":{:.1},\"items_per_sec\":{:.1},\"cache_hits\":{},\"cache_misses\":{}}}",
         errors.load(Ordering::Relaxed),
         calls as f64 / elapsed,
-        items.load(Ordering::Relaxed) as f64 / elapsed
+        items.load(Ordering::Relaxed) as f64 / elapsed,
+        after.cache_hits - before.cache_hits,
+        after.cache_misses - before.cache_misses
     );
     ExitCode::SUCCESS
 }

@@ -225,6 +225,55 @@ typedef struct sf_stats {
 } sf_stats;
 
 /**
+ * An executor's statistics, extended (0.3): a struct that grows at its end, so that a program
+ * built against an older header keeps working with a newer library, and the reverse. The
+ * caller sets `size` to `sizeof(sf_stats_ext)` as it was compiled; the library fills the
+ * fields that fit in that many bytes and sets `size` to the number of bytes it filled (fields
+ * beyond it, from a newer header than the library's, are left as they were). `base` holds the
+ * figures of `sf_stats`. The cache figures stay 0 when the client cache is off.
+ */
+typedef struct sf_stats_ext {
+  /**
+   * In: `sizeof(sf_stats_ext)` as the caller was compiled. Out: the bytes filled.
+   */
+  uint32_t size;
+  /**
+   * Zero; keeps `base` 8-byte aligned.
+   */
+  uint32_t reserved;
+  /**
+   * The 0.2 statistics.
+   */
+  struct sf_stats base;
+  /**
+   * Operations routed through the shared connections of auto-pipelining.
+   */
+  uint64_t pipelined_calls;
+  /**
+   * Client cache: reads (keys, for the batch reads) answered from the cache.
+   */
+  uint64_t cache_hits;
+  /**
+   * Client cache: reads (keys) read from Redis: not cached, expired, or the cache bypassed.
+   */
+  uint64_t cache_misses;
+  /**
+   * Client cache: keys named by the invalidations Redis sent (every key under `sf:` any
+   * client changed, cached here or not).
+   */
+  uint64_t cache_invalidations;
+  /**
+   * Client cache: times the whole cache was emptied (an invalidation connection lost, a
+   * topology change, a data connection dropped, FLUSHALL).
+   */
+  uint64_t cache_flushes;
+  /**
+   * Client cache: entries evicted to stay within `max_entries`.
+   */
+  uint64_t cache_evictions;
+} sf_stats_ext;
+
+/**
  * Receives one log record: `level` is one of `SF_LOG_ERROR` ... `SF_LOG_TRACE`, `target` the
  * Rust module path that logged it (e.g. `"stateful_executor::engine"`), `message` the
  * formatted text. Both strings are NUL-terminated UTF-8, valid only during the call. Called
@@ -583,6 +632,30 @@ sf_status sf_config_set_pipelining_min_in_flight(struct sf_config *cfg,
                                                  struct sf_error *err);
 
 /**
+ * Turns on the client-side cache of reads (default off): up to `max_entries` answers of
+ * `sf_get_linked_pod`, `sf_get_linked_pod_if_persist`, `sf_batch_get_linked_pods`,
+ * `sf_get_service_state`, `sf_get_workload_state(s)` and `sf_get_link_services` (and their
+ * packed forms) are kept in the executor, each for at most `max_age_ms` and never past its
+ * key's own TTL, and answered without a round trip while Redis's invalidations (`CLIENT
+ * TRACKING`: Redis >= 6 or Valkey) say they are current. A cached answer was the key's value
+ * at some moment at most `min(max_age_ms, 1000)` milliseconds before the call began; when that
+ * cannot be guaranteed (an invalidation connection lost or silent, a failover under way)
+ * calls read from Redis. The executor's own writes drop their entries before they return.
+ * `max_entries` 0 turns the cache off (`max_age_ms` is then ignored). `sf_executor_open` then
+ * fails with `SF_CONFIG` when the server has no `CLIENT TRACKING` and with `SF_AUTH` when the
+ * ACL user may not use it. Fails with `SF_INVALID_ARGUMENT` when `cfg` is NULL, or when
+ * `max_age_ms` is 0 while `max_entries` is not; the config is then unchanged. Not thread-safe
+ * for the same `cfg`.
+ *
+ * # Safety
+ * `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+ */
+sf_status sf_config_set_client_cache(struct sf_config *cfg,
+                                     uint32_t max_entries,
+                                     uint32_t max_age_ms,
+                                     struct sf_error *err);
+
+/**
  * Sets the longest wait, in milliseconds, for a pooled connection to become free (default
  * 1000). A call that exceeds it fails with `SF_POOL_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT`
  * when `ms` is 0 or `cfg` is NULL; the config is then unchanged. Not thread-safe for the same
@@ -705,6 +778,20 @@ sf_status sf_ping(const struct sf_executor *ex, struct sf_error *err);
 sf_status sf_executor_stats(const struct sf_executor *ex,
                             struct sf_stats *out,
                             struct sf_error *err);
+
+/**
+ * Reads an executor's extended statistics into `*out` (see `sf_stats_ext`): set `out->size` to
+ * `sizeof(sf_stats_ext)` first. Sends nothing to Redis and blocks no call. Fails with
+ * `SF_INVALID_ARGUMENT` when `ex` or `out` is NULL, `ex` is not open, or `out->size` is below
+ * 80 (the 0.3 fields up to `pipelined_calls`); `*out` is then left as it was. Thread-safe.
+ *
+ * # Safety
+ * `ex` is NULL or an executor from `sf_executor_open`; `out` is NULL or points to at least
+ * `out->size` writable bytes; `err` is NULL or points to a writable `sf_error`.
+ */
+sf_status sf_executor_stats_ext(const struct sf_executor *ex,
+                                struct sf_stats_ext *out,
+                                struct sf_error *err);
 
 /**
  * Sends the library's log records to `fn`: those at `max_level` and more severe

@@ -136,6 +136,8 @@ struct Candidate {
 
 /** An executor's statistics: the C struct itself (fields documented in stateful_executor.h). */
 using Stats = sf_stats;
+/** The extended statistics (0.3: pipelined calls, the client cache's figures), the C struct. */
+using StatsExt = sf_stats_ext;
 
 /** Levels of set_logger's records (the SF_LOG_* values). */
 enum class LogLevel : std::int32_t {
@@ -770,9 +772,14 @@ class Config {
       sf_config_set_tls_client_cert(cfg_.get(), s[0], s[1], status.c_error());
     return *this;
   }
-  /* 0.3 (sf_config_set_client_cache, not in this version of the C API yet): add
-   *   Config &set_client_cache(std::uint32_t max_entries, std::uint32_t max_age_ms[, Status &])
-   * here, in both forms, when the C header gains it. */
+  /** The client-side cache of reads (sf_config_set_client_cache): up to max_entries answers,
+   *  each for at most max_age_ms (and never past its key's TTL), kept coherent by Redis's
+   *  invalidations; max_entries 0 turns it off (the default). SF_INVALID_ARGUMENT for
+   *  max_age_ms 0 with max_entries not 0. */
+  Config &set_client_cache(std::uint32_t max_entries, std::uint32_t max_age_ms, Status &status) {
+    if (status.ok()) sf_config_set_client_cache(cfg_.get(), max_entries, max_age_ms, status.c_error());
+    return *this;
+  }
 
 #if STATEFUL_EXECUTOR_EXCEPTIONS
   /* The throwing forms: the same, throwing Error on failure. */
@@ -819,6 +826,9 @@ class Config {
   }
   Config &set_tls_client_cert(std::string_view cert_path, std::string_view key_path) {
     return checked([&](Status &s) { set_tls_client_cert(cert_path, key_path, s); });
+  }
+  Config &set_client_cache(std::uint32_t max_entries, std::uint32_t max_age_ms) {
+    return checked([&](Status &s) { set_client_cache(max_entries, max_age_ms, s); });
   }
 
  private:
@@ -1318,6 +1328,15 @@ class Executor {
     return out;
   }
 
+  /** The extended statistics (sf_executor_stats_ext): the 0.2 figures in `base`, pipelined
+   *  calls and the client cache's hits, misses, invalidations, flushes and evictions. */
+  StatsExt stats_ext(Status &status) const {
+    StatsExt out{};
+    out.size = sizeof out;
+    sf_executor_stats_ext(ex_.get(), &out, status.c_error());
+    return out;
+  }
+
   /* -- pod and workload states -- */
 
   /** Publishes the state of one pod of a service. */
@@ -1618,6 +1637,9 @@ class Executor {
   }
   [[nodiscard]] Stats stats() const {
     return detail::or_throw([&](Status &status) { return stats(status); });
+  }
+  [[nodiscard]] StatsExt stats_ext() const {
+    return detail::or_throw([&](Status &status) { return stats_ext(status); });
   }
   void set_service_state(std::string_view ns, std::string_view service, std::int32_t pod,
                          std::string_view state) const {

@@ -66,7 +66,7 @@ pub(crate) fn script(
     a: &mut dyn Args,
     script: &Script,
     reload: bool,
-    keys: [&[&[u8]]; 2],
+    keys: &[&[&[u8]]],
     argv: impl FnOnce(&mut dyn Args),
 ) {
     if reload {
@@ -76,9 +76,10 @@ pub(crate) fn script(
         a.bytes(b"EVALSHA");
         a.bytes(script.sha1().as_bytes());
     }
-    a.int(2);
-    a.pieces(keys[0]);
-    a.pieces(keys[1]);
+    a.int(keys.len() as i64);
+    for key in keys {
+        a.pieces(key);
+    }
     argv(a);
 }
 

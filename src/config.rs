@@ -63,6 +63,8 @@ pub struct Config {
     pub(crate) tls: TlsFiles,
     pub(crate) pipelining: bool,
     pub(crate) pipelining_min_in_flight: u32,
+    /// The client-side cache: (max entries, max age); `None`: off.
+    pub(crate) client_cache: Option<(u32, Duration)>,
 }
 
 /// Default largest number of pooled connections.
@@ -353,6 +355,7 @@ impl Config {
             tls: TlsFiles::default(),
             pipelining: default_pipelining().0,
             pipelining_min_in_flight: default_pipelining().1,
+            client_cache: None,
         }
     }
 
@@ -501,6 +504,38 @@ impl Config {
         self.pipelining_min_in_flight
     }
 
+    /// The client-side cache of reads (default off; `max_entries` 0 turns it off): up to
+    /// `max_entries` answers of `get_linked_pod`, `get_linked_pod_if_persist`,
+    /// `batch_get_linked_pods`, `get_service_state`, `get_workload_state(s)` and
+    /// `get_link_services` (and their packed forms) are kept in the executor, each for at most
+    /// `max_age` (and never past its key's own TTL), and served without a round trip while
+    /// Redis's invalidations (`CLIENT TRACKING`, Redis >= 6 or Valkey) say they are current.
+    /// A cached answer was the key's value at some moment at most
+    /// `min(max_age, CLIENT_CACHE_FRESHNESS)` before the read began; when that cannot be
+    /// guaranteed (an invalidation connection lost or silent, a failover under way) reads go
+    /// to Redis. The executor's own writes drop their entries before they return. Opening
+    /// fails with `Config` when the server has no `CLIENT TRACKING`, with `Auth` when the user
+    /// may not use it. See docs/cache.md for when to turn it on and what it costs Redis.
+    /// `max_age` must be positive when `max_entries` is not 0.
+    pub fn set_client_cache(&mut self, max_entries: u32, max_age: Duration) -> Result<&mut Self> {
+        if max_entries == 0 {
+            self.client_cache = None;
+            return Ok(self);
+        }
+        if max_age.is_zero() {
+            return Err(Error::invalid(
+                "client cache max age must be positive (or max entries 0: no cache)",
+            ));
+        }
+        self.client_cache = Some((max_entries, max_age));
+        Ok(self)
+    }
+
+    /// The client-side cache's (max entries, max age), or `None` when it is off.
+    pub fn client_cache(&self) -> Option<(u32, Duration)> {
+        self.client_cache
+    }
+
     /// Largest number of pooled connections.
     pub fn pool_max_size(&self) -> u32 {
         self.pool_max_size
@@ -545,6 +580,7 @@ impl fmt::Debug for Config {
             .field("pool_wait_timeout", &self.pool_wait_timeout)
             .field("pipelining", &self.pipelining)
             .field("pipelining_min_in_flight", &self.pipelining_min_in_flight)
+            .field("client_cache", &self.client_cache)
             .field("tls_ca_file", &self.tls.ca_file)
             .field("tls_client_cert_file", &self.tls.client_cert_file)
             .finish()

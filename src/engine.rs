@@ -13,8 +13,12 @@
 //!
 //! A single call takes the shared connection of auto-pipelining when enough calls are in
 //! flight, else a pooled connection; a batch holds one pooled connection and writes every
-//! command at once. A cache of reads (issue #25) would hook in at [`Engine::drive`]: every
-//! operation passes there with its [`Access`] and its keys ([`Op::keys`]).
+//! command at once.
+//!
+//! The client-side cache (`cache/`) hooks in here, and only here: a read that names a
+//! [`CachedRead`] is answered from the cache when it can be, and otherwise read with its key's
+//! TTL (`lua/read_with_ttl.lua`) and stored; a write drops the entries of every key it names
+//! ([`Command::keys`]) once it has run, failed or not; a retired connection flushes the cache.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -23,16 +27,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cache::{Cached, ClientCache, Listeners, Lookup, Ticket};
 use crate::codec;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::{Access, BatchOutcome, Command, Op, Ping, Planned, ReadKeys};
+use crate::ops::{Access, BatchOutcome, CachedRead, Command, Op, Ping, Planned, ReadKeys};
 use crate::pool_threads::{self, Threads};
 use crate::scripts::{self, Script};
 use crate::stats::{bump, Counted, Counters, Stats};
 use crate::transport::{
-    answer, Args, Generation, KeysCommand, LastConnectError, Manager, Pipeline, QuietErrorHandler,
-    Reply, Route, Via,
+    answer, Args, Frame, Generation, KeysCommand, LastConnectError, Manager, Pipeline,
+    QuietErrorHandler, Reply, Route, Via,
 };
 
 /// Counts one call in flight until dropped.
@@ -61,11 +66,18 @@ pub(crate) struct Engine {
     in_flight: AtomicU32,
     counters: Arc<Counters>,
     pub(crate) config: Config,
+    /// The client-side cache, when configured.
+    cache: Option<Arc<ClientCache>>,
+    /// Its invalidation listeners; stopped first when the engine closes.
+    listeners: Option<Listeners>,
 }
 
 impl Drop for Engine {
     /// Closes every connection and returns once the pool's threads have exited.
     fn drop(&mut self) {
+        if let Some(mut listeners) = self.listeners.take() {
+            listeners.stop();
+        }
         // SAFETY: dropped once, here, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.pool) };
         self.threads.wait_exited();
@@ -140,11 +152,30 @@ impl Engine {
         let mut first = Via::own(manager.open()?, &no_pool);
         bump(&counters.connects);
         first.call(Route::Any, |a| Ping.encode(a, false), |r| Ping.decode(r))?;
-        load_scripts(&mut first)?;
+        load_scripts(&mut first, &scripts::ALL)?;
+        if config.client_cache.is_some() {
+            load_scripts(&mut first, &[&scripts::READ_WITH_TTL])?;
+        }
         if let Some(pipeline) = &pipeline {
             first.teach(pipeline);
         }
         drop(first);
+        let (cache, listeners) = match config.client_cache {
+            Some((max_entries, max_age)) => {
+                let cache = Arc::new(ClientCache::new(max_entries, max_age));
+                let listeners = Listeners::start(
+                    Arc::clone(&cache),
+                    manager.listen_targets(),
+                    config.connect_timeout,
+                    config.command_timeout,
+                )?;
+                // Connect, CLIENT ID, then CLIENT TRACKING and SUBSCRIBE: C + 2T per node, in
+                // parallel, plus a look at the topology.
+                cache.wait_ready(config.connect_timeout + config.command_timeout * 3)?;
+                (Some(cache), Some(listeners))
+            }
+            None => (None, None),
+        };
         let (thread_pool, threads) = pool_threads::start();
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_max_size)
@@ -168,6 +199,8 @@ impl Engine {
             in_flight: AtomicU32::new(0),
             counters,
             config: config.clone(),
+            cache,
+            listeners,
         })
     }
 
@@ -175,10 +208,19 @@ impl Engine {
     pub(crate) fn stats(&self) -> Stats {
         let pool = self.pool.state();
         let (shared, shared_idle) = self.pipeline.as_ref().map_or((0, 0), Pipeline::connections);
-        self.counters.snapshot(
+        let mut stats = self.counters.snapshot(
             pool.connections + shared,
             pool.idle_connections + shared_idle,
-        )
+        );
+        if let Some(cache) = &self.cache {
+            let cache = cache.stats();
+            stats.cache_hits = cache.hits;
+            stats.cache_misses = cache.misses;
+            stats.cache_invalidations = cache.invalidations;
+            stats.cache_flushes = cache.flushes;
+            stats.cache_evictions = cache.evictions;
+        }
+        stats
     }
 
     /// Runs the operation `describe` gives, its arguments checked first, as one counted call.
@@ -201,15 +243,63 @@ impl Engine {
         self.counters.call(body)
     }
 
-    /// Runs one operation: a batch of one, on the shared connection or a pooled one.
+    /// Runs one operation: a batch of one, on the shared connection or a pooled one; through
+    /// the client cache when it is on and the operation is a read it serves.
     fn run<O: Op>(&self, op: O) -> Result<O::Output> {
-        let mut tasks = [Task::of(&op)];
+        if let Some(cache) = self.cache.as_deref() {
+            if let Some(read) = op.cached_read() {
+                return self.run_cached(cache, &op, read);
+            }
+        }
+        let outcome = self.send(&op);
+        self.written(&op);
+        outcome
+    }
+
+    /// Sends one operation and reads its reply (see [`run`](Self::run)).
+    fn send<O: Op>(&self, op: &O) -> Result<O::Output> {
+        let mut tasks = [Task::of(op)];
         self.drive(&mut tasks, Path::Single, |via, _, reload, tasks| {
             let outcome = via.call(op.route(), |a| op.encode(a, reload), |r| op.decode(r));
             tasks[0].outcome = Some(outcome);
             true
         });
         tasks[0].take()
+    }
+
+    /// Cache hook: a read the cache serves, answered from its entry, or read with its key's TTL
+    /// and stored unless an invalidation or a flush overtook it.
+    fn run_cached<O: Op>(
+        &self,
+        cache: &ClientCache,
+        op: &O,
+        read: CachedRead<'_>,
+    ) -> Result<O::Output> {
+        let ticket = match cache.lookup(read.key) {
+            Lookup::Hit(entry) => return answer_cached(op, read, &entry),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let (ttl, reply) = self.send(&ReadWithTtl {
+            name: op.name(),
+            read,
+        })?;
+        let entry = Cached {
+            reply: reply.into(),
+            has_ttl: ttl.is_some(),
+        };
+        let outcome = answer_cached(op, read, &entry)?;
+        if let Some(ticket) = ticket {
+            cache.fill(ticket, read.key, entry, ttl);
+        }
+        Ok(outcome)
+    }
+
+    /// Cache hook: what a write may have changed (it ran, or its outcome is unknown) loses its
+    /// entries before the write returns, so the executor reads its own writes.
+    fn written(&self, op: &dyn Command) {
+        if let (Some(cache), Access::Write) = (&self.cache, op.access()) {
+            op.keys(&mut |key| cache.written(key));
+        }
     }
 
     /// Runs independent operations together and returns each one's outcome, in order; each
@@ -220,7 +310,14 @@ impl Engine {
         let mut tasks: Vec<Task<BatchOutcome>> = plans
             .iter()
             .map(|plan| match plan {
-                Ok(op) => Task::of(op),
+                Ok(op) => match self.batch_hit(op) {
+                    // Cache hook: a read the cache answers is not sent.
+                    Some(hit) => Task {
+                        outcome: Some(hit),
+                        ..Task::of(op)
+                    },
+                    None => Task::of(op),
+                },
                 Err(err) => Task::refused(err.clone()),
             })
             .collect();
@@ -247,6 +344,11 @@ impl Engine {
                     }
                 }
             });
+            for (plan, task) in plans.iter().zip(&tasks) {
+                if let (Ok(op), true) = (plan, task.sent) {
+                    self.written(op);
+                }
+            }
         }
         tasks
             .iter_mut()
@@ -257,9 +359,76 @@ impl Engine {
             .collect()
     }
 
+    /// Cache hook of a batch: the outcome of a read the cache answers now (a miss is sent with
+    /// the batch, whose reply carries no TTL: nothing is stored).
+    fn batch_hit(&self, op: &Planned<'_>) -> Option<Result<BatchOutcome>> {
+        let cache = self.cache.as_deref()?;
+        let read = op.cached_read()?;
+        match cache.lookup(read.key) {
+            Lookup::Hit(entry) => Some(answer_cached(op, read, &entry)),
+            Lookup::Miss(_) => None,
+        }
+    }
+
     /// Runs a multi-key read: one command per node (see [`ReadKeys`]); nothing is sent for
-    /// no key.
-    fn read_keys<R: ReadKeys>(&self, op: R) -> Result<R::Output> {
+    /// no key. Cache hook: with the client cache on, the keys it holds are taken from it and
+    /// only the others read; what they find absent is stored (an MGET reads no TTL, so a value
+    /// found is not).
+    fn read_keys<R: ReadKeys>(&self, mut op: R) -> Result<R::Output> {
+        let Some(cache) = self.cache.as_deref() else {
+            return self.read_keys_sent(op);
+        };
+        let count = op.count();
+        let mut values: Vec<Option<Option<Vec<u8>>>> = Vec::with_capacity(count);
+        let mut missing: Vec<(usize, Option<Ticket>)> = Vec::new();
+        for i in 0..count {
+            op.key(i, &mut |key| match cache.lookup(key) {
+                Lookup::Hit(entry) => {
+                    let value =
+                        codec::read_get(Reply::new(&entry.reply), |v| Ok(v.map(<[u8]>::to_vec)));
+                    match value {
+                        Ok(value) => values.push(Some(value)),
+                        Err(_) => {
+                            values.push(None);
+                            missing.push((i, None));
+                        }
+                    }
+                }
+                Lookup::Miss(ticket) => {
+                    values.push(None);
+                    missing.push((i, ticket));
+                }
+            });
+        }
+        if !missing.is_empty() {
+            let found = self.read_keys_sent(Subset {
+                of: &op,
+                keys: &missing,
+                values: Vec::with_capacity(missing.len()),
+            })?;
+            for (&(i, ticket), value) in missing.iter().zip(found) {
+                if let (Some(ticket), None) = (ticket, &value) {
+                    op.key(i, &mut |key| {
+                        let absent = Cached {
+                            reply: Arc::from(&b"$-1\r\n"[..]),
+                            has_ttl: false,
+                        };
+                        cache.fill(ticket, key, absent, None);
+                    });
+                }
+                values[i] = Some(value);
+            }
+        }
+        op.start();
+        for (i, value) in values.into_iter().enumerate() {
+            let value = value.expect("every key found or read");
+            op.value(i, value.as_deref())?;
+        }
+        Ok(op.finish())
+    }
+
+    /// A multi-key read sent whole (see [`read_keys`](Self::read_keys)).
+    fn read_keys_sent<R: ReadKeys>(&self, op: R) -> Result<R::Output> {
         let count = op.count();
         if count == 0 {
             return Ok(op.finish());
@@ -424,6 +593,10 @@ impl Engine {
     /// carried it (of `generation`) may point at the wrong node too: retire them all, so
     /// checkout opens new ones (no I/O here).
     fn retire(&self, generation: u64, err: &Error) {
+        if let Some(cache) = &self.cache {
+            // Cache hook: invalidations may have been lost with the server side's change.
+            cache.flush(&format!("a data connection saw a change: {err}"));
+        }
         let display = &self.config.display;
         if err.topology_changed {
             log::warn!("{display}: topology changed ({err}); replacing the connections");
@@ -521,9 +694,9 @@ impl<R: ReadKeys> KeysCommand for KeysRead<R> {
 /// that EVALSHA finds them. On a cluster a primary that cannot be reached now is skipped with a
 /// warning: EVALSHA falls back to EVAL (one round trip, which caches the script again) wherever
 /// a script is missing, which also covers primaries added or promoted later.
-fn load_scripts(conn: &mut Via) -> Result<()> {
+fn load_scripts(conn: &mut Via, scripts: &[&Script]) -> Result<()> {
     let cluster = conn.is_cluster()?;
-    for script in scripts::ALL {
+    for script in scripts {
         let outcomes = conn.on_all_primaries(
             |a| codec::script_load(a, script),
             |reply| codec::read_script_loaded(reply, script),
@@ -545,4 +718,112 @@ fn load_scripts(conn: &mut Via) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The answer of a cached read from its entry: the operation reads the plain read's reply the
+/// cache kept; only-persistent reads of a key with a TTL find it absent.
+fn answer_cached<O: Op + ?Sized>(
+    op: &O,
+    read: CachedRead<'_>,
+    entry: &Cached,
+) -> Result<O::Output> {
+    if read.persistent_only && entry.has_ttl {
+        return op.decode_cached(Reply::new(b"$-1\r\n"));
+    }
+    op.decode_cached(Reply::new(&entry.reply))
+}
+
+/// A cache miss: the read and its key's remaining TTL, in one read-only script
+/// (`lua/read_with_ttl.lua`); its answer is the TTL (`None`: none) and the read's reply, whole.
+struct ReadWithTtl<'a> {
+    /// The name of the operation it reads for (logs, errors, statistics).
+    name: &'static str,
+    read: CachedRead<'a>,
+}
+
+impl Command for ReadWithTtl<'_> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn access(&self) -> Access {
+        Access::Read
+    }
+
+    fn route(&self) -> Route<'_> {
+        Route::Key(self.read.key)
+    }
+
+    fn keys(&self, visit: &mut dyn FnMut(&[&[u8]])) {
+        visit(self.read.key)
+    }
+
+    fn script(&self) -> Option<&'static Script> {
+        Some(&scripts::READ_WITH_TTL)
+    }
+
+    fn encode(&self, a: &mut dyn Args, reload: bool) {
+        let verb: &[u8] = if self.read.get { b"GET" } else { b"HGETALL" };
+        codec::script(a, &scripts::READ_WITH_TTL, reload, &[self.read.key], |a| {
+            a.bytes(verb)
+        });
+    }
+}
+
+impl Op for ReadWithTtl<'_> {
+    type Output = (Option<Duration>, Vec<u8>);
+
+    fn decode(&self, mut reply: Reply<'_>) -> Result<Self::Output> {
+        let bad = |what: &dyn std::fmt::Debug| {
+            Error::unexpected(format!("read with ttl answered {what:?}"))
+        };
+        match reply.next()? {
+            Frame::Array(Some(2)) => {}
+            other => return Err(bad(&other)),
+        }
+        let ttl = match reply.next()? {
+            // Redis counts in whole milliseconds of its clock, so the key may end up to a
+            // millisecond before PTTL says: one less, to be on the safe side.
+            Frame::Int(ms) if ms >= 0 => Some(Duration::from_millis((ms as u64).saturating_sub(1))),
+            Frame::Int(-1 | -2) => None,
+            other => return Err(bad(&other)),
+        };
+        Ok((ttl, reply.rest().to_vec()))
+    }
+}
+
+/// The keys of a multi-key read the cache did not answer, read on their own.
+struct Subset<'o, R> {
+    of: &'o R,
+    keys: &'o [(usize, Option<Ticket>)],
+    values: Vec<Option<Vec<u8>>>,
+}
+
+impl<R: ReadKeys> ReadKeys for Subset<'_, R> {
+    type Output = Vec<Option<Vec<u8>>>;
+
+    fn name(&self) -> &'static str {
+        self.of.name()
+    }
+
+    fn count(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn key(&self, k: usize, put: &mut dyn FnMut(&[&[u8]])) {
+        self.of.key(self.keys[k].0, put)
+    }
+
+    fn start(&mut self) {
+        self.values.clear();
+    }
+
+    fn value(&mut self, _: usize, value: Option<&[u8]>) -> Result<()> {
+        self.values.push(value.map(<[u8]>::to_vec));
+        Ok(())
+    }
+
+    fn finish(self) -> Self::Output {
+        self.values
+    }
 }

@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+mod cache;
 mod codec;
 mod config;
 mod engine;
@@ -35,6 +36,7 @@ mod stats;
 mod transport;
 mod types;
 
+pub use cache::CLIENT_CACHE_FRESHNESS;
 pub use config::{
     Config, DEFAULT_PIPELINING_MIN_IN_FLIGHT, DEFAULT_POOL_MAX_SIZE, DEFAULT_POOL_MIN_IDLE,
     DEFAULT_TIMEOUT, MAX_POOL_MAX_SIZE,

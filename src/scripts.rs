@@ -43,6 +43,8 @@ pub(crate) static SET_LINKED_POD_IF_ABSENT: Script = embed!("set_linked_pod_if_a
 pub(crate) static GET_LINKED_POD_IF_PERSIST: Script = embed!("get_linked_pod_if_persist");
 pub(crate) static REMOVE_LINKED_POD: Script = embed!("remove_linked_pod");
 pub(crate) static TOUCH_LINKED_POD: Script = embed!("touch_linked_pod");
+/// The client cache's reads (loaded only when the cache is on, so not in [`ALL`]).
+pub(crate) static READ_WITH_TTL: Script = embed!("read_with_ttl");
 
 /// Every script, for loading them all when an executor opens.
 pub(crate) static ALL: [&Script; 6] = [

@@ -30,6 +30,20 @@ pub struct Stats {
     /// Operations routed through the shared connections of auto-pipelining (enough calls were
     /// in flight at once); the others held a pooled connection.
     pub pipelined_calls: u64,
+    /// Client cache: reads (keys, for the batch reads) answered from the cache. All five
+    /// cache figures stay 0 with the cache off.
+    pub cache_hits: u64,
+    /// Client cache: reads (keys) the cache could not answer, read from Redis: not cached,
+    /// expired, or the cache bypassed (see docs/cache.md).
+    pub cache_misses: u64,
+    /// Client cache: keys named by the invalidations Redis sent (every key under `sf:` that
+    /// any client changed, cached here or not: what tracking costs the server).
+    pub cache_invalidations: u64,
+    /// Client cache: times the whole cache was emptied (an invalidation connection lost, a
+    /// topology change, a data connection dropped, FLUSHALL).
+    pub cache_flushes: u64,
+    /// Client cache: entries evicted to stay within max entries.
+    pub cache_evictions: u64,
 }
 
 /// The live counters of one executor, shared with its pool's connection manager.
@@ -65,6 +79,7 @@ impl Counters {
             connect_failures: read(&self.connect_failures),
             script_reloads: read(&self.script_reloads),
             pipelined_calls: read(&self.pipelined_calls),
+            ..Stats::default()
         }
     }
 }

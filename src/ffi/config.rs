@@ -256,6 +256,39 @@ pub unsafe extern "C" fn sf_config_set_pipelining_min_in_flight(
     }
 }
 
+/// Turns on the client-side cache of reads (default off): up to `max_entries` answers of
+/// `sf_get_linked_pod`, `sf_get_linked_pod_if_persist`, `sf_batch_get_linked_pods`,
+/// `sf_get_service_state`, `sf_get_workload_state(s)` and `sf_get_link_services` (and their
+/// packed forms) are kept in the executor, each for at most `max_age_ms` and never past its
+/// key's own TTL, and answered without a round trip while Redis's invalidations (`CLIENT
+/// TRACKING`: Redis >= 6 or Valkey) say they are current. A cached answer was the key's value
+/// at some moment at most `min(max_age_ms, 1000)` milliseconds before the call began; when that
+/// cannot be guaranteed (an invalidation connection lost or silent, a failover under way)
+/// calls read from Redis. The executor's own writes drop their entries before they return.
+/// `max_entries` 0 turns the cache off (`max_age_ms` is then ignored). `sf_executor_open` then
+/// fails with `SF_CONFIG` when the server has no `CLIENT TRACKING` and with `SF_AUTH` when the
+/// ACL user may not use it. Fails with `SF_INVALID_ARGUMENT` when `cfg` is NULL, or when
+/// `max_age_ms` is 0 while `max_entries` is not; the config is then unchanged. Not thread-safe
+/// for the same `cfg`.
+///
+/// # Safety
+/// `cfg` is NULL or a config from `sf_config_new` not yet freed; `err` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sf_config_set_client_cache(
+    cfg: *mut sf_config,
+    max_entries: u32,
+    max_age_ms: u32,
+    err: *mut sf_error,
+) -> sf_status {
+    let max_age = Duration::from_millis(max_age_ms.into());
+    // SAFETY: per this function's contract.
+    unsafe {
+        set(cfg, err, |c| {
+            c.set_client_cache(max_entries, max_age).map(drop)
+        })
+    }
+}
+
 /// Sets the longest wait, in milliseconds, for a pooled connection to become free (default
 /// 1000). A call that exceeds it fails with `SF_POOL_TIMEOUT`. Fails with `SF_INVALID_ARGUMENT`
 /// when `ms` is 0 or `cfg` is NULL; the config is then unchanged. Not thread-safe for the same

@@ -224,3 +224,106 @@ pub unsafe extern "C" fn sf_executor_stats(
         Ok(())
     })
 }
+
+/// An executor's statistics, extended (0.3): a struct that grows at its end, so that a program
+/// built against an older header keeps working with a newer library, and the reverse. The
+/// caller sets `size` to `sizeof(sf_stats_ext)` as it was compiled; the library fills the
+/// fields that fit in that many bytes and sets `size` to the number of bytes it filled (fields
+/// beyond it, from a newer header than the library's, are left as they were). `base` holds the
+/// figures of `sf_stats`. The cache figures stay 0 when the client cache is off.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct sf_stats_ext {
+    /// In: `sizeof(sf_stats_ext)` as the caller was compiled. Out: the bytes filled.
+    pub size: u32,
+    /// Zero; keeps `base` 8-byte aligned.
+    pub reserved: u32,
+    /// The 0.2 statistics.
+    pub base: sf_stats,
+    /// Operations routed through the shared connections of auto-pipelining.
+    pub pipelined_calls: u64,
+    /// Client cache: reads (keys, for the batch reads) answered from the cache.
+    pub cache_hits: u64,
+    /// Client cache: reads (keys) read from Redis: not cached, expired, or the cache bypassed.
+    pub cache_misses: u64,
+    /// Client cache: keys named by the invalidations Redis sent (every key under `sf:` any
+    /// client changed, cached here or not).
+    pub cache_invalidations: u64,
+    /// Client cache: times the whole cache was emptied (an invalidation connection lost, a
+    /// topology change, a data connection dropped, FLUSHALL).
+    pub cache_flushes: u64,
+    /// Client cache: entries evicted to stay within `max_entries`.
+    pub cache_evictions: u64,
+}
+
+/// The smallest `size` accepted: up to and including `pipelined_calls`.
+const STATS_EXT_MIN_SIZE: u32 = 80;
+
+/// Reads an executor's extended statistics into `*out` (see `sf_stats_ext`): set `out->size` to
+/// `sizeof(sf_stats_ext)` first. Sends nothing to Redis and blocks no call. Fails with
+/// `SF_INVALID_ARGUMENT` when `ex` or `out` is NULL, `ex` is not open, or `out->size` is below
+/// 80 (the 0.3 fields up to `pipelined_calls`); `*out` is then left as it was. Thread-safe.
+///
+/// # Safety
+/// `ex` is NULL or an executor from `sf_executor_open`; `out` is NULL or points to at least
+/// `out->size` writable bytes; `err` is NULL or points to a writable `sf_error`.
+#[no_mangle]
+pub unsafe extern "C" fn sf_executor_stats_ext(
+    ex: *const sf_executor,
+    out: *mut sf_stats_ext,
+    err: *mut sf_error,
+) -> sf_status {
+    call(err, || {
+        if out.is_null() {
+            return Err(Error::invalid("out is NULL"));
+        }
+        // SAFETY: non-NULL; at least its first field is readable per the contract.
+        let size = unsafe { std::ptr::addr_of!((*out).size).read_unaligned() };
+        if size < STATS_EXT_MIN_SIZE {
+            return Err(Error::invalid(format!(
+                "out->size is {size}; set it to sizeof(sf_stats_ext) ({})",
+                std::mem::size_of::<sf_stats_ext>()
+            )));
+        }
+        // SAFETY: per this function's contract.
+        let ex = unsafe { executor(ex) }?;
+        let stats = ex.stats();
+        let filled = (size as usize).min(std::mem::size_of::<sf_stats_ext>());
+        let ext = sf_stats_ext {
+            size: filled as u32,
+            reserved: 0,
+            base: stats.into(),
+            pipelined_calls: stats.pipelined_calls,
+            cache_hits: stats.cache_hits,
+            cache_misses: stats.cache_misses,
+            cache_invalidations: stats.cache_invalidations,
+            cache_flushes: stats.cache_flushes,
+            cache_evictions: stats.cache_evictions,
+        };
+        // SAFETY: `out` holds at least `size` >= `filled` writable bytes per the contract, and
+        // `ext` is `filled` bytes or more; byte copies need no alignment.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                std::ptr::addr_of!(ext).cast::<u8>(),
+                out.cast::<u8>(),
+                filled,
+            );
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod stats_ext_tests {
+    use super::*;
+
+    #[test]
+    fn the_extended_layout_is_fixed() {
+        assert_eq!(std::mem::size_of::<sf_stats_ext>(), 120);
+        assert_eq!(std::mem::offset_of!(sf_stats_ext, base), 8);
+        assert_eq!(
+            std::mem::offset_of!(sf_stats_ext, pipelined_calls) + 8,
+            STATS_EXT_MIN_SIZE as usize
+        );
+    }
+}

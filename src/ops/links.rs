@@ -12,6 +12,7 @@ use crate::codec::{self, script_flag, script_pod, script_some_pod, script_try_se
 use crate::error::{Error, Result};
 use crate::keys::{self, check_namespace, check_pod, check_service, check_uid, KeyPieces};
 use crate::scripts as lua;
+use crate::transport::Reply;
 use crate::types::{Grace, Persistence, Pod, TrySet};
 
 /// Links the uid to a pod whatever was there; the previous pod.
@@ -34,16 +35,21 @@ pub(crate) static SET_LINKED_POD_IF_ABSENT: ScriptSpec<Pod> = ScriptSpec::writes
 
 /// The linked pod, persistent or temporary (`GET` of the link).
 pub(crate) static GET_LINKED_POD: Spec<KeyReader<Option<Pod>>> =
-    Spec::reads("get linked pod", |reply, key| {
-        codec::read_get(reply, |v| codec::stored_pod(v, &|| key.to_string()))
-    });
+    Spec::reads("get linked pod", read_link);
+
+/// The pod of a link's `GET` reply.
+fn read_link(reply: Reply<'_>, key: &Key<'_>) -> Result<Option<Pod>> {
+    codec::read_get(reply, |v| codec::stored_pod(v, &|| key.to_string()))
+}
 
 /// The linked pod only when the link is persistent (value and TTL read in one script).
+/// With the client cache on, answered from the link's `GET` reply (and TTL) the cache keeps.
 pub(crate) static GET_LINKED_POD_IF_PERSIST: ScriptSpec<Option<Pod>> = ScriptSpec::reads(
     "get linked pod if persist",
     &lua::GET_LINKED_POD_IF_PERSIST,
     script_pod,
-);
+)
+.cached_as(read_link);
 
 /// The linked pod of each uid, in input order (`MGET` per slot).
 pub(crate) static BATCH_GET_LINKED_PODS: Spec<ValueReader<Option<Pod>>> =

@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::codec;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::KeyPieces;
 use crate::packed::Packed;
 use crate::scripts::Script;
@@ -54,10 +54,15 @@ pub(crate) trait Command {
     fn route(&self) -> Route<'_>;
 
     /// Hands each key it reads ([`Access::Read`]) or may change ([`Access::Write`]) to `visit`,
-    /// as the pieces of the key: the one place a client-side cache learns what an operation
-    /// touches. (Read by the tests until the cache of issue #25 reads it.)
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// as the pieces of the key: the one place the client-side cache learns what an operation
+    /// touches (a write drops these keys' entries).
     fn keys(&self, visit: &mut dyn FnMut(&[&[u8]]));
+
+    /// What the client-side cache may answer for it: the key and the plain read whose reply
+    /// the cache keeps. `None` (the default): not cached.
+    fn cached_read(&self) -> Option<CachedRead<'_>> {
+        None
+    }
 
     /// The script it runs, if any: a server that lost it (NOSCRIPT) gets it again with EVAL.
     fn script(&self) -> Option<&'static Script> {
@@ -75,6 +80,22 @@ pub(crate) trait Op: Command {
 
     /// Reads its reply (an error reply never gets here: it is the server's error).
     fn decode(&self, reply: Reply<'_>) -> Result<Self::Output>;
+
+    /// Reads the reply of its [`cached_read`](Command::cached_read), which the cache kept (the
+    /// operation's own reply by default: its command is that read).
+    fn decode_cached(&self, reply: Reply<'_>) -> Result<Self::Output> {
+        self.decode(reply)
+    }
+}
+
+/// The plain read of one key the client cache keeps the reply of.
+#[derive(Clone, Copy)]
+pub(crate) struct CachedRead<'a> {
+    pub(crate) key: &'a [&'a [u8]],
+    /// `GET` (else `HGETALL`).
+    pub(crate) get: bool,
+    /// Only a key without a TTL counts (a persistent link): with one, the answer is "absent".
+    pub(crate) persistent_only: bool,
 }
 
 /// A key in pieces; keys of five pieces get an empty sixth (which changes no byte sent).
@@ -246,6 +267,19 @@ impl<R: ReadReply> Command for KeyCommand<'_, R> {
         visit(self.key.pieces());
     }
 
+    fn cached_read(&self) -> Option<CachedRead<'_>> {
+        let get = match (self.access, self.verb) {
+            (Access::Read, Verb::Get) => true,
+            (Access::Read, Verb::HGetAll) => false,
+            _ => return None,
+        };
+        Some(CachedRead {
+            key: self.key.pieces(),
+            get,
+            persistent_only: false,
+        })
+    }
+
     fn encode(&self, a: &mut dyn Args, _reload: bool) {
         let key = self.key.pieces();
         match self.verb {
@@ -272,6 +306,9 @@ pub(crate) type ScriptReader<T> = fn(Reply<'_>, &Script) -> Result<T>;
 pub(crate) struct ScriptSpec<T: 'static> {
     pub(crate) spec: Spec<ScriptReader<T>>,
     pub(crate) script: &'static Script,
+    /// A read the client cache may answer: the reader of the link's `GET` reply (only a
+    /// persistent link counts).
+    pub(crate) from_cache: Option<KeyReader<T>>,
 }
 
 impl<T> ScriptSpec<T> {
@@ -284,6 +321,15 @@ impl<T> ScriptSpec<T> {
         ScriptSpec {
             spec: Spec::reads(name, read),
             script,
+            from_cache: None,
+        }
+    }
+
+    /// The same read, answered by the client cache from the link's `GET` reply, read by `read`.
+    pub(crate) const fn cached_as(self, read: KeyReader<T>) -> Self {
+        ScriptSpec {
+            from_cache: Some(read),
+            ..self
         }
     }
 
@@ -296,6 +342,7 @@ impl<T> ScriptSpec<T> {
         ScriptSpec {
             spec: Spec::writes(name, read),
             script,
+            from_cache: None,
         }
     }
 }
@@ -327,13 +374,21 @@ impl<T> Command for LinkScript<'_, T> {
         visit(self.keys.link.pieces());
     }
 
+    fn cached_read(&self) -> Option<CachedRead<'_>> {
+        self.spec.from_cache.map(|_| CachedRead {
+            key: self.keys.link.pieces(),
+            get: true,
+            persistent_only: true,
+        })
+    }
+
     fn script(&self) -> Option<&'static Script> {
         Some(self.spec.script)
     }
 
     fn encode(&self, a: &mut dyn Args, reload: bool) {
         let keys = [self.keys.uid_hash.pieces(), self.keys.link.pieces()];
-        codec::script(a, self.spec.script, reload, keys, |a| {
+        codec::script(a, self.spec.script, reload, &keys, |a| {
             a.bytes(self.keys.service.as_bytes());
             for arg in &self.argv[..self.argc] {
                 a.int((*arg).into());
@@ -347,6 +402,16 @@ impl<T> Op for LinkScript<'_, T> {
 
     fn decode(&self, reply: Reply<'_>) -> Result<T> {
         (self.spec.spec.read)(reply, self.spec.script)
+    }
+
+    fn decode_cached(&self, reply: Reply<'_>) -> Result<T> {
+        match self.spec.from_cache {
+            Some(read) => read(reply, &self.keys.link),
+            None => Err(Error::new(
+                crate::ErrorKind::Internal,
+                format!("{}: not a cached read", self.spec.spec.name),
+            )),
+        }
     }
 }
 
@@ -674,8 +739,38 @@ impl Command for Planned<'_> {
         self.command().script()
     }
 
+    fn cached_read(&self) -> Option<CachedRead<'_>> {
+        self.command().cached_read()
+    }
+
     fn encode(&self, a: &mut dyn Args, reload: bool) {
         self.command().encode(a, reload)
+    }
+}
+
+impl Planned<'_> {
+    /// The outcome, read by `decode` of the operation itself (its reply, or the cached one).
+    fn outcome(&self, reply: Reply<'_>, cached: bool) -> Result<BatchOutcome> {
+        fn read<O: Op>(op: &O, reply: Reply<'_>, cached: bool) -> Result<O::Output> {
+            if cached {
+                op.decode_cached(reply)
+            } else {
+                op.decode(reply)
+            }
+        }
+        use BatchOutcome as Out;
+        Ok(match self {
+            Planned::Done(op) => read(op, reply, cached).map(|()| Out::Done)?,
+            Planned::States(op) => Out::States(read(op, reply, cached)?),
+            Planned::State(op) => Out::State(read(op, reply, cached)?),
+            Planned::Linked(op) => Out::Pod(read(op, reply, cached)?),
+            Planned::Links(op) => Out::Links(read(op, reply, cached)?),
+            Planned::Pod(op) => Out::Pod(read(op, reply, cached)?),
+            Planned::Current(op) => Out::Pod(Some(read(op, reply, cached)?)),
+            Planned::TrySet(op) => Out::TrySet(read(op, reply, cached)?),
+            Planned::Removed(op) => Out::Removed(read(op, reply, cached)?),
+            Planned::Touched(op) => Out::Touched(read(op, reply, cached)?),
+        })
     }
 }
 
@@ -683,19 +778,11 @@ impl Op for Planned<'_> {
     type Output = BatchOutcome;
 
     fn decode(&self, reply: Reply<'_>) -> Result<BatchOutcome> {
-        use BatchOutcome as Out;
-        Ok(match self {
-            Planned::Done(op) => op.decode(reply).map(|()| Out::Done)?,
-            Planned::States(op) => Out::States(op.decode(reply)?),
-            Planned::State(op) => Out::State(op.decode(reply)?),
-            Planned::Linked(op) => Out::Pod(op.decode(reply)?),
-            Planned::Links(op) => Out::Links(op.decode(reply)?),
-            Planned::Pod(op) => Out::Pod(op.decode(reply)?),
-            Planned::Current(op) => Out::Pod(Some(op.decode(reply)?)),
-            Planned::TrySet(op) => Out::TrySet(op.decode(reply)?),
-            Planned::Removed(op) => Out::Removed(op.decode(reply)?),
-            Planned::Touched(op) => Out::Touched(op.decode(reply)?),
-        })
+        self.outcome(reply, false)
+    }
+
+    fn decode_cached(&self, reply: Reply<'_>) -> Result<BatchOutcome> {
+        self.outcome(reply, true)
     }
 }
 

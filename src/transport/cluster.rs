@@ -68,6 +68,26 @@ impl SlotMap {
         }
     }
 
+    /// The primaries serving at least one slot, sorted.
+    pub(crate) fn serving_primaries(&self) -> Vec<NodeAddr> {
+        let mut serving: Vec<NodeAddr> = self
+            .owner
+            .iter()
+            .filter(|&&index| index != NO_OWNER)
+            .map(|&index| index as usize)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|index| self.primaries.get(index).cloned())
+            .collect();
+        serving.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+        serving
+    }
+
+    /// Whether both maps send every slot to the same primary.
+    pub(crate) fn same_owners(&self, other: &SlotMap) -> bool {
+        (0..SLOT_COUNT as u16).all(|slot| self.owner_of(slot) == other.owner_of(slot))
+    }
+
     /// Points one slot at `addr` (after a MOVED), adding the node if new.
     fn set_owner(&mut self, slot: u16, addr: NodeAddr) {
         let index = match self.primaries.iter().position(|a| *a == addr) {
@@ -200,7 +220,11 @@ pub(crate) struct ClusterLink {
 }
 
 /// `CLUSTER SLOTS` on one node.
-fn read_slots(conn: &mut Plain, asked: &NodeAddr, deadline: Deadline) -> Result<SlotMap> {
+pub(crate) fn read_slots(
+    conn: &mut Plain,
+    asked: &NodeAddr,
+    deadline: Deadline,
+) -> Result<SlotMap> {
     conn.send(deadline, |a| {
         a.bytes(b"CLUSTER");
         a.bytes(b"SLOTS");

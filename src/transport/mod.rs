@@ -13,7 +13,8 @@
 //! - `cluster.rs`, `sentinel.rs`: the topologies, on `plain.rs`;
 //! - `connection.rs`: a pooled connection of either topology and the exchanges it runs;
 //! - `pool.rs`: the r2d2 manager that opens connections, and their generations;
-//! - `pipeline.rs`: shared connections for concurrent callers (auto-pipelining).
+//! - `pipeline.rs`: shared connections for concurrent callers (auto-pipelining);
+//! - `listen.rs`: the primaries the client-side cache listens to, and connections to them.
 //!
 //! An operation runs on a [`Via`]: with pipelining on, single commands go through the shared
 //! connections and a pooled connection is checked out only for what they do not carry (a
@@ -23,6 +24,7 @@
 mod cluster;
 mod connection;
 mod deadline;
+mod listen;
 mod node;
 mod pipeline;
 mod plain;
@@ -33,7 +35,11 @@ mod sentinel;
 
 pub(crate) use cluster::KeysCommand;
 pub(crate) use connection::{Connection, Route};
+pub(crate) use deadline::Deadline;
+pub(crate) use listen::{ListenNode, ListenTargets, Primaries};
+pub(crate) use node::Stream;
 pub(crate) use pipeline::Pipeline;
+pub(crate) use plain::Plain;
 pub(crate) use pool::{Generation, LastConnectError, Manager, QuietErrorHandler};
 pub(crate) use resp::{answer, Args, Frame, Reply};
 
@@ -42,7 +48,6 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::stats::Counted;
 use connection::Link;
-use deadline::Deadline;
 use pipeline::Routed;
 
 /// The largest single-node batch read that goes through the shared connection of

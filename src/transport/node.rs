@@ -321,6 +321,32 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    /// Ends both directions of the socket: a thread blocked reading it wakes at once (closing
+    /// an executor stops its cache's invalidation listeners this way).
+    pub(crate) fn shutdown(&self) {
+        let socket = match self {
+            Stream::Tcp(s) => s,
+            #[cfg(unix)]
+            Stream::Unix(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            Stream::Tls(s) => &s.sock,
+        };
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// A second handle to the same socket, to [`shutdown`](Self::shutdown) it from another
+    /// thread (a TLS stream's handle is its TCP socket's).
+    pub(crate) fn try_clone_socket(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            #[cfg(unix)]
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tls(s) => Stream::Tcp(s.sock.try_clone()?),
+        })
+    }
+
     pub(crate) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(Some(timeout)),

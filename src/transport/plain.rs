@@ -258,6 +258,14 @@ impl Plain {
         }
     }
 
+    /// A handle that can end this connection's socket from another thread (see
+    /// [`Stream::shutdown`]).
+    pub(crate) fn socket_handle(&self) -> Result<Stream> {
+        self.stream
+            .try_clone_socket()
+            .map_err(|e| io_error(e, "clone the socket"))
+    }
+
     /// Received bytes not yet consumed (with no reply expected: a protocol error).
     pub(crate) fn buffered_len(&self) -> usize {
         self.end - self.start

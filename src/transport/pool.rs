@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use super::cluster::ClusterLink;
 use super::connection::{Connection, Link};
 use super::deadline::Deadline;
+use super::listen::ListenTargets;
 use super::node::{connect_error, Endpoint, NodeAddr};
 use super::plain::Plain;
 use super::sentinel::SentinelConnector;
@@ -142,6 +143,22 @@ impl Manager {
             last_connect_error: Arc::default(),
             generation: Arc::default(),
         })
+    }
+
+    /// Where the client-side cache's invalidation listeners find the primaries to listen to.
+    pub(crate) fn listen_targets(&self) -> ListenTargets {
+        let (connect, command) = (self.connect_timeout, self.command_timeout);
+        match &self.connector {
+            Connector::Standalone(endpoint) => {
+                ListenTargets::single(endpoint.clone(), connect, command)
+            }
+            Connector::Sentinel(sentinel) => {
+                ListenTargets::sentinel(Arc::clone(sentinel), connect, command)
+            }
+            Connector::Cluster { endpoint, seeds } => {
+                ListenTargets::cluster(Arc::clone(endpoint), Arc::clone(seeds), connect, command)
+            }
+        }
     }
 
     /// Opens one connection (the only place that does), each step within the connect timeout.

@@ -286,6 +286,12 @@ impl<'a> Reply<'a> {
         self.bytes
     }
 
+    /// The bytes of the frames not read yet (after a header read, the elements that follow,
+    /// whole: the decoder validated them).
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        &self.bytes[self.pos.min(self.bytes.len())..]
+    }
+
     /// The error line when the whole reply is an error reply.
     pub(crate) fn error_line(&self) -> Option<&'a [u8]> {
         match self.bytes {

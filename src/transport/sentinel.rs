@@ -98,6 +98,17 @@ impl SentinelConnector {
     ) -> Result<Option<NodeAddr>> {
         let mut conn =
             Plain::connect(sentinel, deadline).map_err(|err| connect_error(&label, err))?;
+        self.ask_on(&mut conn, label, deadline)
+    }
+
+    /// Asks the sentinel at the other end of `conn` where the primary is; `None` when it does
+    /// not know the name.
+    pub(crate) fn ask_on(
+        &self,
+        conn: &mut Plain,
+        label: &str,
+        deadline: Deadline,
+    ) -> Result<Option<NodeAddr>> {
         conn.send(deadline, |a| {
             a.bytes(b"SENTINEL");
             a.bytes(b"GET-MASTER-ADDR-BY-NAME");

@@ -455,6 +455,83 @@ static void test_stats(void) {
   CHECK(s2.script_reloads <= s2.calls);
 }
 
+/* The extended statistics: a size-versioned struct that leaves the 0.2 sf_stats alone. */
+static void test_stats_ext(void) {
+  sf_error err;
+  sf_stats_ext ext;
+  sf_stats base;
+  unsigned char small[96];
+  memset(&ext, 0, sizeof ext);
+  ext.size = sizeof ext;
+  OK(sf_executor_stats_ext(ex, &ext, &err));
+  CHECK(ext.size == sizeof ext && ext.reserved == 0);
+  OK(sf_executor_stats(ex, &base, &err));
+  CHECK(ext.base.calls <= base.calls && ext.base.connects <= base.connects);
+  CHECK(ext.pipelined_calls <= ext.base.calls);
+  /* No cache on this executor: its figures stay 0. */
+  CHECK(ext.cache_hits == 0 && ext.cache_misses == 0 && ext.cache_invalidations == 0);
+  CHECK(ext.cache_flushes == 0 && ext.cache_evictions == 0);
+  /* An older caller's smaller struct: only its bytes are written, and `size` says how many. */
+  memset(small, 0xAB, sizeof small);
+  ext.size = 88; /* up to cache_hits */
+  memcpy(small, &ext.size, sizeof ext.size);
+  OK(sf_executor_stats_ext(ex, (sf_stats_ext *)(void *)small, &err));
+  memcpy(&ext.size, small, sizeof ext.size);
+  CHECK(ext.size == 88);
+  CHECK(small[88] == 0xAB && small[95] == 0xAB);
+  /* A size below the 0.3 fields, NULLs, a closed executor: refused, nothing written. */
+  memset(&ext, 0x5A, sizeof ext);
+  ext.size = sizeof(sf_stats);
+  INVALID(sf_executor_stats_ext(ex, &ext, &err));
+  CHECK(strstr(err.message, "sizeof(sf_stats_ext)") != NULL);
+  CHECK(ext.size == sizeof(sf_stats) && ext.pipelined_calls == 0x5A5A5A5A5A5A5A5AULL);
+  ext.size = sizeof ext;
+  INVALID(sf_executor_stats_ext(NULL, &ext, &err));
+  INVALID(sf_executor_stats_ext(ex, NULL, &err));
+}
+
+/* The client cache: the setter's rules, hits counted, another client's write invalidating. */
+static void test_client_cache(void) {
+  sf_error err;
+  sf_config *cfg = NULL;
+  sf_executor *cached = NULL;
+  sf_stats_ext ext;
+  char reply[64];
+  int32_t pod = 0;
+  int i;
+  long long deadline;
+  OK(sf_config_new(main_url, &cfg, &err));
+  INVALID(sf_config_set_client_cache(NULL, 10, 1000, &err));
+  INVALID(sf_config_set_client_cache(cfg, 10, 0, &err));
+  OK(sf_config_set_client_cache(cfg, 0, 0, &err)); /* off */
+  OK(sf_config_set_client_cache(cfg, 1000, 60000, &err));
+  CHECK(raw(&main_server, reply, sizeof reply, "SET", "sf:{cc:lk:u}chat", "4", NULL) == '+');
+  OK(sf_executor_open(cfg, &cached, &err));
+  sf_config_free(cfg);
+  for (i = 0; i < 20; i++) {
+    OK(sf_get_linked_pod(cached, "cc", "u", "chat", &pod, &err));
+    CHECK(pod == 4);
+  }
+  memset(&ext, 0, sizeof ext);
+  ext.size = sizeof ext;
+  OK(sf_executor_stats_ext(cached, &ext, &err));
+  CHECK(ext.cache_misses == 1 && ext.cache_hits == 19);
+  /* Another client's write reaches the cache through Redis's invalidation. */
+  CHECK(raw(&main_server, reply, sizeof reply, "SET", "sf:{cc:lk:u}chat", "6", NULL) == '+');
+  deadline = now_ms() + 2000 * slow_factor();
+  do {
+    OK(sf_get_linked_pod(cached, "cc", "u", "chat", &pod, &err));
+  } while (pod != 6 && now_ms() < deadline);
+  CHECK(pod == 6);
+  /* Its own write, at once. */
+  OK(sf_set_linked_pod(cached, "cc", "u", "chat", 8, -1, &pod, &err));
+  OK(sf_get_linked_pod(cached, "cc", "u", "chat", &pod, &err));
+  CHECK(pod == 8);
+  OK(sf_executor_stats_ext(cached, &ext, &err));
+  CHECK(ext.cache_invalidations >= 1);
+  sf_executor_close(cached);
+}
+
 /* ---- logging ---- */
 
 #define SECRET "Cl0g-s3cret"
@@ -2185,6 +2262,8 @@ int main(void) {
   run_test("close_while_a_connection_is_opening", test_close_while_a_connection_is_opening);
   run_test("closed_and_foreign_executors", test_closed_and_foreign_executors);
   run_test("stats", test_stats);
+  run_test("stats_ext", test_stats_ext);
+  run_test("client_cache", test_client_cache);
   run_test("revised_names", test_revised_names);
   run_test("logger", test_logger);
   run_test("logger_replaced_while_records_flow", test_logger_replaced_while_records_flow);

@@ -38,6 +38,18 @@ _Static_assert(offsetof(sf_stats, connect_failures) == 48, "sf_stats layout");
 _Static_assert(offsetof(sf_stats, script_reloads) == 56, "sf_stats layout");
 _Static_assert(sizeof(sf_stats) == 64, "sf_stats size");
 
+/* sf_stats_ext (0.3): its size first, then sf_stats whole, then uint64_t figures appended. */
+_Static_assert(offsetof(sf_stats_ext, size) == 0, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, reserved) == 4, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, base) == 8, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, pipelined_calls) == 72, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, cache_hits) == 80, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, cache_misses) == 88, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, cache_invalidations) == 96, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, cache_flushes) == 104, "sf_stats_ext layout");
+_Static_assert(offsetof(sf_stats_ext, cache_evictions) == 112, "sf_stats_ext layout");
+_Static_assert(sizeof(sf_stats_ext) == 120, "sf_stats_ext size");
+
 /* sf_packed (extras of 0.2): data, size, count, allocated; pointer-sized fields, no padding. */
 _Static_assert(offsetof(sf_packed, data) == 0, "sf_packed layout");
 _Static_assert(offsetof(sf_packed, size) == sizeof(void *), "sf_packed layout");

@@ -268,6 +268,31 @@ TEST(Executor, OpenPingStatsClose) {
   ex.close();  // twice: nothing
 }
 
+TEST(Executor, ClientCacheAndExtendedStats) {
+  const std::string ns = test_ns();
+  const std::string key = "sf:{" + ns + ":lk:u}chat";
+  shared_redis->cmd({"SET", key, "3"});
+  se::Config cfg = se::Config::standalone(shared_redis->url());
+  EXPECT_SF_ERROR(SF_INVALID_ARGUMENT, cfg.set_client_cache(100, 0));
+  cfg.set_client_cache(100, 60000);
+  se::Executor ex = se::Executor::open(cfg);
+  for (int i = 0; i < 10; i++) EXPECT_EQ(ex.get_linked_pod(ns, "u", "chat"), std::optional<std::int32_t>(3));
+  se::StatsExt stats = ex.stats_ext();
+  EXPECT_EQ(stats.size, sizeof(se::StatsExt));
+  EXPECT_EQ(stats.cache_misses, 1u);
+  EXPECT_EQ(stats.cache_hits, 9u);
+  EXPECT_EQ(stats.base.calls, 10u);
+  // Another client's write reaches the cache.
+  shared_redis->cmd({"SET", key, "5"});
+  std::optional<std::int32_t> pod;
+  for (int i = 0; i < 1000 && pod != std::optional<std::int32_t>(5); i++) {
+    pod = ex.get_linked_pod(ns, "u", "chat");
+    if (pod != std::optional<std::int32_t>(5)) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(pod, std::optional<std::int32_t>(5));
+  EXPECT_GE(ex.stats_ext().cache_invalidations, 1u);
+}
+
 TEST(Executor, OpenFailuresCarryTheirStatus) {
   // Nothing listens on a free port: SF_CONNECTION.
   std::string closed = "redis://127.0.0.1:" + std::to_string(free_port());

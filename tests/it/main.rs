@@ -9,6 +9,7 @@ mod harness;
 
 mod acl;
 mod batch;
+mod cache;
 mod cluster;
 mod concurrency;
 mod eviction;

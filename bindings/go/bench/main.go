@@ -55,6 +55,21 @@ type op struct {
 	run  func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error
 }
 
+// The client cache's rows: a hot set of hotUIDs uids takes 9 reads in 10 (the cache holds
+// them), the others go anywhere in uidCount (mostly misses: the cache holds cacheEntries).
+const (
+	hotUIDs      = 1000
+	cacheEntries = 2000
+)
+
+func getLinkedPodOf(uid int) func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+	return func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+		u := uid
+		pod, err := ex.GetLinkedPod(ctx, ns, uids[u], svc)
+		return expect(err, pod == u%podCount, "pod", pod)
+	}
+}
+
 func ops() []op {
 	return []op{
 		{"SetServiceState", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
@@ -111,6 +126,24 @@ func ops() []op {
 		{"GetLinkService", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
 			links, err := ex.GetLinkService(ctx, ns, uids[i%uidCount])
 			return expect(err, len(links) >= 1, "links", len(links))
+		}},
+	}
+}
+
+// cachedOps are the client cache's rows: the sfexec side runs on an Executor with the cache on
+// (the go-redis side, GET, is the same as for GetLinkedPod).
+func cachedOps() []op {
+	return []op{
+		{"GetLinkedPod, client cache, 90 % hits", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			u := i % hotUIDs
+			if i%10 == 0 {
+				// Anywhere in the uids, in no order the cache could keep up with.
+				u = int(uint32(i)*2654435761) % uidCount
+			}
+			return getLinkedPodOf(u)(ctx, ex, i)
+		}},
+		{"GetLinkedPod, client cache, all hits", func(ctx context.Context, ex sfexec.StatefulExecutor, i int) error {
+			return getLinkedPodOf(i%hotUIDs)(ctx, ex, i)
 		}},
 	}
 }
@@ -301,6 +334,9 @@ func run(t target, pairs int, duration time.Duration, only, levels, luaDir, json
 	options := []sfexec.Option{sfexec.WithPoolSize(poolSize), sfexec.WithMinIdle(poolSize)}
 	var sf *sfexec.Executor
 	var rdb redis.UniversalClient
+	// The same Executor with the client cache on, for the cache's rows.
+	var openCached func() (*sfexec.Executor, error)
+	cached := append(options[:len(options):len(options)], sfexec.WithClientCache(cacheEntries, time.Minute))
 	where := "same redis-server"
 	if seeds := t.seeds; len(seeds) > 0 || t.primaries > 0 {
 		if len(seeds) == 0 {
@@ -315,6 +351,7 @@ func run(t target, pairs int, duration time.Duration, only, levels, luaDir, json
 		if sf, err = sfexec.OpenCluster(seeds, options...); err != nil {
 			return err
 		}
+		openCached = func() (*sfexec.Executor, error) { return sfexec.OpenCluster(seeds, cached...) }
 		addrs := make([]string, len(seeds))
 		for i, url := range seeds {
 			addrs[i] = strings.TrimPrefix(url, "redis://")
@@ -333,10 +370,16 @@ func run(t target, pairs int, duration time.Duration, only, levels, luaDir, json
 		if sf, err = sfexec.Open(url, options...); err != nil {
 			return err
 		}
+		openCached = func() (*sfexec.Executor, error) { return sfexec.Open(url, cached...) }
 		rdb = redis.NewClient(&redis.Options{Addr: strings.TrimPrefix(url, "redis://"),
 			PoolSize: poolSize, MinIdleConns: poolSize})
 	}
 	defer sf.Close()
+	sfc, err := openCached()
+	if err != nil {
+		return err
+	}
+	defer sfc.Close()
 	defer rdb.Close()
 	var gr *goRedisExecutor
 	if !t.sfexecOnly {
@@ -369,11 +412,17 @@ func run(t target, pairs int, duration time.Duration, only, levels, luaDir, json
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var all []float64
 	rep := newReport("Go: sfexec against go-redis v9", "sfexec", "go-redis v9")
-	for _, o := range ops() {
+	plain := len(ops())
+	for k, o := range append(ops(), cachedOps()...) {
 		if !selected(o.name, only) {
 			continue
 		}
+		ours := sfexec.StatefulExecutor(sf)
+		if k >= plain {
+			ours = sfc
+		}
 		for _, n := range counts {
+			sf := ours
 			// Warm both sides up (connections, caches).
 			if _, err := measure(sf, o, n, duration); err != nil {
 				return fmt.Errorf("%s (sfexec): %w", o.name, err)
@@ -396,6 +445,7 @@ func run(t target, pairs int, duration time.Duration, only, levels, luaDir, json
 				return fmt.Errorf("%s (go-redis): %w", o.name, err)
 			}
 			var sfRates, grRates, ratios, sfCPU, grCPU []float64
+			before, _ := sfc.Stats()
 			for p := 0; p < pairs; p++ {
 				var a, b sample
 				if p%2 == 0 {
@@ -418,6 +468,11 @@ func run(t target, pairs int, duration time.Duration, only, levels, luaDir, json
 			}
 			ratio := median(ratios)
 			all = append(all, ratio)
+			if after, _ := sfc.Stats(); k >= plain {
+				hits, misses := after.CacheHits-before.CacheHits, after.CacheMisses-before.CacheMisses
+				fmt.Printf("(%s, %d goroutines: %.1f %% of the cached side's reads were hits)\n", o.name, n,
+					100*float64(hits)/float64(max(hits+misses, 1)))
+			}
 			fmt.Printf("| %s | %d | %s | %s | **%.2f** | %.1f | %.1f |\n", o.name, n,
 				thousands(median(sfRates)), thousands(median(grRates)), ratio, median(sfCPU), median(grCPU))
 			rep.Rows = append(rep.Rows, reportRow{Op: o.name, Threads: n, Pairs: pairs, Ratio: ratio,

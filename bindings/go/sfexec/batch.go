@@ -80,6 +80,12 @@ func (e *Executor) shouldBatch() bool {
 	return e.batch != nil && (len(e.slots) < cap(e.slots) || e.batchAll)
 }
 
+// shouldBatchRead is shouldBatch for the reads the client cache serves: never batched while
+// it is on (see Executor.cached).
+func (e *Executor) shouldBatchRead() bool {
+	return !e.cached && e.shouldBatch()
+}
+
 func (e *Executor) request(kind C.sf_batch_kind, op, ns, uid, svc string) *request {
 	r := e.batch.pool.Get().(*request)
 	r.kind, r.op, r.ns, r.uid, r.svc = kind, op, ns, uid, svc

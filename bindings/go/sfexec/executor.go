@@ -33,6 +33,9 @@ type Executor struct {
 	closeMu   sync.RWMutex // Stats reads ex under it; Close takes it to free ex
 	batch     *batcher     // concurrent single-key calls, batched (batch.go)
 	batchAll  bool         // tests: batch lone calls too
+	// The client cache is on: the reads it serves go to the library one by one, where a hit
+	// costs no round trip and a miss fills the cache (a batch would do neither).
+	cached bool
 }
 
 // Open connects to one Redis server and loads the library's scripts. url is
@@ -125,6 +128,7 @@ func open(cfg *C.sf_config, o options) (*Executor, error) {
 		slots:   make(chan *slot, o.poolSize),
 		all:     make([]*slot, o.poolSize),
 		closing: make(chan struct{}),
+		cached:  o.cacheEntries > 0,
 	}
 	for i := range e.all {
 		e.all[i] = &slot{}
@@ -196,6 +200,18 @@ func configure(cfg *C.sf_config, o options) error {
 			return invalidArgument(op, "pipelining min in flight "+strconv.Itoa(o.minInFlight)+" is out of range")
 		}
 		if err := check(Status(C.sf_config_set_pipelining_min_in_flight(cfg, C.uint32_t(o.minInFlight), &cerr))); err != nil {
+			return err
+		}
+	}
+	if o.cacheEntries != 0 {
+		ms := (o.cacheMaxAge + time.Millisecond - 1) / time.Millisecond
+		if o.cacheEntries < 0 || o.cacheEntries > math.MaxUint32 {
+			return invalidArgument(op, "client cache max entries "+strconv.Itoa(o.cacheEntries)+" is out of range")
+		}
+		if o.cacheMaxAge <= 0 || ms > math.MaxUint32 {
+			return invalidArgument(op, "client cache max age "+o.cacheMaxAge.String()+" is out of range")
+		}
+		if err := check(Status(C.sf_config_set_client_cache(cfg, C.uint32_t(o.cacheEntries), C.uint32_t(ms), &cerr))); err != nil {
 			return err
 		}
 	}
@@ -365,6 +381,14 @@ type Stats struct {
 	Connects        uint64 // connections opened
 	ConnectFailures uint64 // connection attempts that failed
 	ScriptReloads   uint64 // NOSCRIPT answered by sending the script
+	PipelinedCalls  uint64 // operations carried by the shared connections of auto-pipelining
+
+	// The client cache's figures (WithClientCache; 0 without it).
+	CacheHits          uint64 // reads (keys, for batch reads) answered from the cache
+	CacheMisses        uint64 // reads (keys) read from Redis: not cached, expired, or bypassed
+	CacheInvalidations uint64 // keys named by Redis's invalidations (any client's changes under sf:)
+	CacheFlushes       uint64 // times the whole cache was emptied (lost invalidations, failover, FLUSHALL)
+	CacheEvictions     uint64 // entries evicted to stay within maxEntries
 }
 
 // Stats reads the counters without waiting for a slot or blocking callers (cheap enough to
@@ -375,20 +399,28 @@ func (e *Executor) Stats() (Stats, error) {
 	if e.ex == nil {
 		return Stats{}, ErrClosed
 	}
-	var out C.sf_stats
+	var ext C.sf_stats_ext
+	ext.size = C.uint32_t(unsafe.Sizeof(ext))
 	var cerr C.sf_error
-	if st := Status(C.sf_executor_stats(e.ex, &out, &cerr)); st != 0 {
+	if st := Status(C.sf_executor_stats_ext(e.ex, &ext, &cerr)); st != 0 {
 		return Stats{}, cError(st, &cerr, "stats")
 	}
+	out := ext.base
 	return Stats{
-		Connections:     uint32(out.connections),
-		IdleConnections: uint32(out.idle_connections),
-		Calls:           uint64(out.calls),
-		FailedCalls:     uint64(out.failed_calls),
-		Retries:         uint64(out.retries),
-		PoolTimeouts:    uint64(out.pool_timeouts),
-		Connects:        uint64(out.connects),
-		ConnectFailures: uint64(out.connect_failures),
-		ScriptReloads:   uint64(out.script_reloads),
+		Connections:        uint32(out.connections),
+		IdleConnections:    uint32(out.idle_connections),
+		Calls:              uint64(out.calls),
+		FailedCalls:        uint64(out.failed_calls),
+		Retries:            uint64(out.retries),
+		PoolTimeouts:       uint64(out.pool_timeouts),
+		Connects:           uint64(out.connects),
+		ConnectFailures:    uint64(out.connect_failures),
+		ScriptReloads:      uint64(out.script_reloads),
+		PipelinedCalls:     uint64(ext.pipelined_calls),
+		CacheHits:          uint64(ext.cache_hits),
+		CacheMisses:        uint64(ext.cache_misses),
+		CacheInvalidations: uint64(ext.cache_invalidations),
+		CacheFlushes:       uint64(ext.cache_flushes),
+		CacheEvictions:     uint64(ext.cache_evictions),
 	}, nil
 }

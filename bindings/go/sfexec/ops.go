@@ -117,7 +117,7 @@ func (e *Executor) GetServiceState(ctx context.Context, namespace, serviceName s
 	if err := check2(ctx, op, namespace, serviceName); err != nil {
 		return nil, err
 	}
-	if e.shouldBatch() {
+	if e.shouldBatchRead() {
 		r := e.request(C.SF_BATCH_GET_SERVICE_STATE, op, namespace, "", serviceName)
 		if err := e.submit(ctx, r); err != nil {
 			return nil, err
@@ -184,7 +184,7 @@ func (e *Executor) GetWorkloadState(ctx context.Context, namespace, serviceName 
 	if err := check2(ctx, op, namespace, serviceName); err != nil {
 		return "", err
 	}
-	if e.shouldBatch() {
+	if e.shouldBatchRead() {
 		r := e.request(C.SF_BATCH_GET_WORKLOAD_STATE, op, namespace, "", serviceName)
 		if err := e.submit(ctx, r); err != nil {
 			return "", err
@@ -418,7 +418,7 @@ func (e *Executor) GetLinkedPod(ctx context.Context, namespace, uid, serviceName
 	if err := check3(ctx, op, namespace, uid, serviceName); err != nil {
 		return NoPod, err
 	}
-	if e.shouldBatch() {
+	if e.shouldBatchRead() {
 		return e.submitPod(ctx, e.request(C.SF_BATCH_GET_LINKED_POD, op, namespace, uid, serviceName))
 	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)
@@ -435,7 +435,7 @@ func (e *Executor) GetLinkedPodIfPersist(ctx context.Context, namespace, uid, se
 	if err := check3(ctx, op, namespace, uid, serviceName); err != nil {
 		return NoPod, err
 	}
-	if e.shouldBatch() {
+	if e.shouldBatchRead() {
 		return e.submitPod(ctx, e.request(C.SF_BATCH_GET_LINKED_POD_IF_PERSIST, op, namespace, uid, serviceName))
 	}
 	s, b, n, err := e.linkCall(ctx, namespace, uid, serviceName)

@@ -29,6 +29,8 @@ type options struct {
 	loggerSet       bool
 	pipelining      *bool
 	minInFlight     int // 0: the library's default
+	cacheEntries    int // 0: no client cache
+	cacheMaxAge     time.Duration
 }
 
 func collect(opts []Option) options {
@@ -108,6 +110,21 @@ func WithPipelining(enabled bool) Option {
 // caller's). Only with pipelining on.
 func WithPipeliningMinInFlight(calls int) Option {
 	return func(o *options) { o.minInFlight = calls }
+}
+
+// WithClientCache turns on the client-side cache of reads (default off; maxEntries 0 turns it
+// off): up to maxEntries answers of GetLinkedPod, GetLinkedPodIfPersist, BatchGetLinkedPods,
+// GetServiceState, GetWorkloadState(s) and GetLinkServices (and their packed forms) are kept
+// in the Executor, each for at most maxAge (rounded up to whole milliseconds) and never past
+// its key's own TTL, and answered without a round trip while Redis's invalidations (CLIENT
+// TRACKING: Redis >= 6 or Valkey) say they are current. A cached answer was the key's value at
+// some moment at most min(maxAge, 1 s) before the call began; when that cannot be guaranteed
+// (an invalidation connection lost or silent, a failover under way) calls read from Redis.
+// The Executor's own writes drop their entries before they return. Open fails with ErrConfig
+// when the server has no CLIENT TRACKING and with ErrAuth when the ACL user may not use it.
+// Stats reports hits, misses, invalidations and flushes.
+func WithClientCache(maxEntries int, maxAge time.Duration) Option {
+	return func(o *options) { o.cacheEntries, o.cacheMaxAge = maxEntries, maxAge }
 }
 
 // WithLogger routes the library's log records (warnings about retries, reloaded scripts,

@@ -4,6 +4,8 @@
 //! - scripts.rs: its script cache flushed;
 //! - pause.rs: a paused or sleeping server: command timeouts, pool timeouts, late replies;
 //! - clients.rs: connections killed by the server, its client limit reached;
+//! - cache.rs: the client cache's staleness checker, under kills, restarts, FLUSHALL, expiry,
+//!   Sentinel and Cluster failovers and a slot migration;
 //! - memory.rs: the server out of memory (what eviction policies do to links: see eviction.rs,
 //!   one level up).
 //!
@@ -13,6 +15,7 @@
 //! `--nocapture` to see the figures). Tests that assert timings start with `alone()`. A server
 //! that sends what no Redis would is not a fault of this kind: see hostile_server.
 
+mod cache;
 mod clients;
 mod memory;
 mod pause;

@@ -112,6 +112,57 @@ impl Cluster {
         text(raw_cmd(&mut self.raw(index), &["CLUSTER", "MYID"]))
     }
 
+    /// Moves the slot of `key` to another primary: IMPORTING/MIGRATING, every key of the slot
+    /// MIGRATEd, then the slot given to the target on every primary.
+    pub fn migrate_slot_of(&self, key: &str) {
+        let slot = match raw_cmd(&mut self.raw(0), &["CLUSTER", "KEYSLOT", key]) {
+            redis::Value::Int(slot) => slot,
+            other => panic!("CLUSTER KEYSLOT answered {other:?}"),
+        };
+        let slot_text = slot.to_string();
+        let source = self.primary_of_slot(slot);
+        let target = self.primaries().into_iter().find(|&i| i != source).unwrap();
+        let (source_id, target_id) = (self.node_id(source), self.node_id(target));
+        let mut src = self.raw(source);
+        let mut dst = self.raw(target);
+        raw_cmd(
+            &mut dst,
+            &["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &source_id],
+        );
+        raw_cmd(
+            &mut src,
+            &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &target_id],
+        );
+        let target_port = self.nodes[target].port.to_string();
+        loop {
+            let keys = match raw_cmd(&mut src, &["CLUSTER", "GETKEYSINSLOT", &slot_text, "100"]) {
+                redis::Value::Array(keys) => keys.into_iter().map(text).collect::<Vec<_>>(),
+                other => panic!("GETKEYSINSLOT answered {other:?}"),
+            };
+            if keys.is_empty() {
+                break;
+            }
+            let mut args = vec![
+                "MIGRATE",
+                "127.0.0.1",
+                &target_port,
+                "",
+                "0",
+                "5000",
+                "KEYS",
+            ];
+            args.extend(keys.iter().map(String::as_str));
+            raw_cmd(&mut src, &args);
+        }
+        for i in self.primaries() {
+            raw_cmd(
+                &mut self.raw(i),
+                &["CLUSTER", "SETSLOT", &slot_text, "NODE", &target_id],
+            );
+        }
+        assert_eq!(self.primary_of_slot(slot), target);
+    }
+
     /// The index of the node serving `key`'s slot as primary.
     pub fn primary_of_key(&self, key: &str) -> usize {
         let slot = match raw_cmd(&mut self.raw(0), &["CLUSTER", "KEYSLOT", key]) {

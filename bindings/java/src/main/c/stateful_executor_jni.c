@@ -253,8 +253,9 @@ JNIEXPORT jbyteArray FN(version)(JNIEnv *env, jclass cls) {
 
 enum { TOPOLOGY_SINGLE = 0, TOPOLOGY_CLUSTER = 1, TOPOLOGY_SENTINEL = 2 };
 /* The settings array Native.open receives: pool max, pool min idle, connect, command and
- * pool-wait timeouts (ms), pipelining (0/1), pipelining min in flight; -1 = the default. */
-enum { SETTINGS_COUNT = 7 };
+ * pool-wait timeouts (ms), pipelining (0/1), pipelining min in flight, client cache max entries
+ * and max age (ms); -1 = the default. */
+enum { SETTINGS_COUNT = 9 };
 
 JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls, jint url_count,
                          jintArray settings, jbyteArray master_name, jboolean master_auth,
@@ -323,6 +324,10 @@ JNIEXPORT jlong FN(open)(JNIEnv *env, jclass cls, jint topology, jbyteArray urls
     }
     if (status == SF_OK && values[6] >= 0) {
         status = sf_config_set_pipelining_min_in_flight(cfg, (uint32_t)values[6], &err);
+    }
+    if (status == SF_OK && values[7] >= 0) {
+        status = sf_config_set_client_cache(cfg, (uint32_t)values[7],
+                                            (uint32_t)(values[8] >= 0 ? values[8] : 0), &err);
     }
     if (status == SF_OK && ca != NULL) {
         status = sf_config_set_tls_ca_file(cfg, ca, &err);

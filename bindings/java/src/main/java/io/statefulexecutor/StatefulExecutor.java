@@ -53,8 +53,16 @@ public final class StatefulExecutor implements AutoCloseable {
     private final NativeHandle handle;
     private final Batcher calls;
     private final Cleaner.Cleanable cleanable;
+    /**
+     * The client cache is on: the reads it serves enter the library one by one (on this thread,
+     * or a worker's for a virtual thread), where a hit costs no round trip and a miss fills the
+     * cache; a batch would do neither.
+     */
+    private final boolean cached;
 
-    private StatefulExecutor(long pointer, long boundNanos, boolean batching, boolean everyCall, int workers) {
+    private StatefulExecutor(long pointer, long boundNanos, boolean batching, boolean everyCall, int workers,
+            boolean cached) {
+        this.cached = cached;
         this.handle = new NativeHandle(pointer);
         this.calls = new Batcher(handle, boundNanos, batching, everyCall, workers);
         handle.attach(calls);
@@ -172,8 +180,10 @@ public final class StatefulExecutor implements AutoCloseable {
     public Map<Integer, String> getServiceState(String ns, String svc) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc);
         byte[] packed;
-        long ex = calls.enterAlone();
-        if (ex == 0) {
+        long ex = cached ? 0 : calls.enterAlone();
+        if (cached) {
+            packed = calls.run(e -> Native.getServiceState(e, args));
+        } else if (ex == 0) {
             packed = calls.submit(Batcher.GET_SERVICE_STATE, args, 0, 0).data;
         } else {
             try {
@@ -204,8 +214,10 @@ public final class StatefulExecutor implements AutoCloseable {
     public String getWorkloadState(String ns, String svc) {
         byte[] args = Utf8.pack("ns", ns, "svc", svc);
         byte[] state;
-        long ex = calls.enterAlone();
-        if (ex == 0) {
+        long ex = cached ? 0 : calls.enterAlone();
+        if (cached) {
+            state = calls.run(e -> Native.getWorkloadState(e, args));
+        } else if (ex == 0) {
             state = calls.submit(Batcher.GET_WORKLOAD_STATE, args, 0, 0).data;
         } else {
             try {
@@ -300,6 +312,9 @@ public final class StatefulExecutor implements AutoCloseable {
     /** The uid's pod for {@code svc} (persistent or temporary link), or -1. */
     public int getLinkedPod(String ns, String uid, String svc) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        if (cached) {
+            return calls.run(e -> Native.getLinkedPod(e, args));
+        }
         long ex = calls.enterAlone();
         if (ex == 0) {
             return calls.submit(Batcher.GET_LINKED_POD, args, 0, 0).outPod;
@@ -314,6 +329,9 @@ public final class StatefulExecutor implements AutoCloseable {
     /** The uid's pod for {@code svc} only when the link is persistent, or -1. */
     public int getLinkedPodIfPersist(String ns, String uid, String svc) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid, "svc", svc);
+        if (cached) {
+            return calls.run(e -> Native.getLinkedPodIfPersist(e, args));
+        }
         long ex = calls.enterAlone();
         if (ex == 0) {
             return calls.submit(Batcher.GET_LINKED_POD_IF_PERSIST, args, 0, 0).outPod;
@@ -406,8 +424,10 @@ public final class StatefulExecutor implements AutoCloseable {
     public Map<String, Integer> getLinkService(String ns, String uid) {
         byte[] args = Utf8.pack("ns", ns, "uid", uid);
         byte[] packed;
-        long ex = calls.enterAlone();
-        if (ex == 0) {
+        long ex = cached ? 0 : calls.enterAlone();
+        if (cached) {
+            packed = calls.run(e -> Native.getLinkServices(e, args));
+        } else if (ex == 0) {
             packed = calls.submit(Batcher.GET_LINK_SERVICES, args, 0, 0).data;
         } else {
             try {
@@ -512,6 +532,8 @@ public final class StatefulExecutor implements AutoCloseable {
         private int poolWaitTimeoutMs = -1;
         private int pipelining = -1;
         private int pipeliningMinInFlight = -1;
+        private int cacheMaxEntries = -1;
+        private int cacheMaxAgeMs = -1;
         private boolean masterAuth;
         private String masterUser;
         private String masterPassword;
@@ -584,6 +606,33 @@ public final class StatefulExecutor implements AutoCloseable {
         }
 
         /**
+         * The client-side cache of reads (default off; {@code maxEntries} 0 turns it off): up to
+         * {@code maxEntries} answers of getLinkedPod, getLinkedPodIfPersist, batchGetLinkedPods,
+         * getServiceState, getWorkloadState(s) and getLinkServices (and their packed forms) are
+         * kept in the executor, each for at most {@code maxAge} (whole milliseconds, rounded up)
+         * and never past its key's own TTL, and answered without a round trip while Redis's
+         * invalidations ({@code CLIENT TRACKING}: Redis 6 or later, Valkey) say they are current.
+         * A cached answer was the key's value at some moment at most min(maxAge, 1 s) before the
+         * call began; when that cannot be guaranteed (an invalidation connection lost or silent,
+         * a failover under way) calls read from Redis. The executor's own writes drop their
+         * entries before they return. {@link #open()} then fails with {@link Status#CONFIG} when
+         * the server has no {@code CLIENT TRACKING}, with {@link Status#AUTH} when the ACL user
+         * may not use it.
+         */
+        public Builder clientCache(int maxEntries, Duration maxAge) {
+            this.cacheMaxEntries = nonNegative("clientCache maxEntries", maxEntries);
+            Objects.requireNonNull(maxAge, "maxAge");
+            if (maxEntries > 0 && (maxAge.isZero() || maxAge.isNegative()
+                    || maxAge.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0)) {
+                throw new StatefulExecutorException(
+                        Status.INVALID_ARGUMENT, "clientCache maxAge must be between 1 ms and 24 days, got " + maxAge);
+            }
+            long ms = maxAge.plusNanos(999_999).toMillis();
+            this.cacheMaxAgeMs = maxEntries > 0 ? (int) Math.min(ms, Integer.MAX_VALUE) : 0;
+            return this;
+        }
+
+        /**
          * TLS ({@code rediss://} URLs): trust only the CA certificates of this PEM file instead of
          * the system's trust store.
          */
@@ -622,7 +671,7 @@ public final class StatefulExecutor implements AutoCloseable {
             byte[] key = tlsKeyFile == null ? null : Utf8.z("keyFile", tlsKeyFile.toString());
             int[] settings = {
                 poolMaxSize, poolMinIdle, connectTimeoutMs, commandTimeoutMs, poolWaitTimeoutMs,
-                pipelining, pipeliningMinInFlight
+                pipelining, pipeliningMinInFlight, cacheMaxEntries, cacheMaxAgeMs
             };
             Native.ensureLoaded();
             long pointer = Native.open(
@@ -635,7 +684,7 @@ public final class StatefulExecutor implements AutoCloseable {
             int pool = poolMaxSize < 0 ? DEFAULT_POOL : poolMaxSize;
             boolean everyCall = handOffEveryCall != null ? handOffEveryCall : Boolean.getBoolean(Batcher.EVERY_CALL_PROPERTY);
             return new StatefulExecutor(pointer, boundNanos, topology != CLUSTER, everyCall,
-                    Math.max(1, Math.min(pool, MAX_WORKERS)));
+                    Math.max(1, Math.min(pool, MAX_WORKERS)), cacheMaxEntries > 0);
         }
 
         /**
