@@ -1089,13 +1089,11 @@ class Batch {
   Entry<std::map<std::string, std::int32_t>> get_link_services(std::string_view ns, std::string_view uid) {
     return add<std::map<std::string, std::int32_t>>(SF_BATCH_GET_LINK_SERVICES, ns, uid, {}, {}, 0, 0);
   }
-#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
   /** 0.3: whether the link points at `pod` (its expiry extended when temporary). */
   Entry<bool> touch_linked_pod(std::string_view ns, std::string_view uid, std::string_view service, std::int32_t pod,
                                std::int32_t persist_seconds) {
     return add<bool>(SF_BATCH_TOUCH_LINKED_POD, ns, uid, service, {}, pod, persist_seconds);
   }
-#endif
 
   /** The outcome of entry `index`: SF_OK, or why it failed (SF_INVALID_ARGUMENT "not executed"
    *  before execute_batch, or for an index out of range). */
@@ -1192,9 +1190,7 @@ class Batch {
       return kind == SF_BATCH_SET_LINKED_POD_IF_ABSENT;
     else
       return kind == SF_BATCH_REMOVE_LINKED_POD || kind == SF_BATCH_REMOVE_LINKED_POD_WITH_ID
-#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
              || kind == SF_BATCH_TOUCH_LINKED_POD
-#endif
           ;
   }
 
@@ -1542,7 +1538,6 @@ class Executor {
     return removed;
   }
 
-#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
   /** 0.3 (sf_touch_linked_pod): extends a temporary link only while it points at pod (its TTL
    *  becomes persist_seconds, > 0); a persistent link to pod stays as it is. Returns whether
    *  the link points at pod; a link to another pod, or none, is left alone (false). */
@@ -1554,7 +1549,6 @@ class Executor {
       sf_touch_linked_pod(ex_.get(), s[0], s[1], s[2], pod, persist_seconds, &touched, status.c_error());
     return touched;
   }
-#endif
 
   /** The persistent links of uid: service -> pod (empty when none). */
   [[nodiscard]] std::map<std::string, std::int32_t> get_link_services(std::string_view ns, std::string_view uid,
@@ -1707,13 +1701,11 @@ class Executor {
     return detail::or_throw([&](Status &status) { return remove_linked_pod_with_id(ns, uid, service, keep_seconds,
                                                                                    pod, status); });
   }
-#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: compiled in once the C header has sf_touch_linked_pod
   bool touch_linked_pod(std::string_view ns, std::string_view uid, std::string_view service, std::int32_t pod,
                         std::int32_t persist_seconds) const {
     return detail::or_throw([&](Status &status) { return touch_linked_pod(ns, uid, service, pod, persist_seconds,
                                                                           status); });
   }
-#endif
   [[nodiscard]] std::map<std::string, std::int32_t> get_link_services(std::string_view ns,
                                                                       std::string_view uid) const {
     return detail::or_throw([&](Status &status) { return get_link_services(ns, uid, status); });

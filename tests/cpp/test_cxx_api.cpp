@@ -670,7 +670,6 @@ TEST(Links, LongArgumentsTakeTheHeapPath) {
   EXPECT_SF_ERROR(SF_INVALID_ARGUMENT, ex.set_workload_state(ns, service, state + "x"));
 }
 
-#ifdef SF_BATCH_TOUCH_LINKED_POD  // 0.3: runs once the C header has sf_touch_linked_pod
 TEST(Links, TouchLinkedPod) {
   se::Executor ex = open_on(*shared_redis);
   const std::string ns = test_ns();
@@ -698,7 +697,6 @@ TEST(Links, TouchLinkedPod) {
   EXPECT_FALSE(batch.get(missed));
   EXPECT_GT(std::stoi(shared_redis->cmd({"TTL", key})), 800);
 }
-#endif
 
 // ---- each status a caller can provoke ----
 
