@@ -41,6 +41,14 @@ def text(x, y, s, size=12, anchor="start", weight="normal", fill="#222"):
             f'font-weight="{weight}" fill="{fill}">{html.escape(str(s))}</text>')
 
 
+def tick_step(top):
+    """A round grid step giving at most about eight lines up to `top`: 0.5, 1, 2, 5, 10, 20, ..."""
+    step = 0.5
+    while top / step > 8:
+        step *= 2 if str(step).lstrip("0.").startswith(("1", "5")) else 2.5
+    return step
+
+
 def chart(report):
     rows = report["rows"]
     ops = []
@@ -52,7 +60,8 @@ def chart(report):
     levels = sorted({level_of(row) for row in rows})
     ratio = {(row["op"], level_of(row)): row["ratio"] for row in rows}
     top = max([1.0] + [r for r in ratio.values() if r is not None])
-    scale_max = max(1.5, (int(top * 2) + 1) / 2)  # a whole half above the best ratio
+    step = tick_step(top)
+    scale_max = max(1.5, step * (int(top / step) + 1))  # a whole step above the best ratio
     plot = WIDTH - LEFT - RIGHT
     x_of = lambda value: LEFT + plot * value / scale_max
     group = ROW * len(levels) + GAP
@@ -74,14 +83,14 @@ def chart(report):
         kind = "virtual thread" if virtual else "thread"
         out.append(text(x + 14, TOP - 5, f"{threads} {kind}{'s' if threads != 1 else ''}", size=11))
     bottom = TOP + group * len(ops)
-    # Grid every 0.5, the parity line at 1.0 stronger.
-    tick = 0.0
-    while tick <= scale_max + 1e-9:
+    # A grid line every step, and the parity line at 1.0, stronger.
+    ticks = [i * step for i in range(int(scale_max / step + 1e-9) + 1)]
+    for tick in sorted(set(ticks + [1.0])):
         x = x_of(tick)
         stroke = "#333" if abs(tick - 1.0) < 1e-9 else "#ddd"
         out.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{bottom}" stroke="{stroke}"/>')
-        out.append(text(x, bottom + 14, f"{tick:.1f}", size=10, anchor="middle"))
-        tick += 0.5
+        label = f"{tick:.1f}" if step < 1 else f"{tick:.0f}"
+        out.append(text(x, bottom + 14, label, size=10, anchor="middle"))
     for g, op in enumerate(ops):
         y0 = TOP + g * group + GAP / 2
         out.append(text(LEFT - 8, y0 + ROW * len(levels) / 2 + 4, op, size=11, anchor="end"))
