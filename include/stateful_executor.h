@@ -38,9 +38,9 @@
  * version only.
  */
 #define SF_VERSION_MAJOR 0
-#define SF_VERSION_MINOR 2
+#define SF_VERSION_MINOR 3
 #define SF_VERSION_PATCH 0
-#define SF_VERSION_STRING "0.2.0"
+#define SF_VERSION_STRING "0.3.0"
 
 /**
  * "No pod": the value of a pod result when there is no link (with SF_OK), and of every pod

@@ -175,7 +175,7 @@ func checkLibraryVersion() error {
 	return nil
 }
 
-// Version is the native library's version (the C API's sf_version), e.g. "0.2.0".
+// Version is the native library's version (the C API's sf_version), e.g. "0.3.0".
 func Version() string {
 	return C.GoString(C.sf_version())
 }

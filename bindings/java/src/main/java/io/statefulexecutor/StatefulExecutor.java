@@ -105,7 +105,7 @@ public final class StatefulExecutor implements AutoCloseable {
                 Objects.requireNonNull(masterName, "masterName"));
     }
 
-    /** The native library's version, e.g. {@code 0.2.0}. */
+    /** The native library's version, e.g. {@code 0.3.0}. */
     public static String nativeVersion() {
         Native.ensureLoaded();
         return new String(Native.version(), StandardCharsets.UTF_8);
