@@ -373,7 +373,9 @@ fn a_killed_invalidation_connection_flushes_and_comes_back() {
     });
     // The read above may already bypass the cache because the stream went quiet (its freshness
     // bound) before the listener saw the connection end and flushed: the flush follows.
-    eventually("a flush counted", true, || ex.stats().cache_flushes > flushes);
+    eventually("a flush counted", true, || {
+        ex.stats().cache_flushes > flushes
+    });
     // The listener subscribes again, and hits resume.
     eventually("listening again", 1, || {
         let clients = text(raw_cmd(&mut raw, &["CLIENT", "LIST", "TYPE", "pubsub"]));
