@@ -48,8 +48,28 @@ func newReport(title, ours, peer string) *report {
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Commit:  commit,
 		Machine: strconv.Itoa(runtime.NumCPU()) + " cores, load average at start " + loadAverage(),
-		Command: "make go-bench GO_BENCH_ARGS=\"" + strings.Join(os.Args[1:], " ") + "\"",
+		Command: benchCommand(),
 	}
+}
+
+// benchCommand is how to run this bench again: make go-bench, with the flags given beyond the
+// JSON output's (which the Makefile adds itself).
+func benchCommand() string {
+	var args []string
+	for i := 1; i < len(os.Args); i++ {
+		if os.Args[i] == "-json" || os.Args[i] == "--json" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(os.Args[i], "-json=") || strings.HasPrefix(os.Args[i], "--json=") {
+			continue
+		}
+		args = append(args, os.Args[i])
+	}
+	if len(args) == 0 {
+		return "make go-bench"
+	}
+	return "make go-bench GO_BENCH_ARGS=\"" + strings.Join(args, " ") + "\""
 }
 
 func loadAverage() string {
