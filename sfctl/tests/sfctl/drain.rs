@@ -363,8 +363,11 @@ fn drain_losing_its_server_exits_3_with_the_counts_so_far() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
+    // At --rate 200 the drain sends groups of 20, one after the other: once the server has run
+    // two groups, the reply to the first has reached sfctl. (A group run by the server but whose
+    // reply is lost with it is in doubt, and rightly not counted as released.)
     let deadline = Instant::now() + Duration::from_secs(30);
-    while crate::harness::dbsize(&mut conn) == 2_000 {
+    while crate::harness::dbsize(&mut conn) > 2_000 - 2 * 20 {
         assert!(Instant::now() < deadline, "the drain released nothing");
         std::thread::sleep(Duration::from_millis(10));
     }
