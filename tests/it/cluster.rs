@@ -262,64 +262,15 @@ fn slot_migration_mid_test() {
     let ex = Arc::new(executor(&cluster));
 
     // ---- one slot by hand: ASK while migrating, MOVED after ----
-    // Two uids whose keys share a slot (likely among 1,000: the birthday paradox).
-    let candidates: Vec<String> = (0..1000).map(|i| format!("mig-{i}")).collect();
-    let mut pipe = redis::pipe();
-    for uid in &candidates {
-        pipe.cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(format!("sf:{{ns:lk:{uid}}}"));
-    }
-    let slots: Vec<i64> = pipe.query(&mut cluster.raw(0)).unwrap();
-    let mut seen = BTreeMap::new();
-    let mut same_slot = None;
-    for (uid, slot) in candidates.iter().zip(&slots) {
-        if let Some(first) = seen.insert(*slot, uid.clone()) {
-            same_slot = Some((first, uid.clone(), *slot));
-            break;
-        }
-    }
-    let (first, second, slot) = same_slot.expect("two uids in one slot");
-    let same_slot = [first, second];
-    let slot = slot.to_string();
-    let source = cluster.primary_of_slot(slot.parse().unwrap());
-    let target = cluster
-        .primaries()
-        .into_iter()
-        .find(|&i| i != source)
-        .unwrap();
-    let (moved_uid, staying_uid) = (&same_slot[0], &same_slot[1]);
+    let (moved_uid, staying_uid, slot) = cluster.two_uids_in_one_slot("ns");
+    let (moved_uid, staying_uid) = (&moved_uid, &staying_uid);
     for uid in [moved_uid, staying_uid] {
         ex.set_linked_pod("ns", uid, "chat", 5, Persistence::Persistent)
             .unwrap();
     }
-    let (source_id, target_id) = (cluster.node_id(source), cluster.node_id(target));
-    let mut src = cluster.raw(source);
-    let mut dst = cluster.raw(target);
-    raw_cmd(
-        &mut dst,
-        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id],
-    );
-    raw_cmd(
-        &mut src,
-        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id],
-    );
+    let mut migration = cluster.begin_migration(slot);
     // Move only the first uid's two keys: the slot is now split between the nodes.
-    let target_port = cluster.nodes[target].port.to_string();
-    raw_cmd(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &target_port,
-            "",
-            "0",
-            "5000",
-            "KEYS",
-            &format!("sf:{{ns:lk:{moved_uid}}}"),
-            &format!("sf:{{ns:lk:{moved_uid}}}chat"),
-        ],
-    );
+    migration.migrate(&link_keys("ns", moved_uid, "chat"));
     // Reads and scripts follow ASK for the moved uid and stay put for the other.
     assert_eq!(ex.get_linked_pod("ns", moved_uid, "chat").unwrap(), Some(5));
     assert_eq!(
@@ -345,26 +296,8 @@ fn slot_migration_mid_test() {
         BTreeMap::from([("chat".to_string(), 6)])
     );
     // Finish: move the rest and give the slot to the target everywhere.
-    raw_cmd(
-        &mut src,
-        &[
-            "MIGRATE",
-            "127.0.0.1",
-            &target_port,
-            "",
-            "0",
-            "5000",
-            "KEYS",
-            &format!("sf:{{ns:lk:{staying_uid}}}"),
-            &format!("sf:{{ns:lk:{staying_uid}}}chat"),
-        ],
-    );
-    for i in cluster.primaries() {
-        raw_cmd(
-            &mut cluster.raw(i),
-            &["CLUSTER", "SETSLOT", &slot, "NODE", &target_id],
-        );
-    }
+    migration.migrate(&link_keys("ns", staying_uid, "chat"));
+    migration.finish();
     // MOVED now: followed, and the slot map refreshed.
     assert_eq!(
         ex.get_linked_pod("ns", staying_uid, "chat").unwrap(),
@@ -719,23 +652,7 @@ fn a_batch_is_split_by_node_and_each_nodes_part_written_at_once() {
 fn a_batch_follows_ask_and_moved_per_entry() {
     let cluster = Cluster::start(3, 0);
     let ex = executor(&cluster);
-    // Two uids whose keys share a slot (names of varied length and content: CRC16 tells apart
-    // every pair of same-length names that differ in two bytes or less), and others all over
-    // the cluster.
-    let mut conn = cluster.raw(0);
-    let mut seen = BTreeMap::new();
-    let (moved, staying, slot) = (0..20_000u64)
-        .map(|i| format!("pair-{}-{i}", i.wrapping_mul(2_654_435_761) % 1_000_003))
-        .find_map(|uid| {
-            let key = format!("sf:{{ns:lk:{uid}}}");
-            let slot = match raw_cmd(&mut conn, &["CLUSTER", "KEYSLOT", &key]) {
-                redis::Value::Int(slot) => slot,
-                other => panic!("CLUSTER KEYSLOT answered {other:?}"),
-            };
-            seen.insert(slot, uid.clone())
-                .map(|first| (first, uid, slot))
-        })
-        .expect("two uids in one slot");
+    let (moved, staying, slot) = cluster.two_uids_in_one_slot("ns");
     let candidates = uids(40);
     let others: Vec<String> = candidates
         .iter()
@@ -749,43 +666,8 @@ fn a_batch_follows_ask_and_moved_per_entry() {
     for result in ex.execute_batch(&sets(&all, 5)) {
         assert_eq!(result, Ok(BatchOutcome::Pod(None)));
     }
-    let source = cluster.primary_of_slot(slot);
-    let target = cluster
-        .primaries()
-        .into_iter()
-        .find(|&i| i != source)
-        .unwrap();
-    let (source_id, target_id) = (cluster.node_id(source), cluster.node_id(target));
-    let slot = slot.to_string();
-    let (mut src, mut dst) = (cluster.raw(source), cluster.raw(target));
-    raw_cmd(
-        &mut dst,
-        &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id],
-    );
-    raw_cmd(
-        &mut src,
-        &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id],
-    );
-    let target_port = cluster.nodes[target].port.to_string();
-    let migrate = |src: &mut redis::Connection, uid: &str| {
-        let hash = format!("sf:{{ns:lk:{uid}}}");
-        let link = format!("{hash}chat");
-        raw_cmd(
-            src,
-            &[
-                "MIGRATE",
-                "127.0.0.1",
-                &target_port,
-                "",
-                "0",
-                "5000",
-                "KEYS",
-                &hash,
-                &link,
-            ],
-        );
-    };
-    migrate(&mut src, &moved);
+    let mut migration = cluster.begin_migration(slot);
+    migration.migrate(&link_keys("ns", &moved, "chat"));
     // Mid-migration: the moved uid's entries get ASK, the staying one's are served where they
     // were, the others are untouched; every entry gives its single call's outcome.
     let before = ex.stats();
@@ -801,19 +683,17 @@ fn a_batch_follows_ask_and_moved_per_entry() {
         "redirects are no retries"
     );
     // Finished: the slot is the target's everywhere, so MOVED now.
-    migrate(&mut src, &staying);
-    for i in cluster.primaries() {
-        raw_cmd(
-            &mut cluster.raw(i),
-            &["CLUSTER", "SETSLOT", &slot, "NODE", &target_id],
-        );
-    }
+    migration.migrate(&link_keys("ns", &staying, "chat"));
+    migration.finish();
     for result in ex.execute_batch(&gets(&all)) {
         assert_eq!(result, Ok(BatchOutcome::Pod(Some(6))));
     }
     // The moved uid's set went to the target (after ASK), not to a copy left behind.
     let moved_link = format!("sf:{{ns:lk:{moved}}}chat");
-    assert_eq!(text(raw_cmd(&mut dst, &["GET", &moved_link])), "6");
+    assert_eq!(
+        text(raw_cmd(&mut migration.dst, &["GET", &moved_link])),
+        "6"
+    );
     for result in ex.execute_batch(&sets(&all, 7)) {
         assert_eq!(result, Ok(BatchOutcome::Pod(Some(6))));
     }
@@ -879,4 +759,11 @@ fn a_dead_primary_fails_only_its_own_entries_and_its_heir_serves_them() {
         assert_eq!(result, Ok(BatchOutcome::Pod(Some(3))));
     }
     assert_eq!(ex.get_linked_pod("ns", &all[0], "chat").unwrap(), Some(8));
+}
+
+/// The two keys of a uid's link to `service`: its uid hash and its link string (data-model.md).
+fn link_keys(ns: &str, uid: &str, service: &str) -> [String; 2] {
+    let hash = format!("sf:{{{ns}:lk:{uid}}}");
+    let link = format!("{hash}{service}");
+    [hash, link]
 }

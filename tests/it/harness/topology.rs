@@ -115,61 +115,79 @@ impl Cluster {
     /// Moves the slot of `key` to another primary: IMPORTING/MIGRATING, every key of the slot
     /// MIGRATEd, then the slot given to the target on every primary.
     pub fn migrate_slot_of(&self, key: &str) {
-        let slot = match raw_cmd(&mut self.raw(0), &["CLUSTER", "KEYSLOT", key]) {
-            redis::Value::Int(slot) => slot,
-            other => panic!("CLUSTER KEYSLOT answered {other:?}"),
-        };
-        let slot_text = slot.to_string();
-        let source = self.primary_of_slot(slot);
-        let target = self.primaries().into_iter().find(|&i| i != source).unwrap();
-        let (source_id, target_id) = (self.node_id(source), self.node_id(target));
-        let mut src = self.raw(source);
-        let mut dst = self.raw(target);
-        raw_cmd(
-            &mut dst,
-            &["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &source_id],
-        );
-        raw_cmd(
-            &mut src,
-            &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &target_id],
-        );
-        let target_port = self.nodes[target].port.to_string();
+        let slot = self.slot_of(key);
+        let mut migration = self.begin_migration(slot);
         loop {
-            let keys = match raw_cmd(&mut src, &["CLUSTER", "GETKEYSINSLOT", &slot_text, "100"]) {
+            let listed = raw_cmd(
+                &mut migration.src,
+                &["CLUSTER", "GETKEYSINSLOT", &slot.to_string(), "100"],
+            );
+            let keys = match listed {
                 redis::Value::Array(keys) => keys.into_iter().map(text).collect::<Vec<_>>(),
                 other => panic!("GETKEYSINSLOT answered {other:?}"),
             };
             if keys.is_empty() {
                 break;
             }
-            let mut args = vec![
-                "MIGRATE",
-                "127.0.0.1",
-                &target_port,
-                "",
-                "0",
-                "5000",
-                "KEYS",
-            ];
-            args.extend(keys.iter().map(String::as_str));
-            raw_cmd(&mut src, &args);
+            migration.migrate(&keys);
         }
-        for i in self.primaries() {
-            raw_cmd(
-                &mut self.raw(i),
-                &["CLUSTER", "SETSLOT", &slot_text, "NODE", &target_id],
-            );
+        migration.finish();
+        assert_eq!(self.primary_of_slot(slot), migration.target);
+    }
+
+    /// Two uids whose link keys in `ns` share a hash slot, and that slot. The names vary in
+    /// length and content, since CRC16 tells apart every two same-length names that differ in
+    /// two bytes or less.
+    pub fn two_uids_in_one_slot(&self, ns: &str) -> (String, String, i64) {
+        let mut seen = std::collections::BTreeMap::new();
+        (0..20_000u64)
+            .map(|i| format!("pair-{}-{i}", i.wrapping_mul(2_654_435_761) % 1_000_003))
+            .find_map(|uid| {
+                let slot = self.slot_of(&format!("sf:{{{ns}:lk:{uid}}}"));
+                seen.insert(slot, uid.clone())
+                    .map(|first| (first, uid, slot))
+            })
+            .expect("two uids in one slot")
+    }
+
+    /// The hash slot of `key`, as the cluster computes it.
+    pub fn slot_of(&self, key: &str) -> i64 {
+        match raw_cmd(&mut self.raw(0), &["CLUSTER", "KEYSLOT", key]) {
+            redis::Value::Int(slot) => slot,
+            other => panic!("CLUSTER KEYSLOT answered {other:?}"),
         }
-        assert_eq!(self.primary_of_slot(slot), target);
+    }
+
+    /// Starts moving `slot` from its primary to another one (IMPORTING on the target, MIGRATING
+    /// on the source); the keys move with `SlotMigration::migrate`, the slot with `finish`.
+    pub fn begin_migration(&self, slot: i64) -> SlotMigration<'_> {
+        let source = self.primary_of_slot(slot);
+        let target = self.primaries().into_iter().find(|&i| i != source).unwrap();
+        let (source_id, target_id) = (self.node_id(source), self.node_id(target));
+        let slot = slot.to_string();
+        let mut src = self.raw(source);
+        let mut dst = self.raw(target);
+        raw_cmd(
+            &mut dst,
+            &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id],
+        );
+        raw_cmd(
+            &mut src,
+            &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id],
+        );
+        SlotMigration {
+            cluster: self,
+            slot,
+            target,
+            target_id,
+            src,
+            dst,
+        }
     }
 
     /// The index of the node serving `key`'s slot as primary.
     pub fn primary_of_key(&self, key: &str) -> usize {
-        let slot = match raw_cmd(&mut self.raw(0), &["CLUSTER", "KEYSLOT", key]) {
-            redis::Value::Int(slot) => slot,
-            other => panic!("CLUSTER KEYSLOT answered {other:?}"),
-        };
-        self.primary_of_slot(slot)
+        self.primary_of_slot(self.slot_of(key))
     }
 
     /// The index of the node serving `slot` as primary, as node 0 (or the first running node)
@@ -292,6 +310,47 @@ impl SentinelSetup {
                 text(fields[1].clone()).parse().ok()
             }
             _ => None,
+        }
+    }
+}
+
+/// A slot being moved between two primaries (`Cluster::begin_migration`): until `finish`, keys
+/// already moved answer ASK on the source, the others are served where they were.
+pub struct SlotMigration<'a> {
+    cluster: &'a Cluster,
+    slot: String,
+    /// The index of the primary the slot moves to.
+    pub target: usize,
+    target_id: String,
+    /// Connections to the source and the target primary.
+    pub src: redis::Connection,
+    pub dst: redis::Connection,
+}
+
+impl SlotMigration<'_> {
+    /// MIGRATEs `keys` (all of the slot) from the source to the target.
+    pub fn migrate(&mut self, keys: &[String]) {
+        let target_port = self.cluster.nodes[self.target].port.to_string();
+        let mut args = vec![
+            "MIGRATE",
+            "127.0.0.1",
+            &target_port,
+            "",
+            "0",
+            "5000",
+            "KEYS",
+        ];
+        args.extend(keys.iter().map(String::as_str));
+        raw_cmd(&mut self.src, &args);
+    }
+
+    /// Gives the slot to the target on every primary: from now on the source answers MOVED.
+    pub fn finish(&mut self) {
+        for i in self.cluster.primaries() {
+            raw_cmd(
+                &mut self.cluster.raw(i),
+                &["CLUSTER", "SETSLOT", &self.slot, "NODE", &self.target_id],
+            );
         }
     }
 }
