@@ -377,18 +377,26 @@ JNIEXPORT void FN(ping)(JNIEnv *env, jclass cls, jlong handle) {
 JNIEXPORT void FN(stats)(JNIEnv *env, jclass cls, jlong handle, jlongArray out) {
     (void)cls;
     sf_error err;
-    sf_stats stats;
-    sf_status status = sf_executor_stats(EXECUTOR(handle), &stats, &err);
+    sf_stats_ext ext;
+    memset(&ext, 0, sizeof ext);
+    ext.size = (uint32_t)sizeof ext;
+    sf_status status = sf_executor_stats_ext(EXECUTOR(handle), &ext, &err);
     if (status != SF_OK) {
         throw_error(env, status, &err);
         return;
     }
-    jlong values[9] = {
-        (jlong)stats.connections, (jlong)stats.idle_connections, (jlong)stats.calls,
-        (jlong)stats.failed_calls, (jlong)stats.retries,         (jlong)stats.pool_timeouts,
-        (jlong)stats.connects,    (jlong)stats.connect_failures, (jlong)stats.script_reloads,
+    const sf_stats *base = &ext.base;
+    jlong values[15] = {
+        (jlong)base->connections,       (jlong)base->idle_connections,
+        (jlong)base->calls,             (jlong)base->failed_calls,
+        (jlong)base->retries,           (jlong)base->pool_timeouts,
+        (jlong)base->connects,          (jlong)base->connect_failures,
+        (jlong)base->script_reloads,    (jlong)ext.pipelined_calls,
+        (jlong)ext.cache_hits,          (jlong)ext.cache_misses,
+        (jlong)ext.cache_invalidations, (jlong)ext.cache_flushes,
+        (jlong)ext.cache_evictions,
     };
-    (*env)->SetLongArrayRegion(env, out, 0, 9, values);
+    (*env)->SetLongArrayRegion(env, out, 0, 15, values);
 }
 
 /* ---- pod and workload states ---- */

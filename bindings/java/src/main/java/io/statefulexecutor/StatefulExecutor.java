@@ -131,16 +131,17 @@ public final class StatefulExecutor implements AutoCloseable {
         });
     }
 
-    /** Pool and call counters since open. */
+    /** Pool, call and client cache counters since open. */
     public Stats stats() {
-        long[] v = new long[9];
+        long[] v = new long[15];
         long ex = handle.acquire();
         try {
             Native.stats(ex, v);
         } finally {
             handle.release();
         }
-        return new Stats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
+        return new Stats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
+                v[13], v[14]);
     }
 
     /**

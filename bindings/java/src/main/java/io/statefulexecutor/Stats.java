@@ -13,6 +13,16 @@ package io.statefulexecutor;
  * @param connects connections opened
  * @param connectFailures connection attempts that failed
  * @param scriptReloads NOSCRIPT answered by sending the script
+ * @param pipelinedCalls operations sent through the shared connections of auto-pipelining
+ * @param cacheHits client cache: reads (keys, for batch reads) answered from the cache; 0 when
+ *     the cache is off ({@link StatefulExecutor.Builder#clientCache})
+ * @param cacheMisses client cache: reads (keys) read from Redis: not cached, expired, or the
+ *     cache bypassed
+ * @param cacheInvalidations client cache: keys named by Redis's invalidations (any client's
+ *     changes under {@code sf:}, cached here or not)
+ * @param cacheFlushes client cache: times the whole cache was emptied (lost invalidations, a
+ *     failover, FLUSHALL)
+ * @param cacheEvictions client cache: entries evicted to stay within its size
  */
 public record Stats(
         long connections,
@@ -23,4 +33,10 @@ public record Stats(
         long poolTimeouts,
         long connects,
         long connectFailures,
-        long scriptReloads) {}
+        long scriptReloads,
+        long pipelinedCalls,
+        long cacheHits,
+        long cacheMisses,
+        long cacheInvalidations,
+        long cacheFlushes,
+        long cacheEvictions) {}

@@ -28,10 +28,14 @@ class ClientCacheTest {
                     .clientCache(1000, Duration.ofMinutes(1))
                     .open()) {
                 long before = gets(raw);
+                Stats statsBefore = cached.stats();
                 for (int i = 0; i < 20; i++) {
                     assertEquals(3, cached.getLinkedPod("cache", "u", "chat"));
                 }
                 assertEquals(1, gets(raw) - before, "one read reached Redis");
+                Stats stats = cached.stats();
+                assertEquals(19, stats.cacheHits() - statsBefore.cacheHits(), "hits in the statistics");
+                assertEquals(1, stats.cacheMisses() - statsBefore.cacheMisses(), "misses in the statistics");
 
                 raw.set("sf:{cache:lk:u}chat", "5");
                 long deadline = System.nanoTime() + 2_000_000_000L;
@@ -39,6 +43,8 @@ class ClientCacheTest {
                     RedisServer.sleep(2);
                 }
                 assertEquals(5, cached.getLinkedPod("cache", "u", "chat"), "invalidated by Redis");
+                assertTrue(cached.stats().cacheInvalidations() > stats.cacheInvalidations(),
+                        "the invalidation counted");
 
                 cached.setLinkedPod("cache", "u", "chat", 7, -1);
                 assertEquals(7, cached.getLinkedPod("cache", "u", "chat"), "its own write, at once");
@@ -52,6 +58,7 @@ class ClientCacheTest {
                     plain.getLinkedPod("cache", "u", "chat");
                 }
                 assertEquals(5, gets(raw) - before);
+                assertEquals(0, plain.stats().cacheHits() + plain.stats().cacheMisses(), "no cache, no counts");
             }
         }
     }

@@ -188,14 +188,17 @@ class ConcurrencyTest {
             StatefulExecutor.Builder builder = StatefulExecutor.builder(server.url()).poolMaxSize(16);
             builder = pipelined ? builder.pipelining(true).pipeliningMinInFlight(1) : builder.pipelining(false);
             try (StatefulExecutor ex = builder.open()) {
-                long before = ex.stats().connects();
+                Stats before = ex.stats();
                 raw.clientPause(500, redis.clients.jedis.args.ClientPauseMode.WRITE);
                 race(8, t -> () -> ex.computeLinkedPod("pl", pipelined + "u" + t, "s", -1, new int[] {1}, new long[] {0}));
-                long opened = ex.stats().connects() - before;
+                long opened = ex.stats().connects() - before.connects();
+                long sharing = ex.stats().pipelinedCalls() - before.pipelinedCalls();
                 if (pipelined) {
                     assertTrue(opened <= 2, opened + " connections opened for 8 pipelined calls");
+                    assertTrue(sharing >= 1, "pipelined calls counted: " + sharing);
                 } else {
                     assertTrue(opened >= 7, opened + " connections opened for 8 calls held up at once");
+                    assertEquals(0, sharing, "no call pipelined");
                 }
             }
         }

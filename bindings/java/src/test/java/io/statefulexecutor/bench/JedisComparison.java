@@ -43,12 +43,22 @@ public final class JedisComparison {
     private static final int UIDS = 10_000;
     private static final int POOL = 16;
 
+    /**
+     * The client cache's rows: a hot set of HOT_UIDS uids takes 9 reads in 10 (the cache holds
+     * them), the others go anywhere in UIDS (mostly misses: the cache holds CACHE_ENTRIES).
+     */
+    private static final int HOT_UIDS = 1000;
+    private static final int CACHE_ENTRIES = 2000;
+
     private final StatefulExecutor executor;
+    /** The same executor with the client cache on, for the cache's rows. */
+    private final StatefulExecutor cached;
     private final RedisClient jedis;
     private final Map<String, String> sha = new HashMap<>();
 
-    private JedisComparison(StatefulExecutor executor, RedisClient jedis) {
+    private JedisComparison(StatefulExecutor executor, StatefulExecutor cached, RedisClient jedis) {
         this.executor = executor;
+        this.cached = cached;
         this.jedis = jedis;
     }
 
@@ -70,6 +80,11 @@ public final class JedisComparison {
 
     private static String uid(int random) {
         return "u" + (random % UIDS);
+    }
+
+    /** 9 reads in 10 in the hot set, the 10th anywhere (random / 10: not only multiples of 10). */
+    private static String mostlyHotUid(int random) {
+        return random % 10 == 0 ? uid(random / 10) : uid(random % HOT_UIDS);
     }
 
     private static List<String> linkKeys(String uid) {
@@ -191,8 +206,19 @@ public final class JedisComparison {
                     }
                     return links;
                 }));
+        // The client cache's rows, 90 % and all hits: the cached side is an executor with the cache
+        // on; Jedis does the same GETs as above.
+        ops.add(new Op(CACHED_90, 1,
+                r -> cached.getLinkedPod(NS, mostlyHotUid(r), SVC),
+                r -> parsePod(jedis.get(linkKeys(mostlyHotUid(r)).get(1)))));
+        ops.add(new Op(CACHED_ALL, 1,
+                r -> cached.getLinkedPod(NS, uid(r % HOT_UIDS), SVC),
+                r -> parsePod(jedis.get(linkKeys(uid(r % HOT_UIDS)).get(1)))));
         return ops;
     }
+
+    private static final String CACHED_90 = "getLinkedPodCached90";
+    private static final String CACHED_ALL = "getLinkedPodCachedAll";
 
     private static int leastLoaded(int[] pods, long[] loads) {
         int best = 0;
@@ -372,13 +398,15 @@ public final class JedisComparison {
         poolConfig.setMaxTotal(POOL);
         poolConfig.setMaxIdle(POOL);
         try (StatefulExecutor executor = StatefulExecutor.builder(url).poolMaxSize(POOL).open();
+                StatefulExecutor cached = StatefulExecutor.builder(url).poolMaxSize(POOL)
+                        .clientCache(CACHE_ENTRIES, java.time.Duration.ofMinutes(1)).open();
                 RedisClient jedis = RedisClient.builder().hostAndPort(uri.getHost(), uri.getPort()).poolConfig(poolConfig).build();
                 redis.clients.jedis.Jedis info = new redis.clients.jedis.Jedis(uri.getHost(), uri.getPort())) {
             admin = info;
             System.out.println("(Java " + Runtime.version() + ", " + Runtime.getRuntime().availableProcessors()
                     + " cores; redis-server " + info.info("server").lines()
                             .filter(l -> l.startsWith("redis_version:")).findFirst().orElse("?").substring(14).trim() + ")");
-            JedisComparison bench = new JedisComparison(executor, jedis);
+            JedisComparison bench = new JedisComparison(executor, cached, jedis);
             for (String script : List.of("set_linked_pod", "try_set_linked_pod", "set_linked_pod_if_absent",
                     "get_linked_pod_if_persist", "remove_linked_pod")) {
                 bench.sha.put(script, bench.loadScript(luaDir, script));
@@ -425,6 +453,7 @@ public final class JedisComparison {
                     List<Double> jedisCpu = new ArrayList<>();
                     List<Double> ourServer = new ArrayList<>();
                     List<Double> jedisServer = new ArrayList<>();
+                    io.statefulexecutor.Stats cacheBefore = cached.stats();
                     for (int pair = 0; pair < pairs; pair++) {
                         Rate a;
                         Rate b;
@@ -449,6 +478,13 @@ public final class JedisComparison {
                             median(ourCpu), median(jedisCpu), median(ourServer), median(jedisServer));
                     System.out.print(row);
                     table.append(row);
+                    if (op.name().equals(CACHED_90) || op.name().equals(CACHED_ALL)) {
+                        io.statefulexecutor.Stats cacheAfter = cached.stats();
+                        long hits = cacheAfter.cacheHits() - cacheBefore.cacheHits();
+                        long misses = cacheAfter.cacheMisses() - cacheBefore.cacheMisses();
+                        System.out.printf(Locale.ROOT, "(%s, %s threads: %.1f %% of the cached side's reads were hits)%n",
+                                op.name(), threads.label(), 100.0 * hits / Math.max(1, hits + misses));
+                    }
                     jsonRows.add(String.format(Locale.ROOT, "{\"op\": \"%s\", \"threads\": %d, \"virtual\": %b, "
                             + "\"pairs\": %d, \"ratio\": %.4f, \"ours_per_s\": %.1f, \"peer_per_s\": %.1f, "
                             + "\"ours_cpu_us\": %.2f, \"peer_cpu_us\": %.2f, "
